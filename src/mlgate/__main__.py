@@ -1,0 +1,1 @@
+raise SystemExit(__import__("mlgate.cli", fromlist=["main"]).main())

@@ -1,0 +1,188 @@
+"""The git boundary: the only module that imports GitPython.
+
+Files are read at a revision without checking it out (``CommitFiles``); the working tree
+is read from disk (``WorkingFiles``). Both answer the same small ``Files`` protocol, so the
+rest of mlgate does not care which side it reads.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from mlgate.errors import GitError, UsageError
+from mlgate.paths import repo_relpath
+
+if TYPE_CHECKING:
+    import git as gitpython
+
+WORKING_TREE = "working tree"
+
+
+def _gitpython() -> object:
+    import git
+
+    return git
+
+
+def open_repo(path: str | os.PathLike[str] = ".") -> gitpython.Repo:
+    """The repository containing ``path``, or UsageError (exit 2) when there is none."""
+    import git
+
+    try:
+        return git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as e:
+        raise UsageError(
+            f"{os.path.abspath(path)} is not inside a git repository; run mlgate from your "
+            "project's checkout (or `git init` first)"
+        ) from e
+
+
+def root(repo: gitpython.Repo) -> Path:
+    if repo.working_tree_dir is None:
+        raise UsageError(f"{repo.git_dir} is a bare repository; mlgate needs a working tree")
+    return Path(repo.working_tree_dir)
+
+
+def head_sha(repo: gitpython.Repo) -> str | None:
+    """The commit HEAD points at, or None in a repository with no commits yet."""
+    try:
+        return repo.head.commit.hexsha
+    except ValueError:
+        return None
+
+
+def resolve(repo: gitpython.Repo, rev: str) -> str:
+    """Full sha of ``rev``; UsageError (exit 2) when it names no commit."""
+    import git
+
+    try:
+        return repo.commit(rev).hexsha
+    except (git.BadName, git.BadObject, ValueError, git.GitCommandError) as e:
+        raise UsageError(
+            f"unknown revision {rev!r} in {root(repo)}; check the branch, tag or sha "
+            "(in a shallow clone, fetch it first)"
+        ) from e
+
+
+def default_branch(repo: gitpython.Repo) -> str | None:
+    """The default branch: origin's HEAD if known, else a local main/master, else init's."""
+    try:
+        ref = repo.git.symbolic_ref("--quiet", "refs/remotes/origin/HEAD")
+        return ref.removeprefix("refs/remotes/")
+    except Exception:
+        pass
+    names = {h.name for h in repo.heads}
+    remote = {r.name for r in repo.refs if r.name.startswith("origin/")}
+    for name in ("main", "master"):
+        if f"origin/{name}" in remote:
+            return f"origin/{name}"
+        if name in names:
+            return name
+    try:
+        configured = repo.git.config("--get", "init.defaultBranch")
+    except Exception:
+        return None
+    return configured if configured in names else None
+
+
+def merge_base(repo: gitpython.Repo, a: str, b: str) -> str | None:
+    bases = repo.merge_base(a, b)
+    return bases[0].hexsha if bases else None
+
+
+def dirty_paths(repo: gitpython.Repo) -> tuple[str, ...]:
+    """Paths with uncommitted changes (staged, unstaged or untracked, not ignored)."""
+    out = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all")
+    paths: list[str] = []
+    entries = iter(out.split("\0"))
+    for entry in entries:
+        if not entry:
+            continue
+        status, path = entry[:2], entry[3:]
+        paths.append(path)
+        if "R" in status or "C" in status:
+            next(entries, None)  # the rename's source path follows
+    return tuple(sorted(paths))
+
+
+class Files(Protocol):
+    """Read-only view of the repository's files on one side of a comparison."""
+
+    ref: str  # what the user asked for
+    sha: str | None  # the commit (for the working tree: the commit it sits on)
+
+    def read(self, path: str) -> bytes | None:
+        """Bytes of a repo-relative file, or None when it does not exist on this side."""
+        ...
+
+
+class CommitFiles:
+    def __init__(self, repo: gitpython.Repo, rev: str) -> None:
+        self.repo = repo
+        self.ref = rev
+        self.sha: str | None = resolve(repo, rev)
+        self._tree = repo.commit(self.sha).tree
+
+    def read(self, path: str) -> bytes | None:
+        rel = repo_relpath(path)
+        try:
+            item = self._tree / rel
+        except KeyError:
+            return None
+        if item.type != "blob":
+            return None
+        data: bytes = item.data_stream.read()
+        return data
+
+    def export(self, dest: Path) -> None:
+        """Write this commit's tree (code only matters, but git archive is cheap) to ``dest``."""
+        data = self.repo.git.archive(self.sha, format="tar", stdout_as_string=False)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(dest, filter="data")
+
+
+class WorkingFiles:
+    def __init__(self, repo: gitpython.Repo) -> None:
+        self.repo = repo
+        self.ref = WORKING_TREE
+        self.sha = head_sha(repo)
+        self.root = root(repo)
+
+    def read(self, path: str) -> bytes | None:
+        target = self.root / repo_relpath(path)
+        try:
+            return target.read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+
+def files_at(repo: gitpython.Repo, rev: str | None) -> CommitFiles | WorkingFiles:
+    """``rev`` None means the working tree."""
+    return WorkingFiles(repo) if rev is None else CommitFiles(repo, rev)
+
+
+@contextmanager
+def exported(files: CommitFiles | WorkingFiles, tmp: Path) -> Iterator[Path]:
+    """A directory holding this side's code: the working tree itself, or a commit's export."""
+    if isinstance(files, WorkingFiles):
+        yield files.root
+        return
+    dest = tmp / f"tree-{files.sha}"
+    dest.mkdir(parents=True, exist_ok=True)
+    files.export(dest)
+    yield dest
+
+
+def run_git(args: list[str], cwd: Path) -> str:
+    """Plain git for the few things GitPython makes awkward; errors become GitError."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise GitError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip()}")
+    return proc.stdout

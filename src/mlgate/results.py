@@ -1,0 +1,180 @@
+"""Records that flow from ``check`` to ``report``: plain frozen dataclasses, JSON-ready.
+
+``CheckResult.to_dict()`` is the ``--format json`` document; its JSON Schema is
+``schema/report.schema.json``. Fields may be added, never renamed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mlgate.gate import Rule, RuleCheck, Verdict
+from mlgate.metrics import MetricDelta
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """What is known about one data file on one side, without downloading it when possible."""
+
+    path: str  # repo-relative path of the data file (not the .ptr)
+    sha256: str
+    size: int
+    rows: int | None = None
+    columns: dict[str, str] | None = None  # name -> dtype, in file order
+    source: Literal["pointer", "git", "worktree"] = "pointer"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "rows": self.rows,
+            "columns": self.columns,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class DataChange:
+    path: str
+    status: Literal["added", "removed", "modified", "unchanged"]
+    old: DataSummary | None
+    new: DataSummary | None
+    columns_added: tuple[str, ...] = ()
+    columns_removed: tuple[str, ...] = ()
+    columns_retyped: tuple[tuple[str, str, str], ...] = ()  # (name, old dtype, new dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "status": self.status,
+            "old": None if self.old is None else self.old.to_dict(),
+            "new": None if self.new is None else self.new.to_dict(),
+            "columns_added": list(self.columns_added),
+            "columns_removed": list(self.columns_removed),
+            "columns_retyped": [
+                {"name": n, "old": o, "new": w} for n, o, w in self.columns_retyped
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    name: str
+    status: Literal["added", "removed", "changed"]
+    base: Any = None
+    head: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "base": self.base, "head": self.head}
+
+
+@dataclass(frozen=True)
+class SideResult:
+    """One side of the comparison (base or head): where it came from and what it measured."""
+
+    label: Literal["base", "head"]
+    ref: str  # what the user asked for: a rev, or "working tree"
+    sha: str | None  # commit sha; for the working tree, the commit it sits on
+    metrics: dict[str, float]  # on this side's own evaluation data
+    params: dict[str, Any]
+    estimator: str
+    data: dict[str, DataSummary]  # keyed by role: "train", "test"
+    dirty: tuple[str, ...] = ()  # uncommitted paths, for a working-tree head
+    cached: bool = False
+    fit_seconds: float | None = None
+    predict_seconds: float | None = None
+    model_size: int | None = None
+    duration_seconds: float | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    record_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "sha": self.sha,
+            "dirty": list(self.dirty),
+            "cached": self.cached,
+            "estimator": self.estimator,
+            "metrics": self.metrics,
+            "params": self.params,
+            "data": {role: d.to_dict() for role, d in self.data.items()},
+            "fit_seconds": self.fit_seconds,
+            "predict_seconds": self.predict_seconds,
+            "model_size": self.model_size,
+            "duration_seconds": self.duration_seconds,
+            "versions": self.versions,
+            "record_path": self.record_path,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    model: str
+    task: str
+    base: SideResult | None  # None: "no baseline" (the base has no mlgate.yaml)
+    head: SideResult
+    rows: tuple[MetricDelta, ...]  # the compared rows (same data when comparison == same-data)
+    rules: dict[str, Rule]
+    verdict: Verdict
+    comparison: Literal["same-data", "own-data", "no-baseline"]
+    comparison_note: str = ""  # why own-data when same-data was wanted, or what same-data means
+    base_on_head_data: dict[str, float] | None = None  # base model scored on head's test rows
+    params_diff: tuple[ParamChange, ...] = ()
+    data_diff: tuple[DataChange, ...] = ()
+    notes: tuple[str, ...] = ()  # other things the reader must know (e.g. uncommitted changes)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
+
+    def rule_for(self, metric: str) -> Rule | None:
+        return self.rules.get(metric)
+
+    def checks_for(self, metric: str) -> tuple[RuleCheck, ...]:
+        return self.verdict.for_metric(metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        from mlgate import __version__
+
+        def row(r: MetricDelta) -> dict[str, Any]:
+            checks = self.checks_for(r.name)
+            active = [c for c in checks if not c.skipped]
+            rule = self.rules.get(r.name)
+            return {
+                "name": r.name,
+                "base": r.base,
+                "head": r.head,
+                "delta": r.delta,
+                "delta_pct": r.delta_pct,
+                "direction": r.direction,
+                "better": r.better,
+                "rule": rule.describe() if rule else None,
+                "passed": None if not active else all(c.passed for c in active),
+            }
+
+        return {
+            "mlgate_version": __version__,
+            "model": self.model,
+            "task": self.task,
+            "verdict": "pass" if self.passed else "fail",
+            "comparison": self.comparison,
+            "comparison_note": self.comparison_note,
+            "base": None if self.base is None else self.base.to_dict(),
+            "head": self.head.to_dict(),
+            "base_on_head_data": self.base_on_head_data,
+            "metrics": [row(r) for r in self.rows],
+            "params_diff": [p.to_dict() for p in self.params_diff],
+            "data_diff": [d.to_dict() for d in self.data_diff],
+            "failed_rules": [
+                {"metric": c.metric, "rule": c.kind, "limit": c.limit, "message": c.message}
+                for c in self.verdict.failed
+            ],
+            "skipped_rules": [
+                {"metric": c.metric, "rule": c.kind, "limit": c.limit, "message": c.message}
+                for c in self.verdict.checks
+                if c.skipped
+            ],
+            "notes": list(self.notes),
+        }
