@@ -1,0 +1,355 @@
+"""``mlgate check``: base and head -> CheckResult. No printing, no argparse.
+
+Steps: resolve the two sides, read each side's config at its own revision, describe the
+data from pointers alone, fetch verified bytes, then fit and score both sides in parallel
+processes. When the test data differs, the base model is also scored on head's test rows
+so the diff compares two models on the same data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from mlgate import config as config_mod
+from mlgate import data as data_mod
+from mlgate import git
+from mlgate.config import Config
+from mlgate.errors import ConfigError, UsageError
+from mlgate.gate import evaluate
+from mlgate.metrics import RUNTIME_METRICS, diff_metrics
+from mlgate.results import CheckResult, DataChange, DataSummary, ParamChange, SideResult
+from mlgate.store import Cache, cache_dir
+from mlgate.train import TrainSpec, Worker, raise_failure
+
+
+@dataclass
+class _Side:
+    label: Literal["base", "head"]
+    files: git.CommitFiles | git.WorkingFiles
+    cfg: Config
+    data: dict[str, DataSummary]
+    paths: dict[str, Path]  # role -> verified local bytes
+    code_root: Path
+
+
+def resolve_sides(
+    repo: Any, base: str | None, head: str | None
+) -> tuple[git.CommitFiles, git.CommitFiles | git.WorkingFiles]:
+    """``--head`` defaults to the working tree, ``--base`` to the merge-base with the
+    default branch (which is HEAD itself when you are on the default branch)."""
+    head_files = git.files_at(repo, head)
+    if base is not None:
+        return git.CommitFiles(repo, base), head_files
+    tip = head_files.sha
+    if tip is None:
+        raise UsageError(f"{git.root(repo)} has no commits yet; commit a baseline first")
+    default = git.default_branch(repo)
+    if default is None:
+        raise UsageError(
+            "cannot tell the default branch (no origin/HEAD, main or master); pass --base REV"
+        )
+    merge_base = git.merge_base(repo, git.resolve(repo, default), tip)
+    if merge_base is None:
+        raise UsageError(f"{head or 'HEAD'} shares no history with {default}; pass --base REV")
+    return git.CommitFiles(repo, merge_base), head_files
+
+
+def _short(sha: str | None) -> str:
+    return sha[:7] if sha else "-"
+
+
+def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
+    found: dict[str, DataSummary] = {}
+    for role in ("train", "test"):
+        path = getattr(cfg.data, role)
+        summary = data_mod.describe(files, path)
+        if summary is None:
+            raise cfg.error(
+                f"{path} not found in {files.ref}: neither {path} nor {path}.ptr exists",
+                f"data.{role}",
+            )
+        found[role] = summary
+    return found
+
+
+def _load_side(
+    label: Literal["base", "head"],
+    files: git.CommitFiles | git.WorkingFiles,
+    config_path: str,
+    cache: Cache,
+    stack: ExitStack,
+    tmp: Path,
+) -> _Side | None:
+    cfg = config_mod.load_at(files, config_path)
+    if cfg is None:
+        return None
+    summaries = _describe(files, cfg)
+    paths = {
+        role: data_mod.materialize(files, s.path, cache=cache, storage=cfg.storage)
+        for role, s in summaries.items()
+    }
+    code_root = stack.enter_context(git.exported(files, tmp))
+    return _Side(label, files, cfg, summaries, paths, code_root)
+
+
+def _spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
+    cfg = side.cfg
+    return TrainSpec(
+        estimator=cfg.model.estimator,
+        params=dict(cfg.model.params),
+        task=cfg.model.task,
+        code_root=str(side.code_root),
+        train=str(side.paths["train"]),
+        test=str(side.paths["test"]),
+        train_name=f"{cfg.data.train} ({side.files.ref})",
+        test_name=f"{cfg.data.test} ({side.files.ref})",
+        target=cfg.data.target,
+        features=list(cfg.data.features) if cfg.data.features else None,
+        metrics=list(cfg.evaluated_metrics),
+        model_out=str(tmp / f"{side.label}.skops"),
+        extra_eval=None if extra is None else str(extra.paths["test"]),
+        extra_eval_name=None if extra is None else f"{extra.cfg.data.test} (head)",
+    )
+
+
+def _train(sides: list[_Side], tmp: Path, same_data_for_base: _Side | None) -> list[dict[str, Any]]:
+    """Both sides at once: two processes use the two cores, and neither sees the other's code."""
+    workers = [
+        Worker(_spec(s, tmp, same_data_for_base if s.label == "base" else None), tmp, s.label)
+        for s in sides
+    ]
+    records = [w.result() for w in workers]
+    for side, record in zip(sides, records, strict=True):
+        if not record["ok"]:
+            try:
+                raise_failure(record, side=side.label, config_file=side.cfg.file)
+            except ConfigError as e:
+                if e.key:
+                    raise side.cfg.error(e.detail, e.key) from None
+                raise
+    return records
+
+
+def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def params_diff(base: Config | None, head: Config) -> tuple[ParamChange, ...]:
+    """Changed estimator and params (nested dicts as dotted names). No baseline: no diff."""
+    if base is None:
+        return ()
+    old = {"estimator": base.model.estimator, **_flatten(base.model.params)}
+    new = {"estimator": head.model.estimator, **_flatten(head.model.params)}
+    changes: list[ParamChange] = []
+    for name in sorted(old.keys() | new.keys(), key=lambda n: (n != "estimator", n)):
+        if name not in new:
+            changes.append(ParamChange(name, "removed", base=old[name]))
+        elif name not in old:
+            changes.append(ParamChange(name, "added", head=new[name]))
+        elif old[name] != new[name]:
+            changes.append(ParamChange(name, "changed", old[name], new[name]))
+    return tuple(changes)
+
+
+def _column_changes(old: DataSummary, new: DataSummary) -> dict[str, Any]:
+    if old.columns is None or new.columns is None:
+        return {}
+    return {
+        "columns_added": tuple(c for c in new.columns if c not in old.columns),
+        "columns_removed": tuple(c for c in old.columns if c not in new.columns),
+        "columns_retyped": tuple(
+            (c, old.columns[c], t)
+            for c, t in new.columns.items()
+            if c in old.columns and old.columns[c] != t
+        ),
+    }
+
+
+def data_diff(
+    base: Mapping[str, DataSummary] | None, head: Mapping[str, DataSummary]
+) -> tuple[DataChange, ...]:
+    """Per data file (by path), from summaries that pointers alone provide."""
+    old = {s.path: s for s in (base or {}).values()}
+    new = {s.path: s for s in head.values()}
+    changes: list[DataChange] = []
+    for path in [*new, *(p for p in old if p not in new)]:
+        a, b = old.get(path), new.get(path)
+        if a is None:
+            changes.append(DataChange(path, "added", None, b))
+        elif b is None:
+            changes.append(DataChange(path, "removed", a, None))
+        elif a.sha256 == b.sha256:
+            changes.append(DataChange(path, "unchanged", a, b))
+        else:
+            changes.append(DataChange(path, "modified", a, b, **_column_changes(a, b)))
+    return tuple(changes)
+
+
+def _side_result(side: _Side, record: Mapping[str, Any], seconds: float) -> SideResult:
+    dirty = git.dirty_paths(side.files.repo) if isinstance(side.files, git.WorkingFiles) else ()
+    return SideResult(
+        label=side.label,
+        ref=side.files.ref,
+        sha=side.files.sha,
+        metrics=dict(record["metrics"]),
+        params=dict(side.cfg.model.params),
+        estimator=side.cfg.model.estimator,
+        data=side.data,
+        dirty=dirty,
+        fit_seconds=record["fit_seconds"],
+        predict_seconds=record["predict_seconds"],
+        model_size=record.get("model_size"),
+        duration_seconds=seconds,
+        versions=dict(record["versions"]),
+    )
+
+
+def _runtime(side: SideResult) -> dict[str, float]:
+    values = {
+        "fit_time": side.fit_seconds,
+        "predict_time": side.predict_seconds,
+        "model_size": side.model_size,
+    }
+    return {k: float(v) for k, v in values.items() if v is not None}
+
+
+def _gate_changes(base: Config | None, head: Config) -> tuple[str, ...]:
+    """A PR that loosens its own gate must say so loudly in the report."""
+    if base is None or base.gate == head.gate:
+        return ()
+    names = sorted(
+        m for m in base.gate.keys() | head.gate.keys() if base.gate.get(m) != head.gate.get(m)
+    )
+    return (f"the gate rules changed in head for: {', '.join(names)}; head's rules apply",)
+
+
+def write_run_record(side: SideResult, cfg: Config, root: Path) -> str:
+    """One JSON record per side (schema: schema/run.schema.json), written atomically."""
+    record = {
+        "schema": "mlgate/run@1",
+        "model": cfg.model.name,
+        "side": side.label,
+        "config": cfg.raw,
+        **side.to_dict(),
+    }
+    record.pop("record_path", None)
+    key = side.sha or "none"
+    if side.dirty:
+        key += "-dirty"
+    dest = root / cfg.model.name / f"{side.label}-{key}.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(record, indent=2, default=str))
+    os.replace(tmp, dest)
+    return str(dest)
+
+
+def run_check(
+    cwd: str | os.PathLike[str] = ".",
+    *,
+    base: str | None = None,
+    head: str | None = None,
+    config_path: str = config_mod.DEFAULT_CONFIG,
+) -> CheckResult:
+    """Train and evaluate base and head; compare them; apply head's gate."""
+    repo = git.open_repo(cwd)
+    base_files, head_files = resolve_sides(repo, base, head)
+    cache = Cache()
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-")))
+        head_side = _load_side("head", head_files, config_path, cache, stack, tmp)
+        if head_side is None:
+            raise UsageError(
+                f"{config_path} not found in {head_files.ref} of {git.root(repo)}; "
+                "run `mlgate init` to create one"
+            )
+        base_side = _load_side("base", base_files, config_path, cache, stack, tmp)
+        return _compare(base_side, head_side, tmp)
+
+
+def _compare(base_side: _Side | None, head_side: _Side, tmp: Path) -> CheckResult:
+    same = base_side is not None and base_side.data["test"].sha256 != head_side.data["test"].sha256
+    sides = [s for s in (base_side, head_side) if s is not None]
+    start = time.perf_counter()
+    records = _train(sides, tmp, head_side if same else None)
+    elapsed = time.perf_counter() - start
+    results = {s.label: _side_result(s, r, elapsed) for s, r in zip(sides, records, strict=True)}
+    cfg = head_side.cfg
+    records_dir = cache_dir() / "runs"
+    for s in sides:
+        path = write_run_record(results[s.label], s.cfg, records_dir)
+        results[s.label] = _with(results[s.label], record_path=path)
+    head_res, base_res = results["head"], results.get("base")
+    comparison, note, base_values, on_head = _comparison(base_res, records[0] if same else None)
+    names = [*cfg.evaluated_metrics, *(m for m in RUNTIME_METRICS if m in cfg.gate)]
+    head_values = {**head_res.metrics, **_runtime(head_res)}
+    rows = tuple(diff_metrics(base_values, head_values, names))
+    notes = list(_gate_changes(base_side.cfg if base_side else None, cfg))
+    if head_res.dirty:
+        shown = ", ".join(head_res.dirty[:5]) + (" …" if len(head_res.dirty) > 5 else "")
+        notes.insert(
+            0, f"head is the working tree with {len(head_res.dirty)} uncommitted change(s): {shown}"
+        )
+    return CheckResult(
+        model=cfg.model.name,
+        task=cfg.model.task,
+        base=base_res,
+        head=head_res,
+        rows=rows,
+        rules=dict(cfg.gate),
+        verdict=evaluate(cfg.gate, rows),
+        comparison=comparison,
+        comparison_note=note,
+        base_on_head_data=on_head,
+        params_diff=params_diff(base_side.cfg if base_side else None, cfg),
+        data_diff=data_diff(base_side.data if base_side else None, head_side.data),
+        notes=tuple(notes),
+    )
+
+
+def _with(side: SideResult, **changes: Any) -> SideResult:
+    from dataclasses import replace
+
+    return replace(side, **changes)
+
+
+def _comparison(
+    base: SideResult | None, base_record: Mapping[str, Any] | None
+) -> tuple[
+    Literal["same-data", "own-data", "no-baseline"],
+    str,
+    dict[str, float] | None,
+    dict[str, float] | None,
+]:
+    """Which base figures the diff uses: base on head's rows when possible, else its own."""
+    if base is None:
+        return "no-baseline", "base has no mlgate.yaml, so only absolute rules apply", None, None
+    own = {**base.metrics, **_runtime(base)}
+    if base_record is None:
+        return "own-data", "base and head use the same test data", own, None
+    same = base_record.get("same_data") or {}
+    if "metrics" in same:
+        on_head = dict(same["metrics"])
+        note = (
+            "the test data changed, so the base model was also scored on head's test "
+            "data; the diff compares both models on the same rows"
+        )
+        return "same-data", note, {**own, **on_head}, on_head
+    reason = same.get("error", "unknown reason")
+    note = f"the test data changed but the models cannot be compared on the same rows: {reason}"
+    return "own-data", note, own, None

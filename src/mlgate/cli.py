@@ -1,0 +1,213 @@
+"""Command line: argparse -> typed calls into the core -> exit code.
+
+Only this module prints. Heavy modules (pandas, sklearn, even the core) are imported inside
+the handlers so that ``mlgate --help`` and ``mlgate --version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlgate import __version__
+from mlgate.errors import ExitCode, MlgateError
+
+if TYPE_CHECKING:
+    from mlgate.results import CheckResult
+
+FORMATS = ("text", "markdown", "json")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mlgate",
+        description="GitOps CI/CD for ML repositories: retrain, compare and gate models.",
+        epilog="Exit codes: 0 ok, 1 gate failed, 2 usage/config error, 3 other failure.",
+    )
+    p.add_argument("--version", action="version", version=f"mlgate {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("-C", dest="cwd", default=".", metavar="DIR", help="run as if in DIR")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    c = sub.add_parser("check", help="train and compare base and head, apply the gate")
+    c.add_argument("--base", metavar="REV", help="default: merge-base with the default branch")
+    c.add_argument("--head", metavar="REV", help="default: the working tree")
+    c.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
+    c.add_argument("--format", choices=FORMATS, default="text")
+    c.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+
+    v = sub.add_parser("validate", help="check mlgate.yaml against the schema")
+    v.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
+
+    i = sub.add_parser("init", help="write a starter mlgate.yaml and GitHub workflow")
+    i.add_argument("--data", metavar="PATH", help="a training data file to read columns from")
+    i.add_argument("--target", metavar="COLUMN", help="the column to predict")
+    i.add_argument("--task", choices=("classification", "regression"))
+    i.add_argument("--name", help="model name (default: the directory name)")
+    i.add_argument("--force", action="store_true", help="overwrite existing files")
+
+    d = sub.add_parser("data", help="versioned data: pointers and storage")
+    dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    add = dsub.add_parser("add", help="record data files as pointers and store their bytes")
+    add.add_argument("paths", nargs="+", metavar="PATH")
+    add.add_argument("--url", help="an explicit download URL to record in the pointer")
+    dsub.add_parser("status", help="pointers vs working tree, cache and storage")
+    for name, text in (("pull", "fetch data into the working tree"), ("push", "upload data")):
+        sp = dsub.add_parser(name, help=text)
+        sp.add_argument("paths", nargs="*", metavar="PATH")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(_dispatch(args))
+    except MlgateError as e:
+        if args.debug:
+            raise
+        print(f"mlgate: error: {e}", file=sys.stderr)
+        return int(e.exit_code)
+    except KeyboardInterrupt:
+        print("mlgate: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: say so in one line, keep the traceback for --debug
+        if args.debug:
+            raise
+        print(
+            f"mlgate: internal error: {type(e).__name__}: {e} (rerun with --debug and report it)",
+            file=sys.stderr,
+        )
+        return int(ExitCode.FAILURE)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    cwd = Path(args.cwd)
+    if args.command == "check":
+        return _check(cwd, args.base, args.head, args.config, args.format, args.output)
+    if args.command == "validate":
+        return _validate(cwd, args.config)
+    if args.command == "init":
+        return _init(cwd, args)
+    return _data(cwd, args)
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _check(
+    cwd: Path, base: str | None, head: str | None, config: str, fmt: str, output: str | None
+) -> int:
+    from mlgate.check import run_check
+    from mlgate.report import render
+
+    result = run_check(cwd, base=base, head=head, config_path=_repo_config_path(cwd, config))
+    text = render(
+        result, fmt, color=_color() and output is None, template=_template(result)  # type: ignore[arg-type]
+    )
+    if output:
+        _write_atomic(Path(output), text)
+        verdict = "passes" if result.passed else "fails"
+        print(f"mlgate: {result.model} {verdict} the gate; report in {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return int(ExitCode.OK if result.passed else ExitCode.GATE_FAILED)
+
+
+def _template(result: CheckResult) -> Path | None:
+    return None
+
+
+def _repo_config_path(cwd: Path, config: str) -> str:
+    """``-c`` is given relative to where the user stands; git wants it repo-relative."""
+    from mlgate import git
+    from mlgate.errors import UsageError
+
+    root = git.root(git.open_repo(cwd))
+    full = (cwd / config).resolve()
+    try:
+        return full.relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise UsageError(f"config {config} is outside the repository {root}") from None
+
+
+def _validate(cwd: Path, config: str) -> int:
+    from mlgate import config as config_mod
+
+    cfg = config_mod.load_path(cwd / config)
+    rules = sum(1 for _ in cfg.gate)
+    print(
+        f"{config}: ok (model {cfg.model.name}, {cfg.model.task}, "
+        f"{len(cfg.evaluated_metrics)} metric(s), {rules} gated)"
+    )
+    return int(ExitCode.OK)
+
+
+def _init(cwd: Path, args: argparse.Namespace) -> int:
+    from mlgate.init import init
+
+    written = init(
+        cwd,
+        data=args.data,
+        target=args.target,
+        task=args.task,
+        name=args.name,
+        force=args.force,
+    )
+    for path in written:
+        print(f"wrote {path}")
+    print("next: edit mlgate.yaml, then run `mlgate validate` and `mlgate check`")
+    return int(ExitCode.OK)
+
+
+def _data(cwd: Path, args: argparse.Namespace) -> int:
+    from mlgate import data as data_mod
+    from mlgate import git
+    from mlgate.store import Cache
+
+    root = git.root(git.open_repo(cwd))
+    storage = _storage(root)
+    cache = Cache()
+    if args.data_command == "add":
+        rel = [_rel(cwd, root, p) for p in args.paths]
+        for path, ptr in data_mod.add(root, rel, url=args.url, storage=storage, cache=cache):
+            rows = f", {ptr.rows} rows" if ptr.rows is not None else ""
+            print(f"{path}.ptr: sha256 {ptr.sha256[:12]}, {ptr.size} bytes{rows}")
+        return int(ExitCode.OK)
+    if args.data_command == "status":
+        for entry in data_mod.status(root, cache=cache, storage=storage):
+            print(entry)
+        return int(ExitCode.OK)
+    paths = [_rel(cwd, root, p) for p in args.paths] or None
+    action = data_mod.pull if args.data_command == "pull" else data_mod.push
+    done = action(root, paths, cache=cache, storage=storage)
+    verb = "pulled" if args.data_command == "pull" else "pushed"
+    print(f"{verb} {len(done)} file(s)" + "".join(f"\n  {p}" for p in done))
+    return int(ExitCode.OK)
+
+
+def _rel(cwd: Path, root: Path, path: str) -> str:
+    full = (cwd / path).absolute()
+    try:
+        return full.relative_to(root.absolute()).as_posix()
+    except ValueError:
+        return path  # data.add refuses it with the repo-escape message
+
+
+def _storage(root: Path) -> str | None:
+    """Storage URL from the working tree's mlgate.yaml, if there is one."""
+    from mlgate import config as config_mod
+
+    if not (root / config_mod.DEFAULT_CONFIG).exists():
+        return None
+    return config_mod.load_path(root / config_mod.DEFAULT_CONFIG).storage

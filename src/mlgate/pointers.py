@@ -1,0 +1,141 @@
+"""Data pointers: ``<data file>.ptr`` YAML files that git holds in place of the data.
+
+A pointer names the bytes by content (sha256 and size) and may carry a summary (rows,
+columns) so a report can show a data diff without downloading anything, plus an optional
+explicit ``url``. Parsing is strict: a pointer is config, and a wrong one is exit 2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from mlgate.errors import ConfigError
+
+SUFFIX = ".ptr"
+KEYS = ("sha256", "size", "rows", "columns", "url")  # also the order they are written in
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Pointer:
+    sha256: str
+    size: int
+    rows: int | None = None
+    columns: dict[str, str] | None = None  # name -> dtype, in file order
+    url: str | None = None
+
+    @property
+    def short(self) -> str:
+        return self.sha256[:8]
+
+    def dump(self) -> str:
+        """The pointer as YAML, keys in the documented order, ``columns`` on one line."""
+        doc: dict[str, Any] = {k: getattr(self, k) for k in KEYS if getattr(self, k) is not None}
+        # default_flow_style=None puts leaf mappings (columns) in flow style and the rest in
+        # block style; an unbounded width keeps a wide table's columns on one line.
+        return yaml.safe_dump(
+            doc, sort_keys=False, default_flow_style=None, allow_unicode=True, width=2**31
+        )
+
+
+def is_sha256(value: object) -> bool:
+    return isinstance(value, str) and _SHA256.fullmatch(value) is not None
+
+
+def pointer_path(data_path: str) -> str:
+    """``data/train.csv`` -> ``data/train.csv.ptr``."""
+    return data_path + SUFFIX
+
+
+def data_path(pointer: str) -> str:
+    """``data/train.csv.ptr`` -> ``data/train.csv``."""
+    return pointer.removesuffix(SUFFIX)
+
+
+def parse(data: bytes | str, *, where: str) -> Pointer:
+    """Parse and validate a pointer; any problem is a ConfigError naming ``where`` and the key."""
+    doc = _load(data, where=where)
+    unknown = [str(k) for k in doc if k not in KEYS]
+    if unknown:
+        raise ConfigError(
+            f"unknown key; a pointer has only {', '.join(KEYS)}", file=where, key=unknown[0]
+        )
+    return Pointer(
+        sha256=_sha256(doc, where),
+        size=_size(doc, where),
+        rows=None if doc.get("rows") is None else _count(doc["rows"], "rows", where),
+        columns=_columns(doc, where),
+        url=_url(doc, where),
+    )
+
+
+def _load(data: bytes | str, *, where: str) -> dict[Any, Any]:
+    try:
+        doc = yaml.safe_load(data)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ConfigError(f"not valid YAML: {problem}", file=where, line=line) from e
+    if not isinstance(doc, dict):
+        raise ConfigError(
+            "expected a mapping with sha256 and size (rewrite it with `mlgate data add`)",
+            file=where,
+        )
+    return doc
+
+
+def _sha256(doc: dict[Any, Any], where: str) -> str:
+    if "sha256" not in doc:
+        raise ConfigError("missing; expected 64 lowercase hex digits", file=where, key="sha256")
+    value = doc["sha256"]
+    if not is_sha256(value):
+        raise ConfigError(
+            f"expected 64 lowercase hex digits, got {value!r}", file=where, key="sha256"
+        )
+    return str(value)
+
+
+def _size(doc: dict[Any, Any], where: str) -> int:
+    if doc.get("size") is None:
+        raise ConfigError("missing; expected the byte count", file=where, key="size")
+    return _count(doc["size"], "size", where)
+
+
+def _count(value: object, key: str, where: str) -> int:
+    # bool is an int subclass, and `size: yes` is not a count.
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"expected a non-negative integer, got {value!r}", file=where, key=key)
+    return value
+
+
+def _columns(doc: dict[Any, Any], where: str) -> dict[str, str] | None:
+    value = doc.get("columns")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"expected a mapping of column name to dtype, got {value!r}", file=where, key="columns"
+        )
+    for name, dtype in value.items():
+        if not isinstance(name, str) or not isinstance(dtype, str):
+            raise ConfigError(
+                f"expected column name and dtype as strings, got {name!r}: {dtype!r} "
+                "(quote them)",
+                file=where,
+                key="columns",
+            )
+    return dict(value)
+
+
+def _url(doc: dict[Any, Any], where: str) -> str | None:
+    value = doc.get("url")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"expected a URL string, got {value!r}", file=where, key="url")
+    return value

@@ -1,0 +1,318 @@
+"""Fit and score one side's model, in a process of its own.
+
+The parent (``check``) writes a JSON spec and runs ``python -m mlgate.train SPEC OUT`` with
+the side's code root first on ``sys.path``, so base and head never import each other's
+code. The child answers with a JSON record: metrics, timings, model size, or an error
+``{"ok": false, "kind": "config"|"training"|"data", "key": ..., "message": ...}`` that the
+parent turns into the right exit code. sklearn and pandas are imported only here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import ConfigError, DataError, MlgateError, TrainingError
+from mlgate.metrics import ALIASES
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything the child needs; paths are absolute, names are repo-relative for messages."""
+
+    estimator: str
+    params: dict[str, Any]
+    task: str
+    code_root: str
+    train: str
+    test: str
+    train_name: str
+    test_name: str
+    target: str
+    features: list[str] | None
+    metrics: list[str]
+    model_out: str
+    extra_eval: str | None = None  # the other side's test data, for same-data comparison
+    extra_eval_name: str | None = None
+
+
+class WorkerFailure(MlgateError):
+    """Raised in the child; serialized to the parent as kind/key/message."""
+
+    def __init__(self, kind: str, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.key, self.message = kind, key, message
+
+
+# --- child side -------------------------------------------------------------------------
+
+
+def load_frame(path: str, name: str) -> Any:
+    import pandas as pd
+
+    try:
+        if name.endswith(".parquet"):
+            try:
+                import pyarrow  # noqa: F401
+            except ImportError as e:
+                msg = f"reading {name} needs pyarrow: pip install 'mlgate[parquet]'"
+                raise WorkerFailure("data", msg) from e
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except WorkerFailure:
+        raise
+    except Exception as e:
+        raise WorkerFailure("data", f"cannot read {name}: {type(e).__name__}: {e}") from e
+
+
+def _estimator_choices(module: Any) -> list[str]:
+    names = []
+    for attr in dir(module):
+        obj = getattr(module, attr, None)
+        if not attr.startswith("_") and isinstance(obj, type) and hasattr(obj, "fit"):
+            names.append(attr)
+    return sorted(names)
+
+
+def resolve_estimator(ref: str) -> Callable[..., Any]:
+    """``pkg.mod.Class`` or ``pkg.mod:factory`` -> the callable; config errors name choices."""
+    mod_name, sep, attr = ref.partition(":")
+    if not sep:
+        mod_name, _, attr = ref.rpartition(".")
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise WorkerFailure(
+            "config", f"cannot import {mod_name!r}: {type(e).__name__}: {e}", "model.estimator"
+        ) from e
+    except Exception as e:
+        msg = f"importing {mod_name!r} raised {type(e).__name__}: {e}"
+        raise WorkerFailure("config", msg, "model.estimator") from e
+    obj = getattr(module, attr, None)
+    if obj is None or not callable(obj):
+        choices = _estimator_choices(module)
+        close = difflib.get_close_matches(attr, choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listing = f"; expected one of {', '.join(choices)}" if choices else ""
+        msg = f"unknown estimator {attr!r} in module {mod_name!r}{hint}{listing}"
+        raise WorkerFailure("config", msg, "model.estimator")
+    return obj  # type: ignore[no-any-return]
+
+
+def build_estimator(ref: str, params: Mapping[str, Any]) -> Any:
+    make = resolve_estimator(ref)
+    try:
+        est = make(**params)
+    except TypeError as e:
+        raise WorkerFailure("config", f"invalid params for {ref}: {e}", "model.params") from e
+    if not (hasattr(est, "fit") and hasattr(est, "predict")):
+        msg = f"{ref} returned {type(est).__name__}, which has no fit/predict"
+        raise WorkerFailure("config", msg, "model.estimator")
+    return est
+
+
+def split_xy(frame: Any, spec: TrainSpec, name: str) -> tuple[Any, Any]:
+    columns = [str(c) for c in frame.columns]
+    if spec.target not in columns:
+        msg = f"column {spec.target!r} not in {name} (columns: {', '.join(columns)})"
+        raise WorkerFailure("config", msg, "data.target")
+    features = spec.features or [c for c in columns if c != spec.target]
+    missing = [c for c in features if c not in columns]
+    if missing:
+        msg = f"column(s) {', '.join(map(repr, missing))} not in {name}"
+        raise WorkerFailure("config", msg, "data.features")
+    return frame[features], frame[spec.target]
+
+
+def score(est: Any, x: Any, y: Any, metrics: Sequence[str]) -> dict[str, float]:
+    from sklearn.metrics import get_scorer
+
+    out: dict[str, float] = {}
+    for name in metrics:
+        scorer = get_scorer(ALIASES.get(name, name))
+        value = float(scorer(est, x, y))
+        out[name] = -value if name in ALIASES else value
+    return out
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import sklearn
+
+    from mlgate import __version__
+
+    found = {
+        "python": sys.version.split()[0],
+        "mlgate": __version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+    }
+    try:
+        import skops
+
+        found["skops"] = skops.__version__
+    except ImportError:
+        pass
+    return found
+
+
+def _params_error(e: Exception) -> WorkerFailure | None:
+    """sklearn validates params at fit time; that is the user's config, not a crash."""
+    try:
+        from sklearn.utils._param_validation import InvalidParameterError
+    except ImportError:  # pragma: no cover - older sklearn
+        return None
+    if isinstance(e, InvalidParameterError):
+        return WorkerFailure("config", str(e), "model.params")
+    return None
+
+
+def _same_data(est: Any, spec: TrainSpec, used: list[str]) -> dict[str, Any]:
+    """Score the fitted model on the other side's test rows, or say why that is impossible."""
+    assert spec.extra_eval is not None
+    name = spec.extra_eval_name or spec.extra_eval
+    frame = load_frame(spec.extra_eval, name)
+    columns = {str(c) for c in frame.columns}
+    missing = [c for c in [*used, spec.target] if c not in columns]
+    if missing:
+        listed = ", ".join(map(repr, missing))
+        return {"error": f"head's test data lacks column(s) {listed} that the base model uses"}
+    try:
+        return {"metrics": score(est, frame[used], frame[spec.target], spec.metrics)}
+    except Exception as e:
+        return {"error": f"the base model cannot score head's test data: {type(e).__name__}: {e}"}
+
+
+def run(spec: TrainSpec) -> dict[str, Any]:
+    est = build_estimator(spec.estimator, spec.params)
+    train = load_frame(spec.train, spec.train_name)
+    test = load_frame(spec.test, spec.test_name)
+    x_train, y_train = split_xy(train, spec, spec.train_name)
+    x_test, y_test = split_xy(test, spec, spec.test_name)
+    label = spec.estimator.rpartition(".")[2].rpartition(":")[2]
+    try:
+        start = time.perf_counter()
+        est.fit(x_train, y_train)
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        est.predict(x_test)
+        predict_seconds = time.perf_counter() - start
+        metrics = score(est, x_test, y_test, spec.metrics)
+    except Exception as e:
+        config_problem = _params_error(e)
+        if config_problem:
+            raise config_problem from e
+        msg = f"training {label} on {spec.train_name} failed: {type(e).__name__}: {e}"
+        raise WorkerFailure("training", msg) from e
+    record: dict[str, Any] = {
+        "ok": True,
+        "metrics": metrics,
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+        "features": [str(c) for c in x_train.columns],
+        "rows": {"train": len(train), "test": len(test)},
+        "versions": _versions(),
+    }
+    record.update(_save_model(est, spec.model_out))
+    if spec.extra_eval:
+        record["same_data"] = _same_data(est, spec, record["features"])
+    return record
+
+
+def _save_model(est: Any, path: str) -> dict[str, Any]:
+    """Save with skops (never pickle); a model skops cannot save still gets its metrics."""
+    import skops.io
+
+    tmp = f"{path}.tmp"
+    try:
+        skops.io.dump(est, tmp)
+        os.replace(tmp, path)
+    except Exception as e:
+        Path(tmp).unlink(missing_ok=True)
+        return {"model_size": None, "model_error": f"skops could not save the model: {e}"}
+    return {"model_size": os.path.getsize(path), "model_path": path}
+
+
+def child_main(argv: Sequence[str]) -> int:
+    spec_path, out_path = argv
+    spec = TrainSpec(**json.loads(Path(spec_path).read_text()))
+    for extra in (os.path.join(spec.code_root, "src"), spec.code_root):
+        if os.path.isdir(extra):
+            sys.path.insert(0, extra)
+    try:
+        record = run(spec)
+    except WorkerFailure as e:
+        record = {"ok": False, "kind": e.kind, "key": e.key, "message": e.message}
+    except Exception as e:  # a bug or an exotic estimator: keep the traceback for --debug
+        record = {
+            "ok": False,
+            "kind": "training",
+            "key": None,
+            "message": f"{type(e).__name__}: {e}",
+            "traceback": traceback.format_exc(),
+        }
+    Path(out_path).write_text(json.dumps(record))
+    return 0
+
+
+# --- parent side ------------------------------------------------------------------------
+
+
+class Worker:
+    """A running child process for one side."""
+
+    def __init__(self, spec: TrainSpec, workdir: Path, label: str) -> None:
+        self.label = label
+        self.spec_path = workdir / f"{label}-spec.json"
+        self.out_path = workdir / f"{label}-out.json"
+        self.spec_path.write_text(json.dumps(spec.__dict__))
+        env = dict(os.environ)
+        # The child must import this mlgate (even from a source checkout), then user code.
+        here = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mlgate.train", str(self.spec_path), str(self.out_path)],
+            cwd=spec.code_root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(self) -> dict[str, Any]:
+        stdout, stderr = self.proc.communicate()
+        if not self.out_path.exists():
+            tail = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
+            raise TrainingError(
+                f"training the {self.label} model crashed (exit {self.proc.returncode}): {tail[0]}"
+            )
+        record: dict[str, Any] = json.loads(self.out_path.read_text())
+        record["log"] = (stdout + stderr)[-4000:]
+        return record
+
+
+def raise_failure(record: Mapping[str, Any], *, side: str, config_file: str) -> None:
+    """Turn a child's error record into the matching mlgate error."""
+    message = f"{side}: {record['message']}"
+    kind = record["kind"]
+    if kind == "config":
+        raise ConfigError(message, file=config_file, key=record.get("key"))
+    if kind == "data":
+        raise DataError(message)
+    raise TrainingError(message)
+
+
+if __name__ == "__main__":
+    raise SystemExit(child_main(sys.argv[1:]))
