@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import time
 from collections.abc import Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -56,10 +55,13 @@ def resolve_sides(
         raise UsageError(
             "cannot tell the default branch (no origin/HEAD, main or master); pass --base REV"
         )
-    merge_base = git.merge_base(repo, git.resolve(repo, default), tip)
+    default_sha = git.resolve(repo, default)
+    merge_base = git.merge_base(repo, default_sha, tip)
     if merge_base is None:
         raise UsageError(f"{head or 'HEAD'} shares no history with {default}; pass --base REV")
-    return git.CommitFiles(repo, merge_base), head_files
+    base_files = git.CommitFiles(repo, merge_base)
+    base_files.ref = default if merge_base == default_sha else f"merge-base with {default}"
+    return base_files, head_files
 
 
 def _short(sha: str | None) -> str:
@@ -200,7 +202,7 @@ def data_diff(
     return tuple(changes)
 
 
-def _side_result(side: _Side, record: Mapping[str, Any], seconds: float) -> SideResult:
+def _side_result(side: _Side, record: Mapping[str, Any]) -> SideResult:
     dirty = git.dirty_paths(side.files.repo) if isinstance(side.files, git.WorkingFiles) else ()
     return SideResult(
         label=side.label,
@@ -214,7 +216,7 @@ def _side_result(side: _Side, record: Mapping[str, Any], seconds: float) -> Side
         fit_seconds=record["fit_seconds"],
         predict_seconds=record["predict_seconds"],
         model_size=record.get("model_size"),
-        duration_seconds=seconds,
+        duration_seconds=record.get("seconds"),
         versions=dict(record["versions"]),
     )
 
@@ -285,10 +287,8 @@ def run_check(
 def _compare(base_side: _Side | None, head_side: _Side, tmp: Path) -> CheckResult:
     same = base_side is not None and base_side.data["test"].sha256 != head_side.data["test"].sha256
     sides = [s for s in (base_side, head_side) if s is not None]
-    start = time.perf_counter()
     records = _train(sides, tmp, head_side if same else None)
-    elapsed = time.perf_counter() - start
-    results = {s.label: _side_result(s, r, elapsed) for s, r in zip(sides, records, strict=True)}
+    results = {s.label: _side_result(s, r) for s, r in zip(sides, records, strict=True)}
     cfg = head_side.cfg
     records_dir = cache_dir() / "runs"
     for s in sides:

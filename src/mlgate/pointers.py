@@ -28,18 +28,36 @@ class Pointer:
     columns: dict[str, str] | None = None  # name -> dtype, in file order
     url: str | None = None
 
-    @property
-    def short(self) -> str:
-        return self.sha256[:8]
-
     def dump(self) -> str:
         """The pointer as YAML, keys in the documented order, ``columns`` on one line."""
         doc: dict[str, Any] = {k: getattr(self, k) for k in KEYS if getattr(self, k) is not None}
-        # default_flow_style=None puts leaf mappings (columns) in flow style and the rest in
-        # block style; an unbounded width keeps a wide table's columns on one line.
-        return yaml.safe_dump(
-            doc, sort_keys=False, default_flow_style=None, allow_unicode=True, width=2**31
+        if self.columns is not None:
+            doc["columns"] = _FlowMap(self.columns)
+        # An unbounded width keeps a wide table's columns on one line.
+        text: str = yaml.dump(
+            doc,
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=2**31,
         )
+        return text
+
+
+class _FlowMap(dict[str, str]):
+    """A mapping written in flow style: ``{age: int64, plan: object}``."""
+
+
+class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # no stubs for PyYAML
+    pass
+
+
+def _represent_flow(dumper: yaml.SafeDumper, data: _FlowMap) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+
+
+_Dumper.add_representer(_FlowMap, _represent_flow)
 
 
 def is_sha256(value: object) -> bool:
@@ -124,8 +142,7 @@ def _columns(doc: dict[Any, Any], where: str) -> dict[str, str] | None:
     for name, dtype in value.items():
         if not isinstance(name, str) or not isinstance(dtype, str):
             raise ConfigError(
-                f"expected column name and dtype as strings, got {name!r}: {dtype!r} "
-                "(quote them)",
+                f"expected column name and dtype as strings, got {name!r}: {dtype!r} (quote them)",
                 file=where,
                 key="columns",
             )

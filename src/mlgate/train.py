@@ -246,6 +246,7 @@ def _save_model(est: Any, path: str) -> dict[str, Any]:
 
 
 def child_main(argv: Sequence[str]) -> int:
+    start = time.perf_counter()
     spec_path, out_path = argv
     spec = TrainSpec(**json.loads(Path(spec_path).read_text()))
     for extra in (os.path.join(spec.code_root, "src"), spec.code_root):
@@ -263,6 +264,7 @@ def child_main(argv: Sequence[str]) -> int:
             "message": f"{type(e).__name__}: {e}",
             "traceback": traceback.format_exc(),
         }
+    record["seconds"] = time.perf_counter() - start
     Path(out_path).write_text(json.dumps(record))
     return 0
 

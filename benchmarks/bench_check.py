@@ -1,0 +1,154 @@
+"""How long `mlgate check` takes, against training the same two models by hand.
+
+Builds the tumor-classifier demo repository at its ``new-data`` state (examples/demo.py),
+then times, ``--runs`` times each after one untimed warm-up run:
+
+- ``python -c pass``: interpreter start-up, the baseline;
+- ``mlgate --version``: mlgate's own start-up;
+- a plain script: read the CSVs and fit and score both models (base params on data v1,
+  head params on data v2) with scikit-learn directly, one after the other, in one process;
+- ``mlgate check``: base and head from git, data from the (warm) cache, both models fitted
+  and scored, the gate applied, the report rendered.
+
+Run it with the project's interpreter: ``make bench`` or ``.venv/bin/python benchmarks/bench_check.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+import demo as demo_mod  # noqa: E402  (examples/demo.py: the repository set-up)
+
+PLAIN_SCRIPT = '''\
+"""Train and score the base and head models with scikit-learn directly."""
+import json
+import sys
+
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import get_scorer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+TARGET = "diagnosis"
+METRICS = ("accuracy", "f1_macro", "roc_auc")
+
+
+def fit_and_score(data_dir, C):
+    train = pd.read_csv(f"{data_dir}/train.csv")
+    test = pd.read_csv(f"{data_dir}/test.csv")
+    model = Pipeline(
+        [("scale", StandardScaler()), ("classify", LogisticRegression(C=C, max_iter=500))]
+    )
+    model.fit(train.drop(columns=TARGET), train[TARGET])
+    x, y = test.drop(columns=TARGET), test[TARGET]
+    return {name: float(get_scorer(name)(model, x, y)) for name in METRICS}
+
+
+v1, v2 = sys.argv[1:3]
+print(json.dumps({"base": fit_and_score(v1, 1.0), "head": fit_and_score(v2, 0.5)}))
+'''
+
+
+def build(workdir: Path) -> tuple[demo_mod.Demo, list[str]]:
+    """The demo repository on ``new-data``, plus the plain script's command line."""
+    demo = demo_mod.setup_base(workdir, verbose=False)
+    demo_mod.make_new_data_branch(demo)
+    for release in ("v1", "v2"):
+        out = str(workdir / "plain" / release)
+        demo_mod.run(demo, sys.executable, "prepare_data.py", "--release", release, "--out", out)
+    script = workdir / "plain_train.py"
+    script.write_text(PLAIN_SCRIPT)
+    plain = [sys.executable, str(script), *(str(workdir / "plain" / r) for r in ("v1", "v2"))]
+    return demo, plain
+
+
+def time_runs(cmd: Sequence[str], demo: demo_mod.Demo, runs: int) -> list[float]:
+    """Wall times of ``runs`` runs, after one untimed warm-up (page cache, .pyc files)."""
+    times = []
+    for i in range(runs + 1):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=demo.repo, env=demo.env, capture_output=True, text=True)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()}")
+        if i:
+            times.append(elapsed)
+    return times
+
+
+def same_metrics(demo: demo_mod.Demo, plain: Sequence[str]) -> bool:
+    """Both ways must train the same models: compare mlgate's JSON with the script's."""
+    report = json.loads(demo_mod.run(demo, *demo_mod.MLGATE, "check", "--format", "json").stdout)
+    mine = json.loads(demo_mod.run(demo, *plain).stdout)
+    return all(
+        abs(report[side]["metrics"][name] - value) < 1e-12
+        for side in ("base", "head")
+        for name, value in mine[side].items()
+    )
+
+
+def table(results: dict[str, list[float]]) -> str:
+    baseline = statistics.median(results["python -c pass"])
+    lines = [f"{'':34} {'median s':>9} {'min s':>8} {'x baseline':>11}"]
+    for name, times in results.items():
+        median = statistics.median(times)
+        lines.append(f"{name:34} {median:9.3f} {min(times):8.3f} {median / baseline:11.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per command (default 5)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary repository")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="mlgate-bench-")).resolve()
+    try:
+        print(f"building the tumor-classifier repo at new-data in {workdir} ...", flush=True)
+        demo, plain = build(workdir)
+        print(f"metrics of mlgate check and the plain script agree: {same_metrics(demo, plain)}")
+        commands = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "mlgate --version": [*demo_mod.MLGATE, "--version"],
+            "plain script (2 fits, sequential)": plain,
+            "mlgate check (warm data cache)": [*demo_mod.MLGATE, "check"],
+        }
+        results = {}
+        for name, cmd in commands.items():
+            print(f"timing {name} ({args.runs} runs) ...", flush=True)
+            results[name] = time_runs(cmd, demo, args.runs)
+    except demo_mod.DemoError as e:
+        print(f"bench: set-up failed: {e}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep:
+            print(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    import sklearn
+
+    print(
+        f"\nPython {sys.version.split()[0]}, scikit-learn {sklearn.__version__}, "
+        f"{os.cpu_count()} CPUs, {args.runs} runs each\n"
+    )
+    print(table(results))
+    ratio = statistics.median(results["mlgate check (warm data cache)"]) / statistics.median(
+        results["plain script (2 fits, sequential)"]
+    )
+    print(f"\nmlgate check / plain script (median): {ratio:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

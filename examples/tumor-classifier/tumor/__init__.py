@@ -1,0 +1,1 @@
+"""Tumor classifier: malignant or benign, from the Wisconsin breast-cancer measurements."""

@@ -1,0 +1,574 @@
+"""``mlgate.yaml``: safe YAML -> JSON Schema -> semantic checks -> frozen dataclasses.
+
+Every problem is one ConfigError (exit 2) naming the file, the line, the key path and what
+was expected. Lines come from the composed YAML node tree: each key path ("model.task",
+"gate.accuracy.min", "metrics[1]") is mapped to the line of its key (or sequence item), and
+each jsonschema error's path is looked up there. When a file has several problems, the one
+on the earliest line is reported.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import functools
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import yaml
+
+from mlgate.errors import ConfigError
+from mlgate.gate import RULE_KINDS, Rule
+from mlgate.metrics import ALIASES, RUNTIME_METRICS
+from mlgate.paths import repo_relpath
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator, ValidationError
+
+    from mlgate.git import Files
+
+Task = Literal["classification", "regression"]
+KeyPath = tuple[str | int, ...]
+Fail = Callable[[str, str], ConfigError]  # (message, key path) -> located error
+
+DEFAULT_CONFIG = "mlgate.yaml"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    task: Task
+    estimator: str  # "pkg.mod.Class" or "pkg.mod:factory"
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    train: str  # repo-relative, normalized by paths.repo_relpath
+    test: str
+    target: str
+    features: tuple[str, ...] | None  # None: every column but the target
+
+
+@dataclass(frozen=True)
+class PromoteSpec:
+    branch: str = "production"
+    tag: str = "{name}@v{version}"
+
+
+@dataclass(frozen=True)
+class Config:
+    model: ModelSpec
+    data: DataSpec
+    metrics: tuple[str, ...]
+    gate: dict[str, Rule]
+    promote: PromoteSpec
+    storage: str | None
+    report_template: str | None  # repo-relative, from `report: {template: path}`
+    file: str  # the name used in messages, e.g. "mlgate.yaml" or "mlgate.yaml@1a2b3c4"
+    lines: dict[str, int] = field(repr=False)  # key path -> 1-based line
+    raw: dict[str, Any] = field(repr=False)  # the parsed YAML mapping
+
+    def line_of(self, key: str) -> int | None:
+        """Line of ``key``, else of its closest parent that has one."""
+        return _line_of(self.lines, key)
+
+    def error(self, message: str, key: str | None) -> ConfigError:
+        """A ConfigError located at this file and the line of ``key`` (None: the file only)."""
+        return _error(self.file, self.lines, message, key)
+
+    @property
+    def evaluated_metrics(self) -> tuple[str, ...]:
+        """``metrics`` in order, then gated metrics not listed there (runtime ones are free)."""
+        extra = (m for m in self.gate if m not in RUNTIME_METRICS)
+        return tuple(dict.fromkeys((*self.metrics, *extra)))
+
+
+def load(text: bytes | str, *, file: str = DEFAULT_CONFIG) -> Config:
+    """Parse and validate a config; ConfigError (exit 2) at the first problem by line."""
+    source = _decode(text, file) if isinstance(text, bytes) else text
+    data, lines = _parse(source, file)
+    _raise_first(_schema_errors(data, file, lines))
+    semantic = _semantic_errors(data, functools.partial(_error, file, lines))
+    _raise_first((e.line or 0, e) for e in semantic)
+    return _build(data, file, lines)
+
+
+def load_path(path: str | os.PathLike[str]) -> Config:
+    """Load a config file from disk, named in messages relative to the current directory."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError as e:
+        where = os.path.abspath(p.parent)
+        hint = "; run `mlgate init` to create one" if p.name == DEFAULT_CONFIG else ""
+        raise ConfigError(f"{p.name} not found in {where}{hint}") from e
+    except IsADirectoryError as e:
+        raise ConfigError(f"{p} is a directory; expected a config file") from e
+    except OSError as e:
+        raise ConfigError(f"cannot read {p}: {e.strerror}") from e
+    return load(data, file=_display_path(p))
+
+
+def _display_path(path: Path) -> str:
+    # `-c` paths arrive joined to the cwd; "mlgate.yaml:4" reads better than an absolute path.
+    rel = os.path.relpath(os.path.abspath(path))
+    return os.fspath(path) if rel.startswith("..") else rel
+
+
+def load_at(files: Files, path: str = DEFAULT_CONFIG) -> Config | None:
+    """The config on one side of a comparison, or None when that side has none."""
+    data = files.read(path)
+    if data is None:
+        return None
+    # Only WorkingFiles has a root: the working tree is named by path alone.
+    label = path if hasattr(files, "root") or not files.sha else f"{path}@{files.sha[:7]}"
+    return load(data, file=label)
+
+
+@functools.cache
+def known_metrics() -> tuple[str, ...]:
+    """Every name allowed in ``metrics``: sklearn's scorer names plus rmse, mae, mse."""
+    from sklearn.metrics import get_scorer_names
+
+    return tuple(sorted({*get_scorer_names(), *ALIASES}))
+
+
+@functools.cache
+def metric_task(name: str) -> Task | None:
+    """The task a metric belongs to, or None when it fits both (clustering) or is unknown."""
+    if name in ALIASES:
+        return "regression"
+    if name not in known_metrics():
+        return None
+    from sklearn.metrics import get_scorer
+
+    func = getattr(get_scorer(name), "_score_func", None)
+    module = str(getattr(func, "__module__", "")).rsplit(".", 1)[-1]
+    if module == "_regression":
+        return "regression"
+    if module in ("_classification", "_ranking"):
+        return "classification"
+    # The likelihood-ratio scorers are defined in _scorer itself, around class_likelihood_ratios.
+    if "likelihood_ratio" in str(getattr(func, "__name__", "")):
+        return "classification"
+    return None
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of mlgate.yaml (a fresh copy)."""
+    return copy.deepcopy(_schema())
+
+
+# --- key paths and lines ---------------------------------------------------------------
+
+
+def key_str(path: Iterable[str | int]) -> str:
+    """Key path as in Config.lines and ConfigError.key: ``gate.accuracy.min``, ``metrics[1]``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out
+
+
+def _parent(key: str) -> str | None:
+    if not key:
+        return None
+    cut = max(key.rfind("."), key.rfind("["))
+    return key[:cut] if cut > 0 else ""
+
+
+def _line_of(lines: dict[str, int], key: str) -> int | None:
+    probe: str | None = key
+    while probe is not None:
+        if probe in lines:
+            return lines[probe]
+        probe = _parent(probe)
+    return None
+
+
+def _error(file: str, lines: dict[str, int], message: str, key: str | None) -> ConfigError:
+    line = None if key is None else _line_of(lines, key)
+    return ConfigError(message, file=file, line=line, key=key or None)
+
+
+def _raise_first(errors: Iterable[tuple[float, ConfigError]]) -> None:
+    """Raise the error that sorts first (by line; the first found among equals)."""
+    found = list(errors)
+    if found:
+        raise min(found, key=lambda pair: pair[0])[1]
+
+
+# --- YAML ------------------------------------------------------------------------------
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_TAG_KINDS = {
+    "tag:yaml.org,2002:bool": "true/false",
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:timestamp": "a date",
+}
+
+
+def _decode(text: bytes, file: str) -> str:
+    try:
+        return text.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = text.count(b"\n", 0, e.start) + 1
+        raise ConfigError("not UTF-8 text; save the file as UTF-8", file=file, line=line) from e
+
+
+def _parse(text: str, file: str) -> tuple[Any, dict[str, int]]:
+    """Safe-load ``text`` and map each key path to its line."""
+    try:
+        return _load_yaml(text, file)
+    except yaml.YAMLError as e:
+        raise _yaml_error(e, text, file) from e
+    except (ValueError, OverflowError) as e:  # e.g. a timestamp like 2024-13-45
+        raise ConfigError(f"invalid YAML: {e}", file=file) from e
+
+
+def _load_yaml(text: str, file: str) -> tuple[Any, dict[str, int]]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        walk = _NodeWalk(file)
+        walk.lines[""] = 1 if node is None else _node_line(node)
+        if node is None:
+            return None, walk.lines
+        walk.node(node, ())  # before construction, which flattens merge keys in place
+        return loader.construct_document(node), walk.lines
+    finally:
+        loader.dispose()
+
+
+def _yaml_error(e: yaml.YAMLError, text: str, file: str) -> ConfigError:
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        what = e.problem or e.context or "unreadable"
+        if e.context and what.startswith("but "):  # "expected a single document ... but found"
+            what = f"{e.context} {what}"
+        return ConfigError(f"invalid YAML: {what}", file=file, line=mark.line + 1 if mark else None)
+    if isinstance(e, yaml.reader.ReaderError):
+        char = e.character if isinstance(e.character, int) else ord(e.character)
+        line = text.count("\n", 0, e.position) + 1
+        return ConfigError(
+            f"invalid YAML: character #x{char:04x}: {e.reason}", file=file, line=line
+        )
+    return ConfigError("invalid YAML: " + " ".join(str(e).split()), file=file)
+
+
+def _node_line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
+
+
+@dataclass
+class _NodeWalk:
+    """Records the line of every key path; refuses non-string, duplicate and cyclic keys."""
+
+    file: str
+    lines: dict[str, int] = field(default_factory=dict)
+    _done: set[int] = field(default_factory=set)
+    _open: set[int] = field(default_factory=set)
+
+    def node(self, node: yaml.Node, path: KeyPath) -> None:
+        if id(node) in self._open:
+            msg = "an alias refers to its own parent; mlgate.yaml must be plain data"
+            raise ConfigError(msg, file=self.file, line=_node_line(node), key=key_str(path))
+        if id(node) in self._done:  # an alias: walked already where its anchor is
+            return
+        self._open.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            self._mapping(node, path)
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self.lines[key_str((*path, i))] = _node_line(item)
+                self.node(item, (*path, i))
+        self._open.discard(id(node))
+        self._done.add(id(node))
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> None:
+        seen: dict[str, int] = {}
+        for key_node, value in node.value:
+            if key_node.tag == _MERGE_TAG:  # `<<: *anchor`: its keys land in this mapping
+                self.node(value, path)
+                continue
+            name = self._key_name(key_node, path)
+            key, line = key_str((*path, name)), _node_line(key_node)
+            if name in seen:
+                msg = f"duplicate key; it is already set on line {seen[name]}"
+                raise ConfigError(msg, file=self.file, line=line, key=key)
+            seen[name] = self.lines[key] = line
+            self.node(value, (*path, name))
+
+    def _key_name(self, key_node: yaml.Node, path: KeyPath) -> str:
+        if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _STR_TAG:
+            return str(key_node.value)
+        if isinstance(key_node, yaml.ScalarNode):
+            kind = _TAG_KINDS.get(key_node.tag, key_node.tag)
+            msg = f"key {key_node.value!r} is read as {kind}, not a string; quote it"
+        else:
+            msg = "a key must be a plain string, not a list or mapping"
+        line = _node_line(key_node)
+        raise ConfigError(msg, file=self.file, line=line, key=key_str(path) or None)
+
+
+# --- JSON Schema -----------------------------------------------------------------------
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    text = resources.files("mlgate").joinpath("schema/config.schema.json").read_text("utf-8")
+    return cast(dict[str, Any], json.loads(text))
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(_schema())
+
+
+def _schema_errors(
+    data: Any, file: str, lines: dict[str, int]
+) -> Iterator[tuple[float, ConfigError]]:
+    """(sort position, error) for every schema violation."""
+    for err in _validator().iter_errors(data):
+        for path, message in _explain(err):
+            error = _error(file, lines, message, key_str(path))
+            yield _sort_position(err, path, lines, error), error
+
+
+def _sort_position(
+    err: ValidationError, path: KeyPath, lines: dict[str, int], error: ConfigError
+) -> float:
+    # A missing key sorts after the keys its mapping has, so that a misspelt key is reported
+    # as unknown (naming the right spelling) rather than the right one as missing.
+    if err.validator == "required" and isinstance(err.instance, dict):
+        last = max((lines.get(key_str((*path, k)), 0) for k in err.instance), default=0)
+        return max(last, error.line or 0) + 0.5
+    return error.line or 0
+
+
+_TYPE_NAMES = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "nothing",
+}
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it, short and on one line."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = repr(value)
+        return shown if len(shown) <= 80 else shown[:76] + "...'"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, dict)):
+        kind = "a list" if isinstance(value, list) else "a mapping"
+        return kind if value else kind.replace("a ", "an empty ")
+    return f"{type(value).__name__} {value}"
+
+
+def _explain(err: ValidationError) -> list[tuple[KeyPath, str]]:
+    """Turn one jsonschema error into (key path, human message) pairs."""
+    path: KeyPath = tuple(err.absolute_path)
+    handler = _EXPLAIN.get(str(err.validator))
+    if handler is not None:
+        return handler(err, path)
+    hint = err.schema.get("x-expected") if isinstance(err.schema, dict) else None
+    if hint:  # pattern, maxLength, minProperties: the schema says what it wants
+        return [(path, f"expected {hint}, got {_show(err.instance)}")]
+    return [(path, err.message)]
+
+
+def _type(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+    names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in wanted)
+    return [(path, f"expected {names}, got {_show(err.instance)}")]
+
+
+def _enum(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    choices = ", ".join(str(c) for c in err.validator_value)
+    return [(path, f"{_show(err.instance)} is not one of {choices}")]
+
+
+def _const(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    return [(path, f"expected {_show(err.validator_value)}, got {_show(err.instance)}")]
+
+
+def _required(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    missing = [k for k in err.validator_value if k not in err.instance]
+    plural = "s" if len(missing) > 1 else ""
+    return [(path, f"missing required key{plural} {', '.join(map(repr, missing))}")]
+
+
+def _additional(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    allowed = list(err.schema.get("properties", {}))
+    message = f"unknown key; expected one of {', '.join(allowed)}"
+    return [((*path, k), message) for k in err.instance if k not in allowed]
+
+
+def _unique(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    items = err.instance
+    dups = [i for i in range(len(items)) if items[i] in items[:i]]
+    return [((*path, i), f"{_show(items[i])} is listed twice") for i in dups[:1]]
+
+
+def _min_items(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    return [(path, f"expected at least {err.validator_value} entry, got {_show(err.instance)}")]
+
+
+def _min_length(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    return [(path, f"expected a non-empty string, got {_show(err.instance)}")]
+
+
+def _minimum(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
+    return [(path, f"expected a number >= {err.validator_value}, got {_show(err.instance)}")]
+
+
+_EXPLAIN: dict[str, Callable[[ValidationError, KeyPath], list[tuple[KeyPath, str]]]] = {
+    "type": _type,
+    "enum": _enum,
+    "const": _const,
+    "required": _required,
+    "additionalProperties": _additional,
+    "uniqueItems": _unique,
+    "minItems": _min_items,
+    "minLength": _min_length,
+    "minimum": _minimum,
+}
+
+
+# --- semantic checks (the data already matches the schema) -----------------------------
+
+
+def _semantic_errors(data: dict[str, Any], fail: Fail) -> Iterator[ConfigError]:
+    task = data["model"]["task"]
+    for i, name in enumerate(data["metrics"]):
+        yield from _check_metric(name, f"metrics[{i}]", task, known_metrics(), fail)
+    gate_choices = tuple(sorted({*known_metrics(), *RUNTIME_METRICS}))
+    for name, rule in data.get("gate", {}).items():
+        yield from _check_metric(name, key_str(("gate", name)), task, gate_choices, fail)
+        yield from _check_rule(rule, key_str(("gate", name)), fail)
+    yield from _check_data(data["data"], fail)
+    yield from _check_tag(data.get("promote", {}).get("tag"), fail)
+    template = data.get("report", {}).get("template")
+    if template is not None:
+        yield from _check_path(template, "report.template", fail)
+
+
+def _check_metric(
+    name: str, key: str, task: str, choices: tuple[str, ...], fail: Fail
+) -> Iterator[ConfigError]:
+    if name not in choices:
+        close = difflib.get_close_matches(name, choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        yield fail(f"unknown metric {name!r}{hint}; expected one of {', '.join(choices)}", key)
+        return
+    kind = metric_task(name)
+    if kind is not None and kind != task:
+        yield fail(f"{name!r} is a {kind} metric but model.task is {task}", key)
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _check_rule(rule: dict[str, float], key: str, fail: Fail) -> Iterator[ConfigError]:
+    for kind, value in rule.items():
+        if not _finite(value):
+            yield fail(f"expected a finite number, got {value}", f"{key}.{kind}")
+    low, high = rule.get("min"), rule.get("max")
+    if low is not None and high is not None and _finite(low) and _finite(high) and low > high:
+        yield fail(f"min {low:g} is greater than max {high:g}; no value can pass", key)
+
+
+def _check_path(path: str, key: str, fail: Fail) -> Iterator[ConfigError]:
+    try:
+        repo_relpath(path, key=key)
+    except ConfigError as e:
+        yield fail(e.detail, key)
+
+
+def _check_data(data: dict[str, Any], fail: Fail) -> Iterator[ConfigError]:
+    for side in ("train", "test"):
+        yield from _check_path(data[side], f"data.{side}", fail)
+    for i, feature in enumerate(data.get("features") or ()):
+        if feature == data["target"]:
+            yield fail(
+                f"{feature!r} is the target column; it cannot also be a feature",
+                f"data.features[{i}]",
+            )
+
+
+def _check_tag(tag: str | None, fail: Fail) -> Iterator[ConfigError]:
+    if tag is None:
+        return
+    try:
+        distinct = tag.format(name="m", version=1) != tag.format(name="m", version=2)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        yield fail(f"{tag!r} may only use the placeholders {{name}} and {{version}}", "promote.tag")
+        return
+    if not distinct:
+        yield fail(
+            f"{tag!r} must contain {{version}}, so each promotion gets its own tag", "promote.tag"
+        )
+
+
+# --- building --------------------------------------------------------------------------
+
+
+def _build(data: dict[str, Any], file: str, lines: dict[str, int]) -> Config:
+    model, section = data["model"], data["data"]
+    promote, report = data.get("promote", {}), data.get("report", {})
+    features = section.get("features")
+    template = report.get("template")
+    return Config(
+        model=ModelSpec(
+            name=model["name"],
+            task=model["task"],
+            estimator=model["estimator"],
+            params=copy.deepcopy(model.get("params", {})),
+        ),
+        data=DataSpec(
+            train=repo_relpath(section["train"]),
+            test=repo_relpath(section["test"]),
+            target=section["target"],
+            features=None if features is None else tuple(features),
+        ),
+        metrics=tuple(data["metrics"]),
+        gate={name: _rule(rule) for name, rule in data.get("gate", {}).items()},
+        promote=PromoteSpec(**promote),
+        storage=data.get("storage"),
+        report_template=None if template is None else repo_relpath(template),
+        file=file,
+        lines=lines,
+        raw=data,
+    )
+
+
+def _rule(rule: dict[str, float]) -> Rule:
+    return Rule(**{kind: float(rule[kind]) for kind in RULE_KINDS if kind in rule})

@@ -1,0 +1,544 @@
+"""Content-addressed storage for data objects: the local cache and the storage backends.
+
+Objects live at ``<root>/sha256/<2 hex>/<62 hex>``. Every write goes to a temp file in the
+object's own directory and lands with ``os.replace``, so a reader never sees half an
+object; bytes are verified against their sha256 before they land, so a cut-off or corrupt
+transfer leaves nothing behind. A ``<object>.lock`` file lock serializes two runs that
+fetch or store the same object at the same time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit, urlunsplit
+from urllib.request import url2pathname
+
+from filelock import FileLock
+
+from mlgate.errors import ConfigError, DataError
+from mlgate.pointers import Pointer, is_sha256
+
+if TYPE_CHECKING:
+    import requests
+
+CHUNK = 1 << 20
+HTTP_TIMEOUT = (10.0, 60.0)  # seconds: to connect, and between two reads of the body
+SCHEMES = ("file://", "http://", "https://")
+
+
+class TransferError(DataError):
+    """Getting or storing one object failed; ``reason`` is the short why, for listings."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class ObjectMissing(TransferError):
+    """The place looked in does not have the object (``reason``: "absent", "HTTP 404")."""
+
+
+class HashMismatch(TransferError):
+    """Bytes did not match the sha256 or size they are supposed to have."""
+
+
+# --- paths and atomic writes -------------------------------------------------------------
+
+
+def cache_dir() -> Path:
+    """``$MLGATE_CACHE_DIR``, else ``$XDG_CACHE_HOME/mlgate``, else ``~/.cache/mlgate``."""
+    if env := os.environ.get("MLGATE_CACHE_DIR"):
+        return Path(env).expanduser()
+    if xdg := os.environ.get("XDG_CACHE_HOME"):
+        return Path(xdg).expanduser() / "mlgate"
+    return Path.home() / ".cache" / "mlgate"
+
+
+def object_relpath(sha256: str) -> str:
+    """``sha256/3f/1d...`` (62 hex): where an object lives under a cache or storage root."""
+    # Validating here also keeps a hostile "sha" from becoming a path like ../../x.
+    if not is_sha256(sha256):
+        raise DataError(f"{sha256!r} is not a sha256 digest (64 lowercase hex digits)")
+    return f"sha256/{sha256[:2]}/{sha256[2:]}"
+
+
+def short(sha256: str) -> str:
+    return sha256[:12] + "…"
+
+
+@contextmanager
+def temp_beside(final: Path) -> Iterator[Path]:
+    """A fresh empty temp file in ``final``'s directory, removed unless the caller moved it.
+
+    Same directory, so ``os.replace(tmp, final)`` is an atomic rename on one filesystem.
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = final.parent / f".{final.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            # 0o666 lets the umask decide, like any new file (mkstemp would force 0o600,
+            # which breaks a storage directory shared by a team).
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            break
+        except FileExistsError:
+            continue
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write(final: Path, data: bytes) -> None:
+    """Replace ``final`` with ``data`` in one step: readers see the old or the new file."""
+    with temp_beside(final) as tmp:
+        with tmp.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+
+
+def lock_for(path: Path) -> FileLock:
+    """The lock guarding ``path``: ``<path>.lock``, blocking until the other run is done."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # No timeout: the kernel drops a dead process's flock, so waiting means a live run is
+    # busy with the same object, and its result is exactly what we want.
+    return FileLock(f"{path}.lock")
+
+
+# --- hashing -----------------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    """The sha256 hex digest of a file, read in chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def copy_verified(src: Path, dest: Path, sha256: str) -> None:
+    """Copy ``src`` to ``dest``, hashing while copying; HashMismatch when it is not ``sha256``."""
+    h = hashlib.sha256()
+    with src.open("rb") as fin, dest.open("wb") as fout:
+        while chunk := fin.read(CHUNK):
+            h.update(chunk)
+            fout.write(chunk)
+        fout.flush()
+        os.fsync(fout.fileno())
+    if h.hexdigest() != sha256:
+        raise HashMismatch(
+            f"{src} has sha256 {short(h.hexdigest())}, expected {short(sha256)}; "
+            "it changed while being read, or its pointer is stale",
+            reason=f"sha256 {short(h.hexdigest())} differs",
+        )
+
+
+def verify(path: Path, ptr: Pointer) -> None:
+    """HashMismatch unless ``path`` holds exactly the pointer's bytes (size first: cheap)."""
+    size = path.stat().st_size
+    if size != ptr.size:
+        raise HashMismatch(
+            f"{path} has {size} bytes, expected {ptr.size}",
+            reason=f"corrupt: {size} bytes, expected {ptr.size}",
+        )
+    actual = sha256_file(path)
+    if actual != ptr.sha256:
+        raise HashMismatch(
+            f"{path} has sha256 {short(actual)}, expected {short(ptr.sha256)}",
+            reason=f"corrupt: sha256 {short(actual)}",
+        )
+
+
+def _intact(path: Path, sha256: str) -> bool:
+    try:
+        return sha256_file(path) == sha256
+    except FileNotFoundError:
+        return False
+
+
+# --- the local cache ---------------------------------------------------------------------
+
+
+class Cache:
+    """The local content-addressed cache under ``<root>/objects``."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else cache_dir()
+        self.objects = self.root / "objects"
+
+    def path_for(self, sha256: str) -> Path:
+        return self.objects / object_relpath(sha256)
+
+    def has(self, sha256: str) -> bool:
+        """The object exists (it was verified when it was put)."""
+        return self.path_for(sha256).is_file()
+
+    def lock(self, sha256: str) -> FileLock:
+        return lock_for(self.path_for(sha256))
+
+    def put_file(self, src: Path, sha256: str) -> Path:
+        """Store a copy of ``src`` as ``sha256``; HashMismatch (nothing stored) if it is not."""
+        with self.lock(sha256):
+            return self._put(sha256, lambda tmp: copy_verified(src, tmp, sha256))
+
+    def put_bytes(self, data: bytes, sha256: str | None = None) -> Path:
+        """Store ``data``; with ``sha256`` given, HashMismatch (nothing stored) if it differs."""
+        actual = hashlib.sha256(data).hexdigest()
+        if sha256 is not None and actual != sha256:
+            raise HashMismatch(
+                f"data has sha256 {short(actual)}, expected {short(sha256)}",
+                reason=f"sha256 {short(actual)} differs",
+            )
+        with self.lock(actual):
+            return self._put(actual, lambda tmp: tmp.write_bytes(data))
+
+    def _put(self, sha256: str, fill: Callable[[Path], object]) -> Path:
+        # The caller holds the object's lock. An existing object is re-checked, so putting
+        # good bytes also repairs a corrupt one.
+        final = self.path_for(sha256)
+        if _intact(final, sha256):
+            return final
+        with temp_beside(final) as tmp:
+            fill(tmp)
+            os.replace(tmp, final)
+        return final
+
+
+# --- storage backends --------------------------------------------------------------------
+
+
+class Backend(Protocol):
+    """A place objects are stored, addressed by sha256."""
+
+    url: str
+    writable: bool
+
+    def get(self, sha256: str, dest: Path) -> None:
+        """Write the object to ``dest``; ObjectMissing when absent, TransferError on failure."""
+        ...
+
+    def put(self, src: Path, sha256: str) -> None:
+        """Store ``src`` (verified against ``sha256``) as the object; DataError when read-only."""
+        ...
+
+    def has(self, sha256: str) -> bool:
+        """Whether the object is there; DataError when that cannot be known."""
+        ...
+
+
+class FileBackend:
+    """``file:///path``: a directory (local disk or a mount), readable and writable."""
+
+    writable = True
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.root = file_url_path(url)
+
+    def path_for(self, sha256: str) -> Path:
+        return self.root / object_relpath(sha256)
+
+    def get(self, sha256: str, dest: Path) -> None:
+        copy_file(self.path_for(sha256), dest, where=f"storage {self.url}")
+
+    def put(self, src: Path, sha256: str) -> None:
+        final = self.path_for(sha256)
+        try:
+            with lock_for(final):
+                if _intact(final, sha256):
+                    return
+                with temp_beside(final) as tmp:
+                    copy_verified(src, tmp, sha256)
+                    os.replace(tmp, final)
+        except OSError as e:
+            raise DataError(f"cannot write {final} to storage {self.url}: {e.strerror}") from e
+
+    def has(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
+
+
+class HttpBackend:
+    """``http(s)://host/prefix``: read-only, objects at ``<prefix>/sha256/<2>/<62>``."""
+
+    writable = False
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def object_url(self, sha256: str) -> str:
+        return f"{self.url}/{object_relpath(sha256)}"
+
+    def get(self, sha256: str, dest: Path) -> None:
+        download(self.object_url(sha256), dest)
+
+    def put(self, src: Path, sha256: str) -> None:
+        raise DataError(
+            f"http storage is read-only: cannot upload to {redact(self.url)}; "
+            "push to file:// storage instead"
+        )
+
+    def has(self, sha256: str) -> bool:
+        import requests
+
+        url = self.object_url(sha256)
+        try:
+            with http_session() as session:
+                resp = session.head(url, timeout=HTTP_TIMEOUT, allow_redirects=True)
+        except requests.RequestException as e:
+            raise DataError(f"cannot reach {redact(url)}: {_why(e)}") from e
+        if resp.status_code in (404, 410):
+            return False
+        if resp.status_code == 200:
+            return True
+        raise DataError(f"cannot tell whether {redact(url)} exists: HTTP {resp.status_code}")
+
+
+def backend_for(url: str) -> Backend:
+    """The backend for a storage URL; ConfigError (exit 2) for an unsupported scheme."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "file":
+        return FileBackend(url)
+    if scheme in ("http", "https"):
+        return HttpBackend(url)
+    raise ConfigError(
+        f"unsupported storage URL {redact(url)!r}; supported schemes: {', '.join(SCHEMES)}",
+        key="storage",
+    )
+
+
+def file_url_path(url: str) -> Path:
+    """``file:///srv/store`` -> ``/srv/store``; ConfigError for a remote host or relative path."""
+    parts = urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        raise ConfigError(
+            f"file URL {url!r} names host {parts.netloc!r}; use file:///absolute/path",
+            key="storage",
+        )
+    path = Path(url2pathname(parts.path))
+    if not parts.path or not path.is_absolute():
+        raise ConfigError(f"file URL {url!r} needs an absolute path (file:///srv/store)")
+    return path
+
+
+def copy_file(src: Path, dest: Path, *, where: str) -> None:
+    """Copy ``src`` over ``dest``; ObjectMissing when ``src`` is absent."""
+    try:
+        shutil.copyfile(src, dest)
+    except FileNotFoundError as e:
+        raise ObjectMissing(f"{src} not found in {where}", reason="absent") from e
+    except OSError as e:
+        raise TransferError(
+            f"cannot read {src} from {where}: {e.strerror}", reason=str(e.strerror)
+        ) from e
+
+
+# --- HTTP --------------------------------------------------------------------------------
+
+
+def http_session() -> requests.Session:
+    """A session with retries on connection errors and 5xx, for GET/HEAD only."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    from mlgate import __version__
+
+    retry = Retry(
+        total=2,
+        read=0,  # a body cut off mid-way is reported, not silently re-downloaded
+        backoff_factor=0.2,
+        status_forcelist=(500, 502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = f"mlgate/{__version__}"
+    return session
+
+
+def download(url: str, dest: Path) -> None:
+    """Stream ``url`` into ``dest`` in chunks; ObjectMissing on 404/410, TransferError else."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "file":
+        copy_file(file_url_path(url), dest, where=redact(url))
+        return
+    if scheme not in ("http", "https"):
+        raise TransferError(
+            f"cannot download {redact(url)}: unsupported scheme", reason="unsupported scheme"
+        )
+    _http_download(url, dest)
+
+
+def _http_download(url: str, dest: Path) -> None:
+    import requests
+
+    shown = redact(url)
+    # identity: we hash the stored bytes, so ask the server not to re-encode them on the way.
+    headers = {"Accept-Encoding": "identity"}
+    try:
+        with (
+            http_session() as session,
+            session.get(url, stream=True, timeout=HTTP_TIMEOUT, headers=headers) as resp,
+        ):
+            _check_status(resp, shown)
+            written = _write_body(resp, dest)
+            expected = resp.headers.get("Content-Length")
+            encoded = "Content-Encoding" in resp.headers
+    except requests.RequestException as e:
+        raise TransferError(f"downloading {shown} failed: {_why(e)}", reason=_why(e)) from e
+    # urllib3 already enforces Content-Length; this is a second net for other stacks.
+    if expected is not None and expected.isdigit() and not encoded and int(expected) != written:
+        reason = f"download cut off after {written} of {expected} bytes"
+        raise TransferError(f"downloading {shown} failed: {reason}", reason=reason)
+
+
+def _check_status(resp: requests.Response, shown: str) -> None:
+    code = resp.status_code
+    if code in (404, 410):
+        raise ObjectMissing(f"{shown} not found (HTTP {code})", reason=f"HTTP {code}")
+    if code != 200:
+        raise TransferError(f"downloading {shown} failed: HTTP {code}", reason=f"HTTP {code}")
+
+
+def _write_body(resp: requests.Response, dest: Path) -> int:
+    written = 0
+    with dest.open("wb") as f:
+        for chunk in resp.iter_content(CHUNK):
+            f.write(chunk)
+            written += len(chunk)
+    return written
+
+
+def _why(e: Exception) -> str:
+    import requests
+
+    if isinstance(e, requests.Timeout):
+        return "timed out"
+    if isinstance(e, requests.ConnectionError):
+        return "connection failed"
+    if isinstance(e, requests.exceptions.ChunkedEncodingError):
+        return "download cut off (connection closed early)"
+    return type(e).__name__
+
+
+def redact(url: str) -> str:
+    """The URL without credentials or query string, which may hold tokens or signatures."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = "***" if parts.query else ""
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
+# --- fetch -------------------------------------------------------------------------------
+
+
+def fetch(
+    ptr: Pointer,
+    *,
+    name: str,
+    cache: Cache,
+    storage: str | None,
+    local: Path | None,
+    local_label: str | None = None,
+) -> Path:
+    """A verified copy of the pointer's bytes in the cache, fetched if need be.
+
+    Tried in order: the cache; ``local`` (the working-tree data file, only if it matches);
+    ``storage``; ``ptr.url``. DataError naming ``name`` and every place looked otherwise.
+    """
+    with cache.lock(ptr.sha256):
+        looked: list[str] = []
+        final = _cached(ptr, cache, looked)
+        if final is not None:
+            return final
+        for label, fill in _sources(ptr, storage, local, local_label, looked):
+            try:
+                return _install(ptr, cache, fill)
+            except TransferError as e:
+                looked.append(f"{label} ({e.reason})")
+    raise DataError(
+        f"data object for {name} (sha256 {short(ptr.sha256)}) not found; looked in "
+        + ", ".join(looked)
+    )
+
+
+def _cached(ptr: Pointer, cache: Cache, looked: list[str]) -> Path | None:
+    final = cache.path_for(ptr.sha256)
+    if not final.is_file():
+        looked.append(f"cache {final} (absent)")
+        return None
+    try:
+        verify(final, ptr)
+        return final
+    except HashMismatch as e:
+        # Bit rot or a tampered cache: drop it and fetch a good copy.
+        final.unlink(missing_ok=True)
+        looked.append(f"cache {final} ({e.reason}, removed)")
+        return None
+
+
+Fill = Callable[[Path], None]
+
+
+def _sources(
+    ptr: Pointer,
+    storage: str | None,
+    local: Path | None,
+    local_label: str | None,
+    looked: list[str],
+) -> Iterator[tuple[str, Fill]]:
+    """(label, fill) per place to try; a fill leaves verified bytes at the temp path."""
+    if local is not None:
+        yield f"working tree {local_label or local}", lambda tmp: _from_local(local, ptr, tmp)
+    if storage is None:
+        looked.append("storage (none configured)")
+    else:
+        backend = backend_for(storage)
+        yield f"storage {redact(storage)}", _verified(ptr, lambda tmp: backend.get(ptr.sha256, tmp))
+    if ptr.url is not None:
+        url = ptr.url
+        yield f"url {redact(url)}", _verified(ptr, lambda tmp: download(url, tmp))
+
+
+def _verified(ptr: Pointer, fill: Fill) -> Fill:
+    def fill_and_verify(tmp: Path) -> None:
+        fill(tmp)
+        verify(tmp, ptr)
+
+    return fill_and_verify
+
+
+def _from_local(local: Path, ptr: Pointer, tmp: Path) -> None:
+    try:
+        size = local.stat().st_size
+    except FileNotFoundError as e:
+        raise ObjectMissing(f"{local} does not exist", reason="absent") from e
+    if size != ptr.size:  # cheap: a different size is a different file, no need to read it
+        raise HashMismatch(f"{local} differs from its pointer", reason="modified")
+    try:
+        copy_verified(local, tmp, ptr.sha256)
+    except HashMismatch as e:
+        raise HashMismatch(str(e), reason="modified") from e
+
+
+def _install(ptr: Pointer, cache: Cache, fill: Fill) -> Path:
+    # The caller holds the object's lock; fill() has verified the bytes, or raised.
+    final = cache.path_for(ptr.sha256)
+    with temp_beside(final) as tmp:
+        fill(tmp)
+        os.replace(tmp, final)
+    return final

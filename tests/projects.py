@@ -1,0 +1,112 @@
+"""Builders for small, seeded ML projects in real temporary git repositories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from sklearn.datasets import make_classification, make_regression
+
+from conftest import commit_all, git  # noqa: F401  (re-exported for tests)
+from mlgate.cli import main
+
+
+def classification_frames(
+    seed: int = 0, rows: int = 240, features: int = 5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    x, y = make_classification(
+        n_samples=rows, n_features=features, n_informative=3, random_state=seed, flip_y=0.05
+    )
+    frame = pd.DataFrame(x, columns=[f"f{i}" for i in range(features)]).round(6)
+    frame["label"] = y
+    cut = int(rows * 0.7)
+    return frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].reset_index(drop=True)
+
+
+def regression_frames(seed: int = 0, rows: int = 200) -> tuple[pd.DataFrame, pd.DataFrame]:
+    x, y = make_regression(n_samples=rows, n_features=4, noise=10.0, random_state=seed)
+    frame = pd.DataFrame(x, columns=["a", "b", "c", "d"]).round(6)
+    frame["price"] = y.round(6)
+    cut = int(rows * 0.75)
+    return frame.iloc[:cut].reset_index(drop=True), frame.iloc[cut:].reset_index(drop=True)
+
+
+def classification_config(**overrides: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "version": 1,
+        "model": {
+            "name": "churn",
+            "task": "classification",
+            "estimator": "sklearn.linear_model.LogisticRegression",
+            "params": {"C": 1.0, "max_iter": 500},
+        },
+        "data": {"train": "data/train.csv", "test": "data/test.csv", "target": "label"},
+        "metrics": ["accuracy", "f1_macro"],
+        "gate": {"accuracy": {"min": 0.5, "max_regression": 0.02}},
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def regression_config(**overrides: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "version": 1,
+        "model": {
+            "name": "prices",
+            "task": "regression",
+            "estimator": "sklearn.linear_model.Ridge",
+            "params": {"alpha": 1.0},
+        },
+        "data": {"train": "data/train.csv", "test": "data/test.csv", "target": "price"},
+        "metrics": ["r2", "rmse", "mae"],
+        "gate": {"rmse": {"max_regression_pct": 5.0}, "r2": {"min": 0.5}},
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def write_config(repo: Path, cfg: dict[str, Any]) -> None:
+    (repo / "mlgate.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def write_frames(repo: Path, train: pd.DataFrame, test: pd.DataFrame) -> None:
+    (repo / "data").mkdir(exist_ok=True)
+    train.to_csv(repo / "data" / "train.csv", index=False)
+    test.to_csv(repo / "data" / "test.csv", index=False)
+
+
+def read_csv_at(repo: Path, rev: str, path: str) -> pd.DataFrame:
+    import io
+
+    return pd.read_csv(io.StringIO(git(repo, "show", f"{rev}:{path}") + "\n"))
+
+
+def set_params(repo: Path, **params: Any) -> None:
+    cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
+    cfg["model"]["params"].update(params)
+    write_config(repo, cfg)
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
+    """``mlgate check --format json`` in-process; the exit code and the parsed report."""
+    code = main(["check", "--format", "json", *args])
+    out = capsys.readouterr().out
+    return code, json.loads(out) if out.strip() else {}
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def base_project(repo: Path, cfg: dict[str, Any], frames: tuple[pd.DataFrame, pd.DataFrame]) -> str:
+    write_config(repo, cfg)
+    write_frames(repo, *frames)
+    return commit_all(repo, "base")
+
+
