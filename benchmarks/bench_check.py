@@ -10,7 +10,8 @@ then times, ``--runs`` times each after one untimed warm-up run:
 - ``mlgate check``: base and head from git, data from the (warm) cache, both models fitted
   and scored, the gate applied, the report rendered.
 
-Run it with the project's interpreter: ``make bench`` or ``.venv/bin/python benchmarks/bench_check.py``.
+Run it with the project's interpreter: ``make bench``, or
+``.venv/bin/python benchmarks/bench_check.py [--runs N] [--keep]``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
-import demo as demo_mod  # noqa: E402  (examples/demo.py: the repository set-up)
+import demo as demo_mod  # examples/demo.py: the repository set-up
 
 PLAIN_SCRIPT = '''\
 """Train and score the base and head models with scikit-learn directly."""

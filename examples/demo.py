@@ -109,13 +109,17 @@ def commit(demo: Demo, message: str) -> None:
 def setup_base(workdir: Path, *, verbose: bool = True) -> Demo:
     """The example on ``main``: data v1 added as pointers, pushed to the store, committed."""
     demo = Demo(workdir, workdir / "tumor-classifier", demo_env(workdir), verbose)
-    banner(demo, f"main: copy {EXAMPLE.name} to {demo.repo}, git init, storage {demo.store.as_uri()}")
+    banner(demo, f"main: copy {EXAMPLE.name} to {demo.repo}; git init; storage {demo.store}")
     shutil.copytree(EXAMPLE, demo.repo, ignore=shutil.ignore_patterns("data", "__pycache__"))
     git(demo, "init", "-q", "-b", "main")
     with (demo.repo / "mlgate.yaml").open("a") as f:
         f.write(f"storage: {demo.store.as_uri()}\n")
     mlgate(demo, "validate")
-    banner(demo, "main: data release v1, tracked by pointers", "data/*.csv.ptr written, bytes pushed")
+    banner(
+        demo,
+        "main: data release v1, tracked by pointers, then commit",
+        "data add writes data/*.csv.ptr and stores the bytes; push finds nothing left to upload",
+    )
     prepare_data(demo, "v1")
     mlgate(demo, "data", "add", "data/train.csv", "data/test.csv")
     mlgate(demo, "data", "push")
@@ -136,7 +140,7 @@ def make_new_data_branch(demo: Demo) -> None:
 
 def make_over_regularized_branch(demo: Demo) -> None:
     """Branch ``over-regularized`` from main: data v1 again, C 0.0005 (far too strong)."""
-    banner(demo, "over-regularized: from main, data v1 back from the store, C 1.0 -> 0.0005, commit")
+    banner(demo, "over-regularized: from main, data v1 pulled back, C 1.0 -> 0.0005, commit")
     git(demo, "switch", "-q", "-c", "over-regularized", "main")
     mlgate(demo, "data", "pull")  # the working tree still holds new-data's train.csv
     set_param(demo, "C", "0.0005")
@@ -177,7 +181,7 @@ def story(demo: Demo) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, help="an empty directory to use (default: new temp)")
+    parser.add_argument("--workdir", type=Path, help="an empty directory (default: a new temp)")
     args = parser.parse_args(argv)
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="mlgate-demo-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)

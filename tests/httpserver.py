@@ -70,7 +70,9 @@ class Server:
             return [r.path for r in self.requests if method in (None, r.method)]
 
     def start(self) -> None:
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        # A short poll interval: shutdown() waits up to one interval, at every test teardown.
+        thread = threading.Thread(target=self._httpd.serve_forever, args=(0.01,), daemon=True)
+        thread.start()
 
     def stop(self) -> None:
         self._httpd.shutdown()

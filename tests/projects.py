@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sklearn.datasets import make_classification, make_regression
 
-from conftest import commit_all, git  # noqa: F401  (re-exported for tests)
+from conftest import commit_all, git
 from mlgate.cli import main
 
 

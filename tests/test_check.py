@@ -89,15 +89,15 @@ def test_classification_gate_fails_with_exit_1_and_names_the_rule(repo: Path, ca
 def test_regression_metrics_equal_sklearn_and_errors_shown_positive(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     base_project(repo, regression_config(), regression_frames())
     git(repo, "checkout", "-q", "-b", "alpha")
-    set_params(repo, alpha=5.0)
-    head_sha = commit_all(repo, "alpha 5")
+    set_params(repo, alpha=0.5)
+    head_sha = commit_all(repo, "alpha 0.5")
 
     code, report = run_json(capsys)
 
     assert code == 0, report["failed_rules"]
     train = read_csv_at(repo, head_sha, "data/train.csv")
     test = read_csv_at(repo, head_sha, "data/test.csv")
-    model = Ridge(alpha=5.0).fit(train.drop(columns="price"), train["price"])
+    model = Ridge(alpha=0.5).fit(train.drop(columns="price"), train["price"])
     pred = model.predict(test.drop(columns="price"))
     head = report["head"]["metrics"]
     assert head["rmse"] == pytest.approx(root_mean_squared_error(test["price"], pred), rel=1e-12)

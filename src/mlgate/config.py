@@ -118,7 +118,10 @@ def load_path(path: str | os.PathLike[str]) -> Config:
 
 def _display_path(path: Path) -> str:
     # `-c` paths arrive joined to the cwd; "mlgate.yaml:4" reads better than an absolute path.
-    rel = os.path.relpath(os.path.abspath(path))
+    try:
+        rel = os.path.relpath(os.path.abspath(path))
+    except ValueError:  # another drive, on Windows
+        return os.fspath(path)
     return os.fspath(path) if rel.startswith("..") else rel
 
 
@@ -135,30 +138,58 @@ def load_at(files: Files, path: str = DEFAULT_CONFIG) -> Config | None:
 @functools.cache
 def known_metrics() -> tuple[str, ...]:
     """Every name allowed in ``metrics``: sklearn's scorer names plus rmse, mae, mse."""
-    from sklearn.metrics import get_scorer_names
-
-    return tuple(sorted({*get_scorer_names(), *ALIASES}))
+    return tuple(sorted({*_scorer_tasks(), *ALIASES}))
 
 
-@functools.cache
 def metric_task(name: str) -> Task | None:
     """The task a metric belongs to, or None when it fits both (clustering) or is unknown."""
     if name in ALIASES:
         return "regression"
-    if name not in known_metrics():
-        return None
-    from sklearn.metrics import get_scorer
+    return _scorer_tasks().get(name)
 
-    func = getattr(get_scorer(name), "_score_func", None)
-    module = str(getattr(func, "__module__", "")).rsplit(".", 1)[-1]
-    if module == "_regression":
-        return "regression"
-    if module in ("_classification", "_ranking"):
-        return "classification"
-    # The likelihood-ratio scorers are defined in _scorer itself, around class_likelihood_ratios.
-    if "likelihood_ratio" in str(getattr(func, "__name__", "")):
-        return "classification"
-    return None
+
+@functools.cache
+def _scorer_tasks() -> dict[str, Task | None]:
+    """sklearn's scorers and their task, cached on disk per sklearn version: importing
+    sklearn.metrics costs seconds, and the parent process needs only these names."""
+    from importlib.metadata import version
+
+    from mlgate.store import cache_dir
+
+    path = cache_dir() / "meta" / f"scorers-sklearn-{version('scikit-learn')}.json"
+    try:
+        cached: dict[str, Task | None] = json.loads(path.read_text())
+        return cached
+    except (OSError, ValueError):
+        pass
+    table = _scorer_tasks_from_sklearn()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs the import next time
+    return table
+
+
+def _scorer_tasks_from_sklearn() -> dict[str, Task | None]:
+    from sklearn.metrics import get_scorer, get_scorer_names
+
+    table: dict[str, Task | None] = {}
+    for name in get_scorer_names():
+        func = getattr(get_scorer(name), "_score_func", None)
+        module = str(getattr(func, "__module__", "")).rsplit(".", 1)[-1]
+        task: Task | None = None
+        if module == "_regression":
+            task = "regression"
+        # The likelihood-ratio scorers are defined in _scorer itself.
+        elif module in ("_classification", "_ranking") or "likelihood_ratio" in str(
+            getattr(func, "__name__", "")
+        ):
+            task = "classification"
+        table[name] = task
+    return table
 
 
 def schema() -> dict[str, Any]:

@@ -29,6 +29,7 @@ from mlgate.store import (
     copy_verified,
     fetch,
     lock_for,
+    os_errors,
     redact,
     sha256_file,
     short,
@@ -200,8 +201,9 @@ def add(
         raise UsageError("--url is the location of one file; add files one at a time with it")
     backend = backend_for(storage) if storage else None  # a bad URL fails before any write
     rels = [_add_target(root, p) for p in paths]
-    added = [(rel, _add_one(root, rel, url=url, backend=backend, cache=cache)) for rel in rels]
-    _gitignore(root, rels, cache)
+    with os_errors(f"cannot add {', '.join(rels)}"):
+        added = [(rel, _add_one(root, rel, url=url, backend=backend, cache=cache)) for rel in rels]
+        _gitignore(root, rels, cache)
     return added
 
 
@@ -338,6 +340,8 @@ def pull(
 def _pull_one(root: Path, rel: str, cache: Cache, storage: str | None) -> bool:
     ptr = _read_pointer(root, rel)
     dest = root / rel
+    if dest.exists() and not dest.is_file():
+        raise DataError(f"cannot pull {rel}: {dest} exists and is not a file")
     if dest.is_file():
         current = sha256_file(dest)
         if current == ptr.sha256:
@@ -350,7 +354,7 @@ def _pull_one(root: Path, rel: str, cache: Cache, storage: str | None) -> bool:
                 f"{short(ptr.sha256)}"
             )
     obj = fetch(ptr, name=pointer_path(rel), cache=cache, storage=storage, local=None)
-    with temp_beside(dest) as tmp:
+    with os_errors(f"cannot pull {rel}"), temp_beside(dest) as tmp:
         copy_verified(obj, tmp, ptr.sha256)
         os.replace(tmp, dest)
     return True

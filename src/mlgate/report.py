@@ -86,10 +86,10 @@ _INVISIBLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u20
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # Inline markdown: code, emphasis, links/images/footnotes, table cells, strikethrough, math.
 _MD_PUNCT = re.compile(r"([\\`*_\[\]|~$])")
-# Block markers (heading, list, setext underline) that would matter if a template put the
-# value at the start of a line.
-_MD_LEADING_MARK = re.compile(r"^([#+=-])")
-_MD_LEADING_NUMBER = re.compile(r"^(\d{1,9})([.)])")
+# Block markers (heading, list item, setext underline, thematic break) that would matter if
+# a template put the value at the start of a line. "#123" and "-1" are left alone.
+_MD_LEADING_MARK = re.compile(r"^([#+=-])(?=[\s#+=-]|$)")
+_MD_LEADING_NUMBER = re.compile(r"^(\d{1,9})([.)])(?=\s|$)")
 
 
 def _one_line(value: object) -> str:
@@ -238,7 +238,9 @@ def md_trend(row: Mapping[str, Any]) -> str:
 
 
 def result_icon(passed: bool | None) -> str:
-    return {True: "✅", False: "❌"}.get(passed, "—")  # type: ignore[arg-type]
+    if passed is None:
+        return "—"
+    return "✅" if passed else "❌"
 
 
 def clip(items: Sequence[str], limit: int | None) -> list[str]:
@@ -279,7 +281,7 @@ def _pad(cell: str, width: int, align: str) -> str:
 
 def text_columns(block: str, align: str = "") -> str:
     """Align a block of TAB-separated rows; ``align`` has "l" or "r" per column."""
-    rows = [line.split("\t") for line in block.strip("\n").split("\n")]
+    rows = [line.split("\t") for line in block.split("\n") if line.strip()]
     count = max(len(row) for row in rows)
     rows = [row + [""] * (count - len(row)) for row in rows]
     widths = [max(_width(row[i]) for row in rows) for i in range(count)]
@@ -437,7 +439,7 @@ def _render_markdown(
         context = _context(
             result, show_details=show_details, max_rows=max_rows, run_url=run_url, limit=limit
         )
-        return _render_template(tmpl, context, template)
+        return _with_marker(_render_template(tmpl, context, template), marker(result.model))
 
     text = attempt(True, None)
     # Shrink step by step: run details first, then long params/data tables.
@@ -446,6 +448,12 @@ def _render_markdown(
             return text
         text = attempt(False, max_rows)
     return text if len(text) <= limit else _truncate(text, limit, run_url)
+
+
+def _with_marker(text: str, line: str) -> str:
+    # The forge finds the comment by its first line: a custom template cannot drop it, or
+    # every push would post a new comment.
+    return text if text.startswith(line + "\n") else f"{line}\n{text}"
 
 
 def truncation_note(limit: int, run_url: str | None) -> str:

@@ -105,6 +105,16 @@ def atomic_write(final: Path, data: bytes) -> None:
         os.replace(tmp, final)
 
 
+@contextmanager
+def os_errors(doing: str) -> Iterator[None]:
+    """An OSError (disk full, no permission) as a one-line DataError instead of a traceback."""
+    try:
+        yield
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename else ""
+        raise DataError(f"{doing}: {e.strerror or e}{where}") from e
+
+
 def lock_for(path: Path) -> FileLock:
     """The lock guarding ``path``: ``<path>.lock``, blocking until the other run is done."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -187,7 +197,7 @@ class Cache:
 
     def put_file(self, src: Path, sha256: str) -> Path:
         """Store a copy of ``src`` as ``sha256``; HashMismatch (nothing stored) if it is not."""
-        with self.lock(sha256):
+        with os_errors(f"cannot store {src} in the cache {self.root}"), self.lock(sha256):
             return self._put(sha256, lambda tmp: copy_verified(src, tmp, sha256))
 
     def put_bytes(self, data: bytes, sha256: str | None = None) -> Path:
@@ -198,7 +208,7 @@ class Cache:
                 f"data has sha256 {short(actual)}, expected {short(sha256)}",
                 reason=f"sha256 {short(actual)} differs",
             )
-        with self.lock(actual):
+        with os_errors(f"cannot store data in the cache {self.root}"), self.lock(actual):
             return self._put(actual, lambda tmp: tmp.write_bytes(data))
 
     def _put(self, sha256: str, fill: Callable[[Path], object]) -> Path:
@@ -460,7 +470,7 @@ def fetch(
     Tried in order: the cache; ``local`` (the working-tree data file, only if it matches);
     ``storage``; ``ptr.url``. DataError naming ``name`` and every place looked otherwise.
     """
-    with cache.lock(ptr.sha256):
+    with os_errors(f"cannot fetch {name} into the cache {cache.root}"), cache.lock(ptr.sha256):
         looked: list[str] = []
         final = _cached(ptr, cache, looked)
         if final is not None:
