@@ -3,6 +3,7 @@ results. The gate and metrics code is the real thing; only the training is skipp
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import importlib.resources
 import json
@@ -492,11 +493,10 @@ def visible(text: str) -> str:
 
 
 def huge(count: int = 5000) -> CheckResult:
-    result = failing()
     params = tuple(
         ParamChange(f"param_{i:05d}_{'x' * 20}", "changed", i, i + 1) for i in range(count)
     )
-    return CheckResult(**{**result.__dict__, "params_diff": params})
+    return dataclasses.replace(failing(), params_diff=params)
 
 
 def assert_essentials(md: str, limit: int) -> None:

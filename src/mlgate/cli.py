@@ -113,7 +113,10 @@ def _check(
 
     result = run_check(cwd, base=base, head=head, config_path=_repo_config_path(cwd, config))
     text = render(
-        result, fmt, color=_color() and output is None, template=_template(result)  # type: ignore[arg-type]
+        result,
+        fmt,
+        color=_color() and output is None,
+        template=_template(result),  # type: ignore[arg-type]
     )
     if output:
         _write_atomic(Path(output), text)
@@ -185,8 +188,16 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
             print(f"{path}.ptr: sha256 {ptr.sha256[:12]}, {ptr.size} bytes{rows}")
         return int(ExitCode.OK)
     if args.data_command == "status":
-        for entry in data_mod.status(root, cache=cache, storage=storage):
-            print(entry)
+        entries = data_mod.status(root, cache=cache, storage=storage)
+        if not entries:
+            print("no data pointers (add some with `mlgate data add PATH`)")
+        width = max((len(e.path) for e in entries), default=0)
+        for e in entries:
+            cached = "cached" if e.in_cache else "not cached"
+            print(
+                f"{e.path:<{width}}  {e.sha256[:8]}  {_size(e.size):>9}  file {e.data:<8}  "
+                f"{cached:<10}  storage: {e.in_storage}"
+            )
         return int(ExitCode.OK)
     paths = [_rel(cwd, root, p) for p in args.paths] or None
     action = data_mod.pull if args.data_command == "pull" else data_mod.push
@@ -194,6 +205,15 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
     verb = "pulled" if args.data_command == "pull" else "pushed"
     print(f"{verb} {len(done)} file(s)" + "".join(f"\n  {p}" for p in done))
     return int(ExitCode.OK)
+
+
+def _size(n: int) -> str:
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
 
 
 def _rel(cwd: Path, root: Path, path: str) -> str:

@@ -62,9 +62,11 @@ def render(
     """Render ``result`` as ``fmt``.
 
     ``template`` overrides the markdown template (``report.template`` in the config).
-    Markdown stays within ``limit`` characters, shrinking as described in DESIGN.md; ``run_url``
-    (the CI run) is linked from the run details and from a truncation note. ``color`` adds
-    ANSI colours to text. Raises ConfigError when a user template is missing or broken.
+    Markdown stays within ``limit`` characters: over it, the run details are left out, then
+    the params and data tables are cut to ROW_LIMITS rows, then whole lines are cut from the
+    end with a note; the marker, headline and failed rules come first and stay. ``run_url``
+    (the CI run) is linked from the run details and from that note. ``color`` adds ANSI
+    colours to text. Raises ConfigError when a user template is missing or broken.
     """
     if fmt == "json":
         return json.dumps(_json_safe(result.to_dict()), indent=2, sort_keys=False, default=str)
