@@ -25,12 +25,6 @@ if TYPE_CHECKING:
 WORKING_TREE = "working tree"
 
 
-def _gitpython() -> object:
-    import git
-
-    return git
-
-
 def open_repo(path: str | os.PathLike[str] = ".") -> gitpython.Repo:
     """The repository containing ``path``, or UsageError (exit 2) when there is none."""
     import git
@@ -74,7 +68,7 @@ def resolve(repo: gitpython.Repo, rev: str) -> str:
 def default_branch(repo: gitpython.Repo) -> str | None:
     """The default branch: origin's HEAD if known, else a local main/master, else init's."""
     try:
-        ref = repo.git.symbolic_ref("--quiet", "refs/remotes/origin/HEAD")
+        ref = str(repo.git.symbolic_ref("--quiet", "refs/remotes/origin/HEAD"))
         return ref.removeprefix("refs/remotes/")
     except Exception:
         pass

@@ -1,0 +1,74 @@
+"""The command line itself: fast start-up, version, help, exit codes of argparse."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlgate import __version__
+from projects import classification_config, classification_frames, cli, write_config, write_frames
+
+
+def test_version(capsys) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(SystemExit) as exc:
+        cli(capsys, "--version")
+    assert exc.value.code == 0
+    assert capsys.readouterr().out == f"mlgate {__version__}\n"
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["check", "--help"]])
+def test_help_and_version_do_not_import_heavy_modules(args: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from mlgate.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = sorted(m for m in ('pandas', 'sklearn', 'numpy', 'git', 'jinja2', 'requests')"
+        " if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY []" in proc.stderr
+
+
+def test_usage_error_exit_code_is_2() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlgate", "check", "--format", "html"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert "invalid choice: 'html'" in proc.stderr
+
+
+def test_data_add_status_pull_roundtrip(repo: Path, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    store = tmp_path / "store"
+    write_config(repo, classification_config())  # no storage yet: add only caches
+    write_frames(repo, *classification_frames())
+    code, out, err = cli(capsys, "data", "add", "data/train.csv", "data/test.csv")
+    assert code == 0, err
+    assert out.splitlines()[0].startswith("data/train.csv.ptr: sha256 ")
+    assert "168 rows" in out.splitlines()[0]
+    assert (repo / ".gitignore").read_text().count("/data/train.csv") == 1
+    code, out, _ = cli(capsys, "data", "status")
+    assert all(line.endswith("storage: unknown") for line in out.splitlines())
+    write_config(repo, classification_config(storage=store.as_uri()))
+    code, out, _ = cli(capsys, "data", "push")
+    assert code == 0 and "pushed 2 file(s)" in out
+    assert len([p for p in store.rglob("*") if p.is_file() and p.suffix != ".lock"]) == 2
+    code, out, _ = cli(capsys, "data", "status")
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith("data/test.csv")
+    assert all("file ok" in line and "storage: yes" in line for line in lines)
+    (repo / "data" / "train.csv").write_text("f0,label\n1,0\n")
+    code, out, _ = cli(capsys, "data", "status")
+    assert "file modified" in out.splitlines()[1]
+    (repo / "data" / "train.csv").unlink()
+    code, out, _ = cli(capsys, "data", "pull")
+    assert code == 0
+    assert (repo / "data" / "train.csv").read_text().startswith("f0,f1,f2,f3,f4,label")
