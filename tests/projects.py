@@ -108,5 +108,3 @@ def base_project(repo: Path, cfg: dict[str, Any], frames: tuple[pd.DataFrame, pd
     write_config(repo, cfg)
     write_frames(repo, *frames)
     return commit_all(repo, "base")
-
-

@@ -24,7 +24,14 @@ from mlgate.config import Config
 from mlgate.errors import ConfigError, UsageError
 from mlgate.gate import evaluate
 from mlgate.metrics import RUNTIME_METRICS, diff_metrics
-from mlgate.results import CheckResult, DataChange, DataSummary, ParamChange, SideResult
+from mlgate.results import (
+    CheckResult,
+    DataChange,
+    DataSummary,
+    ParamChange,
+    SideResult,
+    UserTemplate,
+)
 from mlgate.store import Cache, cache_dir
 from mlgate.train import TrainSpec, Worker, raise_failure
 
@@ -306,6 +313,7 @@ def _compare(base_side: _Side | None, head_side: _Side, tmp: Path) -> CheckResul
             0, f"head is the working tree with {len(head_res.dirty)} uncommitted change(s): {shown}"
         )
     return CheckResult(
+        report_template=_user_template(head_side),
         model=cfg.model.name,
         task=cfg.model.task,
         base=base_res,
@@ -320,6 +328,17 @@ def _compare(base_side: _Side | None, head_side: _Side, tmp: Path) -> CheckResul
         data_diff=data_diff(base_side.data if base_side else None, head_side.data),
         notes=tuple(notes),
     )
+
+
+def _user_template(side: _Side) -> UserTemplate | None:
+    """``report.template`` as it is on the head side (rendered later in Jinja's sandbox)."""
+    path = side.cfg.report_template
+    if path is None:
+        return None
+    source = side.files.read(path)
+    if source is None:
+        raise side.cfg.error(f"{path} not found in {side.files.ref}", "report.template")
+    return UserTemplate(name=path, source=source.decode("utf-8", errors="replace"))
 
 
 def _with(side: SideResult, **changes: Any) -> SideResult:
@@ -338,18 +357,14 @@ def _comparison(
 ]:
     """Which base figures the diff uses: base on head's rows when possible, else its own."""
     if base is None:
-        return "no-baseline", "base has no mlgate.yaml, so only absolute rules apply", None, None
+        return "no-baseline", "", None, None
     own = {**base.metrics, **_runtime(base)}
     if base_record is None:
-        return "own-data", "base and head use the same test data", own, None
+        return "own-data", "", own, None
     same = base_record.get("same_data") or {}
     if "metrics" in same:
         on_head = dict(same["metrics"])
-        note = (
-            "the test data changed, so the base model was also scored on head's test "
-            "data; the diff compares both models on the same rows"
-        )
-        return "same-data", note, {**own, **on_head}, on_head
+        return "same-data", "", {**own, **on_head}, on_head
     reason = same.get("error", "unknown reason")
-    note = f"the test data changed but the models cannot be compared on the same rows: {reason}"
+    note = f"The test data changed, but a same-data comparison is impossible: {reason}."
     return "own-data", note, own, None

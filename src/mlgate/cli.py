@@ -11,13 +11,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from mlgate import __version__
 from mlgate.errors import ExitCode, MlgateError
 
 if TYPE_CHECKING:
-    from mlgate.results import CheckResult
+    from mlgate.report import Format
 
 FORMATS = ("text", "markdown", "json")
 
@@ -112,12 +112,7 @@ def _check(
     from mlgate.report import render
 
     result = run_check(cwd, base=base, head=head, config_path=_repo_config_path(cwd, config))
-    text = render(
-        result,
-        fmt,
-        color=_color() and output is None,
-        template=_template(result),  # type: ignore[arg-type]
-    )
+    text = render(result, cast("Format", fmt), color=_color() and output is None)
     if output:
         _write_atomic(Path(output), text)
         verdict = "passes" if result.passed else "fails"
@@ -125,10 +120,6 @@ def _check(
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return int(ExitCode.OK if result.passed else ExitCode.GATE_FAILED)
-
-
-def _template(result: CheckResult) -> Path | None:
-    return None
 
 
 def _repo_config_path(cwd: Path, config: str) -> str:

@@ -11,7 +11,6 @@ the formatting filters below.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import json
 import math
 import re
@@ -26,7 +25,8 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from mlgate.errors import ConfigError
 from mlgate.metrics import RUNTIME_METRICS
-from mlgate.results import CheckResult
+from mlgate.results import CheckResult, UserTemplate
+from mlgate.templating import template_dir
 
 MARKER = "<!-- mlgate:report model={name} -->"
 COMMENT_LIMIT = 65536  # GitHub's maximum comment body, in characters
@@ -39,7 +39,6 @@ ROW_LIMITS: tuple[int, ...] = (50, 20, 5)
 COLUMN_NAMES_SHOWN = 50  # column names listed per data-diff cell when rows are not limited
 VALUE_WIDTH = 80  # a longer param value is cut with "…"
 
-_SOURCE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 _MARKDOWN_TEMPLATE = "report.md.j2"
 _TEXT_TEMPLATE = "report.txt.j2"
 
@@ -61,7 +60,8 @@ def render(
 ) -> str:
     """Render ``result`` as ``fmt``.
 
-    ``template`` overrides the markdown template (``report.template`` in the config).
+    ``template`` overrides the markdown template; without it, the head side's
+    ``report.template`` (``result.report_template``) does, if set.
     Markdown stays within ``limit`` characters: over it, the run details are left out, then
     the params and data tables are cut to ROW_LIMITS rows, then whole lines are cut from the
     end with a note; the marker, headline and failed rules come first and stay. ``run_url``
@@ -71,7 +71,8 @@ def render(
     if fmt == "json":
         return json.dumps(_json_safe(result.to_dict()), indent=2, sort_keys=False, default=str)
     if fmt == "markdown":
-        return _render_markdown(result, template=template, limit=limit, run_url=run_url)
+        user = _read_template(template) if template else result.report_template
+        return _render_markdown(result, template=user, limit=limit, run_url=run_url)
     if fmt == "text":
         env = _environment(color=color)
         return _tidy(env.get_template(_TEXT_TEMPLATE).render(_context(result, run_url=run_url)))
@@ -305,14 +306,6 @@ def _painter(color: bool) -> Callable[[object, str], str]:
 # --- environment and context -------------------------------------------------------------
 
 
-def template_dir() -> Path:
-    """Built-in templates: inside the installed package (the wheel), else the source checkout."""
-    packaged = importlib.resources.files("mlgate") / "templates"
-    if isinstance(packaged, Path) and packaged.is_dir():
-        return packaged
-    return _SOURCE_TEMPLATES
-
-
 @functools.lru_cache(maxsize=2)
 def _environment(*, color: bool) -> SandboxedEnvironment:
     # Sandboxed: a report template may come from the pull request (report.template).
@@ -406,34 +399,39 @@ def _tidy(text: str) -> str:
 # --- markdown: user template, size limit ---------------------------------------------------
 
 
-def _markdown_template(template: Path | None) -> jinja2.Template:
+def _markdown_template(template: UserTemplate | None) -> jinja2.Template:
     env = _environment(color=False)
     if template is None:
         return env.get_template(_MARKDOWN_TEMPLATE)
     try:
-        source = template.read_text(encoding="utf-8")
-    except OSError as e:
-        msg = f"cannot read the report template ({e.strerror or e})"
-        raise ConfigError(msg, file=str(template), key="report.template") from e
-    try:
-        return env.from_string(source)
+        return env.from_string(template.source)
     except jinja2.TemplateSyntaxError as e:
         msg = f"template syntax error: {e.message}"
-        raise ConfigError(msg, file=str(template), line=e.lineno, key="report.template") from e
+        raise ConfigError(msg, file=template.name, line=e.lineno, key="report.template") from e
 
 
-def _render_template(tmpl: jinja2.Template, context: dict[str, Any], source: Path | None) -> str:
+def _read_template(path: Path) -> UserTemplate:
+    try:
+        return UserTemplate(name=str(path), source=path.read_text(encoding="utf-8"))
+    except OSError as e:
+        msg = f"cannot read the report template ({e.strerror or e})"
+        raise ConfigError(msg, file=str(path), key="report.template") from e
+
+
+def _render_template(
+    tmpl: jinja2.Template, context: dict[str, Any], source: UserTemplate | None
+) -> str:
     try:
         return _tidy(tmpl.render(context))
     except jinja2.TemplateError as e:
         if source is None:
             raise  # a bug in a built-in template: let it show
         msg = f"the report template failed: {e.message or e}"
-        raise ConfigError(msg, file=str(source), key="report.template") from e
+        raise ConfigError(msg, file=source.name, key="report.template") from e
 
 
 def _render_markdown(
-    result: CheckResult, *, template: Path | None, limit: int, run_url: str | None
+    result: CheckResult, *, template: UserTemplate | None, limit: int, run_url: str | None
 ) -> str:
     tmpl = _markdown_template(template)
 

@@ -110,6 +110,14 @@ class SideResult:
 
 
 @dataclass(frozen=True)
+class UserTemplate:
+    """A report template from the user's repo (``report.template``): name for messages."""
+
+    name: str
+    source: str
+
+
+@dataclass(frozen=True)
 class CheckResult:
     model: str
     task: str
@@ -124,6 +132,7 @@ class CheckResult:
     params_diff: tuple[ParamChange, ...] = ()
     data_diff: tuple[DataChange, ...] = ()
     notes: tuple[str, ...] = ()  # other things the reader must know (e.g. uncommitted changes)
+    report_template: UserTemplate | None = None  # head's report.template; not in the JSON
 
     @property
     def passed(self) -> bool:
