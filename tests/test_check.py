@@ -248,3 +248,24 @@ def test_output_file_and_formats(repo: Path, capsys, tmp_path: Path) -> None:  #
     assert code == 0 and stdout == ""
     assert str(out) in stderr
     assert out.read_text().splitlines()[0] == "<!-- mlgate:report model=churn -->"
+
+
+def test_report_template_from_the_repo_is_used_and_sandboxed(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    cfg = classification_config(report={"template": "ci/report.md.j2"})
+    (repo / "ci").mkdir()
+    (repo / "ci" / "report.md.j2").write_text(
+        "## {{ report.model | md }}: {{ report.verdict }}\n{% include 'report/metrics.md.j2' %}\n"
+    )
+    base_project(repo, cfg, classification_frames())
+    code, out, err = cli(capsys, "check", "--format", "markdown")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "<!-- mlgate:report model=churn -->"  # the marker is kept
+    assert lines[1] == "## churn: pass"
+    assert "| accuracy |" in out
+    (repo / "ci" / "report.md.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
+    code, out, err = cli(capsys, "check", "--format", "markdown")
+    assert code == 2 and out == ""
+    assert err.startswith(
+        "mlgate: error: ci/report.md.j2: report.template: the report template failed"
+    )
