@@ -3,6 +3,7 @@ processes, numbers checked against scikit-learn computed directly in the test.""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,7 @@ def test_classification_gate_fails_with_exit_1_and_names_the_rule(repo: Path, ca
     code, out, _ = cli(capsys, "check")
     assert code == 1
     assert "accuracy dropped by" in out
+    assert "\x1b[" not in out  # no colour when stdout is not a terminal
 
 
 def test_regression_metrics_equal_sklearn_and_errors_shown_positive(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -269,3 +271,43 @@ def test_report_template_from_the_repo_is_used_and_sandboxed(repo: Path, capsys)
     assert err.startswith(
         "mlgate: error: ci/report.md.j2: report.template: the report template failed"
     )
+
+
+def test_run_records_validate_against_the_published_schema(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+    from importlib.resources import files
+
+    import jsonschema
+
+    base_project(repo, classification_config(), classification_frames())
+    set_params(repo, C=0.7)
+    _, report = run_json(capsys)
+    schema = json.loads((files("mlgate") / "schema" / "run.schema.json").read_text())
+    for side in ("base", "head"):
+        record = json.loads(Path(report[side]["record_path"]).read_text())
+        jsonschema.validate(record, schema)
+        assert record["side"] == side and record["metrics"] == report[side]["metrics"]
+    assert report["head"]["record_path"].endswith("-dirty.json")
+
+
+def test_parquet_data_through_pointers(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    train, test = regression_frames()
+    (repo / "data").mkdir()
+    train.to_parquet(repo / "data" / "train.parquet")
+    test.to_parquet(repo / "data" / "test.parquet")
+    cfg = regression_config()
+    cfg["data"].update(train="data/train.parquet", test="data/test.parquet")
+    write_config(repo, cfg)
+    code, _, err = cli(capsys, "data", "add", "data/train.parquet", "data/test.parquet")
+    assert code == 0, err
+    commit_all(repo, "parquet data")
+    code, out, err = cli(capsys, "check", "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    model = Ridge(alpha=1.0).fit(train.drop(columns="price"), train["price"])
+    pred = model.predict(test.drop(columns="price"))
+    assert report["head"]["metrics"]["r2"] == pytest.approx(
+        r2_score(test["price"], pred), rel=1e-12
+    )
+    assert report["head"]["data"]["train"]["source"] == "pointer"
+    assert report["head"]["data"]["train"]["rows"] == len(train)

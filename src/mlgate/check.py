@@ -118,14 +118,15 @@ def _spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
         code_root=str(side.code_root),
         train=str(side.paths["train"]),
         test=str(side.paths["test"]),
-        train_name=f"{cfg.data.train} ({side.files.ref})",
-        test_name=f"{cfg.data.test} ({side.files.ref})",
+        train_name=cfg.data.train,
+        test_name=cfg.data.test,
+        ref=side.files.ref,
         target=cfg.data.target,
         features=list(cfg.data.features) if cfg.data.features else None,
         metrics=list(cfg.evaluated_metrics),
         model_out=str(tmp / f"{side.label}.skops"),
         extra_eval=None if extra is None else str(extra.paths["test"]),
-        extra_eval_name=None if extra is None else f"{extra.cfg.data.test} (head)",
+        extra_eval_name=None if extra is None else extra.cfg.data.test,
     )
 
 

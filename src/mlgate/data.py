@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
 from mlgate.errors import ConfigError, DataError, UsageError
 from mlgate.git import Files, WorkingFiles, run_git
@@ -101,12 +101,47 @@ def _csv_summary(
     import pandas as pd
 
     try:
-        frame = pd.read_csv(source, sep=sep, compression=compression(fmt_from))
+        frame = _read_csv(source, fmt_from, sep=sep)
     except pd.errors.EmptyDataError:
         return 0, {}
+    return len(frame), {str(name): str(dtype) for name, dtype in frame.dtypes.items()}
+
+
+def _read_csv(source: Path | IO[bytes], fmt_from: str, *, sep: str) -> Any:
+    import pandas as pd
+
+    try:
+        return pd.read_csv(source, sep=sep, compression=compression(fmt_from))
+    except pd.errors.EmptyDataError:
+        raise
     except (ValueError, UnicodeDecodeError, OSError) as e:  # ParserError is a ValueError
         raise DataError(f"cannot read {fmt_from} as {sep!r}-separated text: {_line(e)}") from e
-    return len(frame), {str(name): str(dtype) for name, dtype in frame.dtypes.items()}
+
+
+def read_frame(path: Path, fmt_from: str) -> Any:
+    """The data as a pandas DataFrame, read the way training reads it. ``fmt_from`` is the
+    repo path the bytes belong to (a cache object has no extension)."""
+    import pandas as pd
+
+    fmt = data_format(fmt_from)
+    if fmt is None:
+        raise DataError(
+            f"cannot train on {fmt_from}: unsupported format; expected .csv or .tsv "
+            "(optionally .gz/.bz2/.xz/.zip/.zst) or .parquet"
+        )
+    if fmt != "parquet":
+        try:
+            return _read_csv(path, fmt_from, sep="\t" if fmt == "tsv" else ",")
+        except pd.errors.EmptyDataError as e:
+            raise DataError(f"{fmt_from} is empty") from e
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as e:
+        raise DataError(f"reading {fmt_from} needs pyarrow: pip install 'mlgate[parquet]'") from e
+    try:
+        return pd.read_parquet(path)
+    except (ValueError, OSError) as e:
+        raise DataError(f"cannot read {fmt_from} as parquet: {_line(e)}") from e
 
 
 def _parquet_summary(source: Path | IO[bytes], fmt_from: str) -> tuple[int, dict[str, str]]:

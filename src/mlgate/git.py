@@ -139,7 +139,10 @@ class CommitFiles:
         """Write this commit's tree (code only matters, but git archive is cheap) to ``dest``."""
         data = self.repo.git.archive(self.sha, format="tar", stdout_as_string=False)
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-            tar.extractall(dest, filter="data")
+            try:
+                tar.extractall(dest, filter="data")  # refuses links/paths out of dest
+            except TypeError:  # Python < 3.10.12 has no filters; git archive emits no "../"
+                tar.extractall(dest)
 
 
 class WorkingFiles:

@@ -36,8 +36,9 @@ class TrainSpec:
     code_root: str
     train: str
     test: str
-    train_name: str
+    train_name: str  # repo paths: they decide the format and name the file in messages
     test_name: str
+    ref: str  # the side's revision, for messages
     target: str
     features: list[str] | None
     metrics: list[str]
@@ -58,21 +59,12 @@ class WorkerFailure(MlgateError):
 
 
 def load_frame(path: str, name: str) -> Any:
-    import pandas as pd
+    from mlgate.data import read_frame
 
     try:
-        if name.endswith(".parquet"):
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError as e:
-                msg = f"reading {name} needs pyarrow: pip install 'mlgate[parquet]'"
-                raise WorkerFailure("data", msg) from e
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except WorkerFailure:
-        raise
-    except Exception as e:
-        raise WorkerFailure("data", f"cannot read {name}: {type(e).__name__}: {e}") from e
+        return read_frame(Path(path), name)
+    except DataError as e:
+        raise WorkerFailure("data", str(e)) from e
 
 
 def _estimator_choices(module: Any) -> list[str]:
@@ -122,6 +114,7 @@ def build_estimator(ref: str, params: Mapping[str, Any]) -> Any:
 
 
 def split_xy(frame: Any, spec: TrainSpec, name: str) -> tuple[Any, Any]:
+    name = f"{name} ({spec.ref})"
     columns = [str(c) for c in frame.columns]
     if spec.target not in columns:
         msg = f"column {spec.target!r} not in {name} (columns: {', '.join(columns)})"
@@ -214,7 +207,7 @@ def run(spec: TrainSpec) -> dict[str, Any]:
         config_problem = _params_error(e)
         if config_problem:
             raise config_problem from e
-        msg = f"training {label} on {spec.train_name} failed: {type(e).__name__}: {e}"
+        msg = f"training {label} on {spec.train_name} ({spec.ref}) failed: {type(e).__name__}: {e}"
         raise WorkerFailure("training", msg) from e
     record: dict[str, Any] = {
         "ok": True,
