@@ -4,9 +4,12 @@ processes, numbers checked against scikit-learn computed directly in the test.""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import (
     accuracy_score,
@@ -311,3 +314,48 @@ def test_parquet_data_through_pointers(repo: Path, capsys) -> None:  # type: ign
     )
     assert report["head"]["data"]["train"]["source"] == "pointer"
     assert report["head"]["data"]["train"]["rows"] == len(train)
+
+
+def test_data_diff_of_an_updated_pointer_needs_no_download(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from mlgate import data, git
+    from mlgate.check import data_diff
+
+    train, test = classification_frames()
+    write_config(repo, classification_config())
+    write_frames(repo, train, test)
+    assert cli(capsys, "data", "add", "data/train.csv")[0] == 0
+    old_sha = commit_all(repo, "v1")
+    train2 = train.assign(f5=train["f0"], f1=train["f1"].astype(str) + "x").drop(columns="f2")
+    train2 = train2.iloc[:150]
+    train2.to_csv(repo / "data" / "train.csv", index=False)
+    assert cli(capsys, "data", "add", "data/train.csv")[0] == 0
+    new_sha = commit_all(repo, "v2")
+    # No bytes anywhere: not in the working tree, not in the cache, no storage.
+    (repo / "data" / "train.csv").unlink()
+    cache = Path(os.environ["MLGATE_CACHE_DIR"])
+    shutil.rmtree(cache / "objects")
+
+    repository = git.open_repo(repo)
+    roles = ("train", "test")
+    old = {r: data.describe(git.CommitFiles(repository, old_sha), f"data/{r}.csv") for r in roles}
+    new = {r: data.describe(git.CommitFiles(repository, new_sha), f"data/{r}.csv") for r in roles}
+    changes = {c.path: c for c in data_diff(old, new)}  # type: ignore[arg-type]
+
+    change = changes["data/train.csv"]
+    assert change.status == "modified"
+    assert change.old is not None and change.new is not None
+    assert (change.old.rows, change.new.rows) == (168, 150)
+    assert change.old.source == change.new.source == "pointer"
+    assert change.columns_added == ("f5",)
+    assert change.columns_removed == ("f2",)
+    [(name, was, now)] = change.columns_retyped
+    assert (name, was) == ("f1", "float64")
+    assert now in ("str", "object")  # pandas 3 names text columns "str", pandas 2 "object"
+    ptr = yaml.safe_load(git_show(repo, new_sha, "data/train.csv.ptr"))
+    assert change.new.sha256 == ptr["sha256"] and change.new.size == ptr["size"]
+    assert changes["data/test.csv"].status == "unchanged"
+    assert not (cache / "objects").exists()
+
+
+def git_show(repo: Path, rev: str, path: str) -> str:
+    return git(repo, "show", f"{rev}:{path}")
