@@ -51,7 +51,8 @@ def test_classification_pass_with_metrics_equal_to_sklearn(repo: Path, capsys) -
     assert code == 0
     assert report["verdict"] == "pass"
     assert report["base"]["sha"] == base_sha and report["head"]["sha"] == head_sha
-    assert report["comparison"] == "own-data"
+    assert report["comparison"] == "same-data"  # the test data is unchanged
+    assert report["base_on_head_data"] is None
     train = read_csv_at(repo, head_sha, "data/train.csv")
     test = read_csv_at(repo, head_sha, "data/test.csv")
     for side, c in (("base", 1.0), ("head", 0.5)):

@@ -410,3 +410,11 @@ def test_push_from_the_working_tree_when_the_cache_lost_it(
     assert push(repo, ["data/train.csv"], cache=cache, storage=storage) == ["data/train.csv"]
     assert (tmp_path / "store" / object_relpath(CSV_SHA)).read_bytes() == CSV
     assert parse((repo / "data/train.csv.ptr").read_bytes(), where="p").sha256 == CSV_SHA
+
+
+def test_add_does_not_duplicate_an_existing_ignore_rule(repo: Path) -> None:
+    (repo / ".gitignore").write_text("data/\n")
+    (repo / "data").mkdir()
+    (repo / "data" / "train.csv").write_text("a,b\n1,2\n")
+    add(repo, ["data/train.csv"], url=None, storage=None, cache=Cache())
+    assert (repo / ".gitignore").read_text() == "data/\n"

@@ -293,9 +293,11 @@ def run_check(
 
 
 def _compare(base_side: _Side | None, head_side: _Side, tmp: Path) -> CheckResult:
-    same = base_side is not None and base_side.data["test"].sha256 != head_side.data["test"].sha256
+    test_changed = (
+        base_side is not None and base_side.data["test"].sha256 != head_side.data["test"].sha256
+    )
     sides = [s for s in (base_side, head_side) if s is not None]
-    records = _train(sides, tmp, head_side if same else None)
+    records = _train(sides, tmp, head_side if test_changed else None)
     results = {s.label: _side_result(s, r) for s, r in zip(sides, records, strict=True)}
     cfg = head_side.cfg
     records_dir = cache_dir() / "runs"
@@ -303,7 +305,9 @@ def _compare(base_side: _Side | None, head_side: _Side, tmp: Path) -> CheckResul
         path = write_run_record(results[s.label], s.cfg, records_dir)
         results[s.label] = _with(results[s.label], record_path=path)
     head_res, base_res = results["head"], results.get("base")
-    comparison, note, base_values, on_head = _comparison(base_res, records[0] if same else None)
+    comparison, note, base_values, on_head = _comparison(
+        base_res, records[0] if test_changed else None
+    )
     names = [*cfg.evaluated_metrics, *(m for m in RUNTIME_METRICS if m in cfg.gate)]
     head_values = {**head_res.metrics, **_runtime(head_res)}
     rows = tuple(diff_metrics(base_values, head_values, names))
@@ -360,8 +364,8 @@ def _comparison(
     if base is None:
         return "no-baseline", "", None, None
     own = {**base.metrics, **_runtime(base)}
-    if base_record is None:
-        return "own-data", "", own, None
+    if base_record is None:  # the test data did not change: trivially the same rows
+        return "same-data", "", own, None
     same = base_record.get("same_data") or {}
     if "metrics" in same:
         on_head = dict(same["metrics"])

@@ -194,7 +194,11 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
     action = data_mod.pull if args.data_command == "pull" else data_mod.push
     done = action(root, paths, cache=cache, storage=storage)
     verb = "pulled" if args.data_command == "pull" else "pushed"
-    print(f"{verb} {len(done)} file(s)" + "".join(f"\n  {p}" for p in done))
+    if not done:
+        where = "the working tree" if verb == "pulled" else "storage"
+        print(f"nothing to do: {where} already has every object")
+    else:
+        print(f"{verb} {len(done)} file(s)" + "".join(f"\n  {p}" for p in done))
     return int(ExitCode.OK)
 
 

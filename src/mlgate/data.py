@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 
 from mlgate.errors import ConfigError, DataError, UsageError
-from mlgate.git import Files, WorkingFiles, run_git
+from mlgate.git import Files, WorkingFiles, ignored, run_git
 from mlgate.paths import repo_relpath
 from mlgate.pointers import SUFFIX, Pointer, data_path, parse, pointer_path
 from mlgate.results import DataSummary
@@ -288,7 +288,9 @@ def _gitignore(root: Path, rels: Sequence[str], cache: Cache) -> None:
     with lock_for(cache.root / "locks" / f"gitignore-{key}"):
         text = gitignore.read_bytes().decode("utf-8") if gitignore.exists() else ""
         present = {line.rstrip("\r") for line in text.split("\n")}
-        entries = [e for e in dict.fromkeys(_ignore_entry(r) for r in rels) if e not in present]
+        already = ignored(root, list(rels))  # e.g. by "data/" or "*.csv" lines
+        wanted = [r for r in rels if r not in already]
+        entries = [e for e in dict.fromkeys(_ignore_entry(r) for r in wanted) if e not in present]
         if not entries:
             return
         newline = "\r\n" if "\r\n" in text else "\n"

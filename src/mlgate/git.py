@@ -177,6 +177,22 @@ def exported(files: CommitFiles | WorkingFiles, tmp: Path) -> Iterator[Path]:
     yield dest
 
 
+def ignored(root: Path, paths: list[str]) -> set[str]:
+    """The subset of ``paths`` that git already ignores (by any .gitignore or exclude file)."""
+    if not paths:
+        return set()
+    proc = subprocess.run(
+        ["git", "check-ignore", "--no-index", "-z", "--stdin"],
+        cwd=root,
+        input="\0".join(paths) + "\0",
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode not in (0, 1):  # 1: none ignored; 128: not a repo or bad input
+        return set()
+    return {p for p in proc.stdout.split("\0") if p}
+
+
 def run_git(args: list[str], cwd: Path) -> str:
     """Plain git for the few things GitPython makes awkward; errors become GitError."""
     proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)

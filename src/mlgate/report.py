@@ -352,11 +352,10 @@ def _json_safe(value: Any) -> Any:
 def _base_own_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Same-data only: the base model on its own test data next to it on head's."""
     base, on_head = report["base"], report["base_on_head_data"]
-    if report["comparison"] != "same-data" or base is None:
+    if on_head is None or base is None:
         return []
     names = [m["name"] for m in report["metrics"]]
     names += [n for n in base["metrics"] if n not in names]
-    on_head = on_head or {}
     return [{"name": n, "own": base["metrics"].get(n), "on_head": on_head.get(n)} for n in names]
 
 

@@ -3,8 +3,9 @@
 Objects live at ``<root>/sha256/<2 hex>/<62 hex>``. Every write goes to a temp file in the
 object's own directory and lands with ``os.replace``, so a reader never sees half an
 object; bytes are verified against their sha256 before they land, so a cut-off or corrupt
-transfer leaves nothing behind. A ``<object>.lock`` file lock serializes two runs that
-fetch or store the same object at the same time.
+transfer leaves nothing behind. In the cache, a file lock (``<cache>/locks/<sha256>``)
+serializes two runs that fetch or store the same object at the same time; storage needs
+none, since racing writers rename identical verified bytes into place.
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ class Cache:
         return self.path_for(sha256).is_file()
 
     def lock(self, sha256: str) -> FileLock:
-        return lock_for(self.path_for(sha256))
+        # Locks live apart from the objects, so the object tree holds only data.
+        return lock_for(self.root / "locks" / sha256)
 
     def put_file(self, src: Path, sha256: str) -> Path:
         """Store a copy of ``src`` as ``sha256``; HashMismatch (nothing stored) if it is not."""
@@ -262,13 +264,14 @@ class FileBackend:
 
     def put(self, src: Path, sha256: str) -> None:
         final = self.path_for(sha256)
+        # No lock: the name is the content, so two writers racing both rename identical,
+        # verified bytes into place, and a shared store stays free of lock files.
         try:
-            with lock_for(final):
-                if _intact(final, sha256):
-                    return
-                with temp_beside(final) as tmp:
-                    copy_verified(src, tmp, sha256)
-                    os.replace(tmp, final)
+            if _intact(final, sha256):
+                return
+            with temp_beside(final) as tmp:
+                copy_verified(src, tmp, sha256)
+                os.replace(tmp, final)
         except OSError as e:
             raise DataError(f"cannot write {final} to storage {self.url}: {e.strerror}") from e
 
