@@ -10,6 +10,10 @@ then times, ``--runs`` times each after one untimed warm-up run:
 - ``mlgate check``: base and head from git, data from the (warm) cache, both models fitted
   and scored, the gate applied, the report rendered.
 
+Two scenarios: the demo's small logistic regression (fits take ~0.1 s, so fixed start-up
+costs dominate) and random forests of 300 and 400 trees on the same data (fits take
+seconds, as real models do; mlgate fits base and head in parallel processes).
+
 Run it with the project's interpreter: ``make bench``, or
 ``.venv/bin/python benchmarks/bench_check.py [--runs N] [--keep]``.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -37,6 +42,7 @@ import json
 import sys
 
 import pandas as pd
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import get_scorer
 from sklearn.pipeline import Pipeline
@@ -46,20 +52,30 @@ TARGET = "diagnosis"
 METRICS = ("accuracy", "f1_macro", "roc_auc")
 
 
-def fit_and_score(data_dir, C):
+def make(kind, value):
+    if kind == "forest":
+        return RandomForestClassifier(n_estimators=value, random_state=0)
+    return Pipeline(
+        [("scale", StandardScaler()), ("classify", LogisticRegression(C=value, max_iter=500))]
+    )
+
+
+def fit_and_score(data_dir, kind, value):
     train = pd.read_csv(f"{data_dir}/train.csv")
     test = pd.read_csv(f"{data_dir}/test.csv")
-    model = Pipeline(
-        [("scale", StandardScaler()), ("classify", LogisticRegression(C=C, max_iter=500))]
-    )
+    model = make(kind, value)
     model.fit(train.drop(columns=TARGET), train[TARGET])
     x, y = test.drop(columns=TARGET), test[TARGET]
     return {name: float(get_scorer(name)(model, x, y)) for name in METRICS}
 
 
-v1, v2 = sys.argv[1:3]
-print(json.dumps({"base": fit_and_score(v1, 1.0), "head": fit_and_score(v2, 0.5)}))
+v1, v2, kind = sys.argv[1:4]
+base, head = (300, 400) if kind == "forest" else (1.0, 0.5)
+print(json.dumps({"base": fit_and_score(v1, kind, base), "head": fit_and_score(v2, kind, head)}))
 '''
+
+
+FOREST = "sklearn.ensemble.RandomForestClassifier"
 
 
 def build(workdir: Path) -> tuple[demo_mod.Demo, list[str]]:
@@ -72,7 +88,36 @@ def build(workdir: Path) -> tuple[demo_mod.Demo, list[str]]:
     script = workdir / "plain_train.py"
     script.write_text(PLAIN_SCRIPT)
     plain = [sys.executable, str(script), *(str(workdir / "plain" / r) for r in ("v1", "v2"))]
+    _forest_branches(demo)
     return demo, plain
+
+
+def _use_forest(demo: demo_mod.Demo, trees: int) -> None:
+    path = demo.repo / "mlgate.yaml"
+    text = re.sub(r"estimator: \S+", f"estimator: {FOREST}", path.read_text(), count=1)
+    text = re.sub(r"params: \{[^}]*\}", f"params: {{n_estimators: {trees}, random_state: 0}}", text)
+    path.write_text(text)
+
+
+def _forest_branches(demo: demo_mod.Demo) -> None:
+    """``forest-base`` (main's data, 300 trees) and ``forest-head`` (data v2, 400 trees)."""
+    demo_mod.git(demo, "switch", "-q", "-c", "forest-base", "main")
+    demo_mod.run(demo, *demo_mod.MLGATE, "data", "pull")
+    _use_forest(demo, 300)
+    demo_mod.commit(demo, "Random forest, 300 trees")
+    demo_mod.git(demo, "switch", "-q", "-c", "forest-head", "forest-base")
+    demo_mod.git(demo, "checkout", "new-data", "--", "data/train.csv.ptr")
+    demo_mod.run(demo, *demo_mod.MLGATE, "data", "pull")
+    _use_forest(demo, 400)
+    demo_mod.commit(demo, "Random forest, 400 trees, data v2")
+    demo_mod.git(demo, "switch", "-q", "new-data")
+    demo_mod.run(demo, *demo_mod.MLGATE, "data", "pull")
+
+
+SMALL_PLAIN = "plain script, logreg (2 fits, serial)"
+SMALL_CHECK = "mlgate check, logreg"
+FOREST_PLAIN = "plain script, forests (2 fits, serial)"
+FOREST_CHECK = "mlgate check, forests"
 
 
 def time_runs(cmd: Sequence[str], demo: demo_mod.Demo, runs: int) -> list[float]:
@@ -89,9 +134,9 @@ def time_runs(cmd: Sequence[str], demo: demo_mod.Demo, runs: int) -> list[float]
     return times
 
 
-def same_metrics(demo: demo_mod.Demo, plain: Sequence[str]) -> bool:
+def same_metrics(demo: demo_mod.Demo, check: Sequence[str], plain: Sequence[str]) -> bool:
     """Both ways must train the same models: compare mlgate's JSON with the script's."""
-    report = json.loads(demo_mod.run(demo, *demo_mod.MLGATE, "check", "--format", "json").stdout)
+    report = json.loads(demo_mod.run(demo, *check, "--format", "json").stdout)
     mine = json.loads(demo_mod.run(demo, *plain).stdout)
     return all(
         abs(report[side]["metrics"][name] - value) < 1e-12
@@ -102,10 +147,10 @@ def same_metrics(demo: demo_mod.Demo, plain: Sequence[str]) -> bool:
 
 def table(results: dict[str, list[float]]) -> str:
     baseline = statistics.median(results["python -c pass"])
-    lines = [f"{'':34} {'median s':>9} {'min s':>8} {'x baseline':>11}"]
+    lines = [f"{'':40} {'median s':>9} {'min s':>8} {'x baseline':>11}"]
     for name, times in results.items():
         median = statistics.median(times)
-        lines.append(f"{name:34} {median:9.3f} {min(times):8.3f} {median / baseline:11.1f}")
+        lines.append(f"{name:40} {median:9.3f} {min(times):8.3f} {median / baseline:11.1f}")
     return "\n".join(lines)
 
 
@@ -118,12 +163,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print(f"building the tumor-classifier repo at new-data in {workdir} ...", flush=True)
         demo, plain = build(workdir)
-        print(f"metrics of mlgate check and the plain script agree: {same_metrics(demo, plain)}")
+        small = [*demo_mod.MLGATE, "check"]
+        forest = [*demo_mod.MLGATE, "check", "--base", "forest-base", "--head", "forest-head"]
+        agree = same_metrics(demo, small, [*plain, "logreg"]) and same_metrics(
+            demo, forest, [*plain, "forest"]
+        )
+        print(f"metrics of mlgate check and the plain script agree: {agree}")
         commands = {
             "python -c pass": [sys.executable, "-c", "pass"],
             "mlgate --version": [*demo_mod.MLGATE, "--version"],
-            "plain script (2 fits, sequential)": plain,
-            "mlgate check (warm data cache)": [*demo_mod.MLGATE, "check"],
+            SMALL_PLAIN: [*plain, "logreg"],
+            SMALL_CHECK: small,
+            FOREST_PLAIN: [*plain, "forest"],
+            FOREST_CHECK: forest,
         }
         results = {}
         for name, cmd in commands.items():
@@ -144,10 +196,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs, {args.runs} runs each\n"
     )
     print(table(results))
-    ratio = statistics.median(results["mlgate check (warm data cache)"]) / statistics.median(
-        results["plain script (2 fits, sequential)"]
-    )
-    print(f"\nmlgate check / plain script (median): {ratio:.2f}x")
+    print()
+    for label, check, plain_name in (
+        ("logistic regression", SMALL_CHECK, SMALL_PLAIN),
+        ("random forests", FOREST_CHECK, FOREST_PLAIN),
+    ):
+        ratio = statistics.median(results[check]) / statistics.median(results[plain_name])
+        print(f"mlgate check / plain script, {label} (median): {ratio:.2f}x")
     return 0
 
 

@@ -71,10 +71,6 @@ def resolve_sides(
     return base_files, head_files
 
 
-def _short(sha: str | None) -> str:
-    return sha[:7] if sha else "-"
-
-
 def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
     found: dict[str, DataSummary] = {}
     for role in ("train", "test"):
@@ -92,14 +88,11 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
 def _load_side(
     label: Literal["base", "head"],
     files: git.CommitFiles | git.WorkingFiles,
-    config_path: str,
+    cfg: Config,
     cache: Cache,
     stack: ExitStack,
     tmp: Path,
-) -> _Side | None:
-    cfg = config_mod.load_at(files, config_path)
-    if cfg is None:
-        return None
+) -> _Side:
     summaries = _describe(files, cfg)
     paths = {
         role: data_mod.materialize(files, s.path, cache=cache, storage=cfg.storage)
@@ -130,13 +123,14 @@ def _spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
     )
 
 
-def _train(sides: list[_Side], tmp: Path, same_data_for_base: _Side | None) -> list[dict[str, Any]]:
+def _train(
+    sides: list[_Side], workers: Mapping[str, Worker], tmp: Path, same_data_for_base: _Side | None
+) -> list[dict[str, Any]]:
     """Both sides at once: two processes use the two cores, and neither sees the other's code."""
-    workers = [
-        Worker(_spec(s, tmp, same_data_for_base if s.label == "base" else None), tmp, s.label)
-        for s in sides
-    ]
-    records = [w.result() for w in workers]
+    for side in sides:
+        extra = same_data_for_base if side.label == "base" else None
+        workers[side.label].start(_spec(side, tmp, extra))
+    records = [workers[s.label].result() for s in sides]
     for side, record in zip(sides, records, strict=True):
         if not record["ok"]:
             try:
@@ -279,25 +273,35 @@ def run_check(
     """Train and evaluate base and head; compare them; apply head's gate."""
     repo = git.open_repo(cwd)
     base_files, head_files = resolve_sides(repo, base, head)
+    head_cfg = config_mod.load_at(head_files, config_path)
+    if head_cfg is None:
+        raise UsageError(
+            f"{config_path} not found in {head_files.ref} of {git.root(repo)}; "
+            "run `mlgate init` to create one"
+        )
+    base_cfg = config_mod.load_at(base_files, config_path)
     cache = Cache()
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-")))
-        head_side = _load_side("head", head_files, config_path, cache, stack, tmp)
-        if head_side is None:
-            raise UsageError(
-                f"{config_path} not found in {head_files.ref} of {git.root(repo)}; "
-                "run `mlgate init` to create one"
-            )
-        base_side = _load_side("base", base_files, config_path, cache, stack, tmp)
-        return _compare(base_side, head_side, tmp)
+        # Started before the data is fetched, so their imports overlap that work; leaving
+        # this block, by error or not, stops any child still running.
+        labels = ("base", "head") if base_cfg else ("head",)
+        workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
+        head_side = _load_side("head", head_files, head_cfg, cache, stack, tmp)
+        base_side = (
+            _load_side("base", base_files, base_cfg, cache, stack, tmp) if base_cfg else None
+        )
+        return _compare(base_side, head_side, workers, tmp)
 
 
-def _compare(base_side: _Side | None, head_side: _Side, tmp: Path) -> CheckResult:
+def _compare(
+    base_side: _Side | None, head_side: _Side, workers: Mapping[str, Worker], tmp: Path
+) -> CheckResult:
     test_changed = (
         base_side is not None and base_side.data["test"].sha256 != head_side.data["test"].sha256
     )
     sides = [s for s in (base_side, head_side) if s is not None]
-    records = _train(sides, tmp, head_side if test_changed else None)
+    records = _train(sides, workers, tmp, head_side if test_changed else None)
     results = {s.label: _side_result(s, r) for s, r in zip(sides, records, strict=True)}
     cfg = head_side.cfg
     records_dir = cache_dir() / "runs"

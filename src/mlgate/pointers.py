@@ -33,16 +33,25 @@ class Pointer:
         doc: dict[str, Any] = {k: getattr(self, k) for k in KEYS if getattr(self, k) is not None}
         if self.columns is not None:
             doc["columns"] = _FlowMap(self.columns)
+        # PyYAML writes YAML 1.1's extra line breaks (NEL, LS, PS) raw under allow_unicode,
+        # and reads them back as line breaks: escape everything when one occurs.
+        raw = "".join(
+            [*(self.columns or {}).keys(), *(self.columns or {}).values(), self.url or ""]
+        )
+        readable = not any(ch in raw for ch in _LINE_BREAKS)
         # An unbounded width keeps a wide table's columns on one line.
         text: str = yaml.dump(
             doc,
             Dumper=_Dumper,
             sort_keys=False,
             default_flow_style=False,
-            allow_unicode=True,
+            allow_unicode=readable,
             width=2**31,
         )
         return text
+
+
+_LINE_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
 class _FlowMap(dict[str, str]):

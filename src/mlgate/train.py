@@ -238,10 +238,25 @@ def _save_model(est: Any, path: str) -> dict[str, Any]:
     return {"model_size": os.path.getsize(path), "model_path": path}
 
 
+def _warm_up() -> None:
+    """Import the heavy libraries while the parent is still resolving revisions and data."""
+    try:
+        import pandas  # noqa: F401
+        import sklearn.metrics  # noqa: F401
+        import skops.io  # noqa: F401
+    except ImportError:
+        pass  # reported properly when the spec needs them
+
+
 def child_main(argv: Sequence[str]) -> int:
+    (out_path,) = argv
+    _warm_up()
+    text = sys.stdin.read()
+    if not text:
+        return 0  # the parent needed no model from this side
     start = time.perf_counter()
-    spec_path, out_path = argv
-    spec = TrainSpec(**json.loads(Path(spec_path).read_text()))
+    spec = TrainSpec(**json.loads(text))
+    os.chdir(spec.code_root)
     for extra in (os.path.join(spec.code_root, "src"), spec.code_root):
         if os.path.isdir(extra):
             sys.path.insert(0, extra)
@@ -266,35 +281,57 @@ def child_main(argv: Sequence[str]) -> int:
 
 
 class Worker:
-    """A running child process for one side."""
+    """The child process for one side. It starts at once and imports sklearn, pandas and
+    skops while the parent works out what to train; ``start`` then sends the spec.
+    Output goes to a log file, so a chatty estimator can never block on a full pipe."""
 
-    def __init__(self, spec: TrainSpec, workdir: Path, label: str) -> None:
+    def __init__(self, label: str, workdir: Path) -> None:
         self.label = label
-        self.spec_path = workdir / f"{label}-spec.json"
         self.out_path = workdir / f"{label}-out.json"
-        self.spec_path.write_text(json.dumps(spec.__dict__))
+        self.log_path = workdir / f"{label}.log"
         env = dict(os.environ)
         # The child must import this mlgate (even from a source checkout), then user code.
         here = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mlgate.train", str(self.spec_path), str(self.out_path)],
-            cwd=spec.code_root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mlgate.train", str(self.out_path)],
+                cwd=workdir,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cancel()
+
+    def start(self, spec: TrainSpec) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(spec.__dict__).encode())
+        self.proc.stdin.close()
+
+    def cancel(self) -> None:
+        """Stop the child if it is still running (an error elsewhere, or no work for it)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdin and not self.proc.stdin.closed:
+            self.proc.stdin.close()
 
     def result(self) -> dict[str, Any]:
-        stdout, stderr = self.proc.communicate()
+        self.proc.wait()
+        log = self.log_path.read_text(errors="replace")
         if not self.out_path.exists():
-            tail = (stderr or stdout).strip().splitlines()[-1:] or ["no output"]
+            tail = log.strip().splitlines()[-1:] or ["no output"]
             raise TrainingError(
                 f"training the {self.label} model crashed (exit {self.proc.returncode}): {tail[0]}"
             )
         record: dict[str, Any] = json.loads(self.out_path.read_text())
-        record["log"] = (stdout + stderr)[-4000:]
+        record["log"] = log[-4000:]
         return record
 
 
