@@ -72,3 +72,35 @@ def test_data_add_status_pull_roundtrip(repo: Path, capsys, tmp_path: Path) -> N
     code, out, _ = cli(capsys, "data", "pull")
     assert code == 0
     assert (repo / "data" / "train.csv").read_text().startswith("f0,f1,f2,f3,f4,label")
+
+
+def test_text_report_is_coloured_on_a_terminal_only(repo: Path) -> None:
+    import os
+    import pty
+
+    from projects import base_project
+
+    base_project(repo, classification_config(), classification_frames())
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", "check"], cwd=repo, stdout=terminal, stderr=terminal
+    )
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait() == 0
+    os.close(controller)
+    on_tty = b"".join(chunks).decode()
+    assert "\x1b[32mPASS\x1b[0m" in on_tty
+    piped = subprocess.run(
+        [sys.executable, "-m", "mlgate", "check"], cwd=repo, capture_output=True, text=True
+    )
+    assert piped.stdout.startswith("PASS mlgate: churn passes the gate")
+    assert "\x1b[" not in piped.stdout
