@@ -40,6 +40,21 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=FORMATS, default="text")
     c.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
 
+    ci = sub.add_parser("ci", help="in GitHub Actions / GitLab CI: check, comment, set status")
+    ci.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
+    ci.add_argument(
+        "--no-fail", action="store_true", help="exit 0 when the gate fails (the status is red)"
+    )
+    ci.add_argument(
+        "--result",
+        default="mlgate-result.json",
+        metavar="PATH",
+        help="where to save the result for `mlgate publish` (default: mlgate-result.json)",
+    )
+
+    pub = sub.add_parser("publish", help="post a saved result (fork PRs, from workflow_run)")
+    pub.add_argument("result", metavar="RESULT.json")
+
     v = sub.add_parser("validate", help="check mlgate.yaml against the schema")
     v.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
 
@@ -90,6 +105,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(cwd, args.base, args.head, args.config, args.format, args.output)
     if args.command == "validate":
         return _validate(cwd, args.config)
+    if args.command == "ci":
+        return _ci(cwd, args.config, fail_on_gate=not args.no_fail, result=args.result)
+    if args.command == "publish":
+        return _publish(cwd, args.result)
     if args.command == "init":
         return _init(cwd, args)
     return _data(cwd, args)
@@ -120,6 +139,29 @@ def _check(
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return int(ExitCode.OK if result.passed else ExitCode.GATE_FAILED)
+
+
+def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
+    from mlgate.ci import run_ci
+
+    outcome = run_ci(
+        cwd, os.environ, config_path=config, fail_on_gate=fail_on_gate, result_path=result
+    )
+    for line in outcome.lines:
+        print(line, flush=True)
+    return outcome.exit_code
+
+
+def _publish(cwd: Path, result: str) -> int:
+    from mlgate.publish import publish
+
+    done = publish(cwd / result, os.environ)
+    action = "posted" if done.comment_created else "updated"
+    print(
+        f"mlgate: {action} the report on pull request #{done.pull_request} "
+        f"({done.verdict}, commit {done.head_sha[:12]})"
+    )
+    return int(ExitCode.OK)
 
 
 def _repo_config_path(cwd: Path, config: str) -> str:

@@ -199,3 +199,10 @@ def run_git(args: list[str], cwd: Path) -> str:
     if proc.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed in {cwd}: {proc.stderr.strip()}")
     return proc.stdout
+
+
+def has_commit(root: Path, sha: str) -> bool:
+    proc = subprocess.run(
+        ["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=root, capture_output=True
+    )
+    return proc.returncode == 0

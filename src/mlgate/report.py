@@ -68,14 +68,31 @@ def render(
     (the CI run) is linked from the run details and from that note. ``color`` adds ANSI
     colours to text. Raises ConfigError when a user template is missing or broken.
     """
+    user = _read_template(template) if template else result.report_template
+    return render_document(
+        result.to_dict(), fmt, color=color, template=user, limit=limit, run_url=run_url
+    )
+
+
+def render_document(
+    document: Mapping[str, Any],
+    fmt: Format,
+    *,
+    color: bool = False,
+    template: UserTemplate | None = None,
+    limit: int = COMMENT_LIMIT,
+    run_url: str | None = None,
+) -> str:
+    """Render a report document (``CheckResult.to_dict()``, e.g. a saved result that was
+    validated against ``report.schema.json``) as ``fmt``; see ``render``."""
+    report = _json_safe(document)
     if fmt == "json":
-        return json.dumps(_json_safe(result.to_dict()), indent=2, sort_keys=False, default=str)
+        return json.dumps(report, indent=2, sort_keys=False, default=str)
     if fmt == "markdown":
-        user = _read_template(template) if template else result.report_template
-        return _render_markdown(result, template=user, limit=limit, run_url=run_url)
+        return _render_markdown(report, template=template, limit=limit, run_url=run_url)
     if fmt == "text":
         env = _environment(color=color)
-        return _tidy(env.get_template(_TEXT_TEMPLATE).render(_context(result, run_url=run_url)))
+        return _tidy(env.get_template(_TEXT_TEMPLATE).render(_context(report, run_url=run_url)))
     raise ValueError(f"unknown report format {fmt!r}; expected text, markdown or json")
 
 
@@ -360,14 +377,13 @@ def _base_own_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _context(
-    result: CheckResult,
+    report: dict[str, Any],
     *,
     show_details: bool = True,
     max_rows: int | None = None,
     run_url: str | None = None,
     limit: int = COMMENT_LIMIT,
 ) -> dict[str, Any]:
-    report = _json_safe(result.to_dict())
     sides = [s for s in (report["base"], report["head"]) if s is not None]
     test = report["head"]["data"].get("test")
     skipped: dict[str, int] = {}
@@ -375,7 +391,7 @@ def _context(
         skipped[check["metric"]] = skipped.get(check["metric"], 0) + 1
     return {
         "report": report,
-        "marker": marker(result.model),
+        "marker": marker(report["model"]),
         "headline": report["metrics"][0] if report["metrics"] else None,
         "test_rows": None if test is None else test["rows"],
         "sides": sides,
@@ -430,15 +446,15 @@ def _render_template(
 
 
 def _render_markdown(
-    result: CheckResult, *, template: UserTemplate | None, limit: int, run_url: str | None
+    report: dict[str, Any], *, template: UserTemplate | None, limit: int, run_url: str | None
 ) -> str:
     tmpl = _markdown_template(template)
 
     def attempt(show_details: bool, max_rows: int | None) -> str:
         context = _context(
-            result, show_details=show_details, max_rows=max_rows, run_url=run_url, limit=limit
+            report, show_details=show_details, max_rows=max_rows, run_url=run_url, limit=limit
         )
-        return _with_marker(_render_template(tmpl, context, template), marker(result.model))
+        return _with_marker(_render_template(tmpl, context, template), marker(report["model"]))
 
     text = attempt(True, None)
     # Shrink step by step: run details first, then long params/data tables.
