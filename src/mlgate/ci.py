@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any, Literal, TypeVar
 
 from mlgate import git
 from mlgate.errors import ExitCode, MlgateError, UsageError
-from mlgate.forge import ForbiddenError, Forge, State, upsert_comment
+from mlgate.forge import ForbiddenError, Forge, ForgeError, State, upsert_comment
 from mlgate.results import CheckResult
 
 T = TypeVar("T")
@@ -137,7 +138,8 @@ def make_forge(change: Change, environ: Mapping[str, str]) -> Forge | None:
         from mlgate.forge.github import GitHub
 
         return GitHub.from_env(environ, change.number)
-    if not any(environ.get(k) for k in ("MLGATE_TOKEN", "GITLAB_TOKEN", "CI_JOB_TOKEN")):
+    # CI_JOB_TOKEN is deliberately not used: GitLab refuses it for notes and statuses.
+    if not any(environ.get(k) for k in ("MLGATE_TOKEN", "GITLAB_TOKEN")):
         return None
     from mlgate.forge.gitlab import GitLab
 
@@ -154,10 +156,13 @@ class Poster:
         self.forge, self.change, self.warn = forge, change, warn
         self.read_only = forge is None
         if forge is None:
-            warn(
-                "no token (GITHUB_TOKEN, MLGATE_TOKEN or GITLAB_TOKEN): the report is only "
-                "in the job log and summary"
+            names = (
+                "GITHUB_TOKEN or MLGATE_TOKEN"
+                if change.forge == "github"
+                else "MLGATE_TOKEN or GITLAB_TOKEN; CI_JOB_TOKEN cannot post merge request "
+                "notes, use a project access token with api scope"
             )
+            warn(f"no token ({names}): the report is only in the job log and the result file")
 
     def attempt(self, what: str, call: Callable[[Forge], T]) -> T | None:
         if self.read_only or self.forge is None:
@@ -184,6 +189,14 @@ class Poster:
                 target_url=self.change.run_url,
             ),
         )
+
+
+def server_limit(error: ForgeError) -> int | None:
+    """The body size a 422 "body is too long (maximum is N characters)" allows, if it says."""
+    if error.status != 422:
+        return None
+    found = re.search(r"maximum is (\d+) characters", str(error))
+    return int(found.group(1)) if found else None
 
 
 def shorten(text: str, limit: int = DESCRIPTION_LIMIT) -> str:
@@ -329,7 +342,19 @@ def _check_change(
         raise
     limit = forge.comment_limit if forge is not None else 65536
     body = render(result, "markdown", limit=limit, run_url=change.run_url)
-    poster.attempt("comment on the pull request", lambda f: upsert_comment(f, marker(model), body))
+    try:
+        poster.attempt(
+            "comment on the pull request", lambda f: upsert_comment(f, marker(model), body)
+        )
+    except ForgeError as e:
+        smaller = server_limit(e)
+        if smaller is None or smaller >= len(body):
+            raise
+        # The server allows less than we assumed (an Enterprise setting): fit and retry once.
+        body = render(result, "markdown", limit=smaller, run_url=change.run_url)
+        poster.attempt(
+            "comment on the pull request", lambda f: upsert_comment(f, marker(model), body)
+        )
     poster.status(
         "success" if result.passed else "failure", context, status_description(result.to_dict())
     )
@@ -370,7 +395,7 @@ def _leave_files(
     github: bool,
 ) -> None:
     """The result file (for upload-artifact and publish), the report, summary and outputs."""
-    saved = cwd / result_path
+    saved = (cwd / result_path).absolute()
     _write_atomic(saved, json.dumps(result_document(change, result), indent=2, default=str))
     report_path = saved.with_name("mlgate-report.md")
     _write_atomic(report_path, body)

@@ -156,6 +156,9 @@ def _publish(cwd: Path, result: str) -> int:
     from mlgate.publish import publish
 
     done = publish(cwd / result, os.environ)
+    if done.skipped:
+        print(f"mlgate: nothing published: {done.skipped}")
+        return int(ExitCode.OK)
     action = "posted" if done.comment_created else "updated"
     print(
         f"mlgate: {action} the report on pull request #{done.pull_request} "

@@ -31,6 +31,7 @@ class Published:
     head_sha: str
     verdict: str
     comment_created: bool
+    skipped: str | None = None  # why nothing was posted (the pull request moved on)
 
 
 def _reject_constant(name: str) -> None:
@@ -104,10 +105,12 @@ def publish(path: Path, environ: Mapping[str, str]) -> Published:
     forge = GitHub.from_env(environ, number)
     pr_head = forge.pull_request(number)["head"]["sha"]
     if pr_head != head_sha:
-        raise ForgeError(
-            f"refusing to publish: pull request #{number} is at {pr_head[:12]}, not at "
-            f"the result's commit {head_sha[:12]} (a newer push, or the wrong PR)"
+        # A newer push: its own run will publish. Not an error, but nothing to post either.
+        why = (
+            f"pull request #{number} is now at {pr_head[:12]}, not at the result's commit "
+            f"{head_sha[:12]}; the newer run's result will be published instead"
         )
+        return Published(number, head_sha, document["report"]["verdict"], False, skipped=why)
     report = document["report"]
     model = report["model"]
     body = render_document(report, "markdown", limit=forge.comment_limit, run_url=run_url)

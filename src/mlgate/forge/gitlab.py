@@ -1,0 +1,212 @@
+"""GitLab: merge request notes and commit statuses for one merge request, over API v4.
+
+Endpoints (https://docs.gitlab.com/api/notes/, https://docs.gitlab.com/api/commits/):
+notes are listed oldest first (``sort=asc&order_by=created_at``); system notes ("added 1
+commit") are GitLab's own and never ours, so they are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from mlgate import __version__
+from mlgate.forge import Comment, ForbiddenError, ForgeError, State
+from mlgate.forge._http import build_session, cut, json_of, request
+
+DESCRIPTION_LIMIT = 140  # the Forge contract (GitHub's limit), kept on GitLab too
+PER_PAGE = 100  # GitLab's maximum
+# GitLab's commit status states: pending, running, success, failed, canceled, skipped.
+STATES: dict[str, str] = {
+    "pending": "pending",
+    "success": "success",
+    "failure": "failed",
+    "error": "failed",
+}
+JOB_TOKEN_NOTES = (
+    "CI_JOB_TOKEN cannot post merge request notes; "
+    "set MLGATE_TOKEN (a project access token with api scope)"
+)
+
+
+class GitLab:
+    """The Forge for one merge request of one project."""
+
+    name = "gitlab"
+    comment_limit = 1_000_000
+
+    def __init__(
+        self,
+        api_url: str,
+        project_id: str | int,
+        mr_iid: int,
+        token: str | None,
+        job_token: bool = False,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.project_id = str(project_id)
+        self.mr_iid = mr_iid
+        self.job_token = job_token
+        # A project may be named by its path ("group/app"): GitLab wants it URL-encoded.
+        self._project_url = f"{api_url.rstrip('/')}/projects/{quote(self.project_id, safe='')}"
+        self._session = session or build_session(
+            token, auth="gitlab", job_token=job_token, user_agent=f"mlgate/{__version__}"
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> GitLab:
+        """From a merge request pipeline: CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID;
+        the token from MLGATE_TOKEN or GITLAB_TOKEN, else CI_JOB_TOKEN (which GitLab does
+        not let post notes: the error then says so)."""
+        api_url, project, iid = (
+            environ.get(k, "") for k in ("CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID")
+        )
+        if not (api_url and project and iid.isdigit()):
+            raise ForgeError(
+                "CI_API_V4_URL, CI_PROJECT_ID and CI_MERGE_REQUEST_IID must be set; "
+                "run mlgate in a merge request pipeline"
+            )
+        token = environ.get("MLGATE_TOKEN") or environ.get("GITLAB_TOKEN")
+        if token:
+            return cls(api_url, project, int(iid), token)
+        return cls(api_url, project, int(iid), environ.get("CI_JOB_TOKEN") or None, job_token=True)
+
+    def __str__(self) -> str:
+        return f"project {self.project_id} !{self.mr_iid}"
+
+    def __repr__(self) -> str:
+        return f"GitLab({self})"
+
+    # --- notes -------------------------------------------------------------------------
+
+    def list_comments(self) -> list[Comment]:
+        """Every user note on the merge request (system notes skipped), oldest first."""
+        what = f"listing notes on {self}"
+        url: str | None = self._notes_url
+        params: dict[str, str | int] = {
+            "per_page": PER_PAGE,
+            "sort": "asc",
+            "order_by": "created_at",
+        }
+        notes: list[Comment] = []
+        pages = 0
+        while url:
+            response = self._notes_request("GET", url, what, params=params)
+            data = json_of(response, what)
+            if not isinstance(data, list):
+                raise ForgeError(f"expected a JSON list while {what}, got {type(data).__name__}")
+            notes.extend(_note(n) for n in data if not n.get("system"))
+            url, params = _next_page(response, url, params)
+            pages += 1
+            if pages > 10_000:  # a server that never stops paging must not loop us forever
+                raise ForgeError(f"GitLab kept sending pages while {what}")
+        return sorted(notes, key=lambda c: c.id)
+
+    def create_comment(self, body: str) -> Comment:
+        what = f"creating a note on {self}"
+        response = self._notes_request("POST", self._notes_url, what, json={"body": body})
+        return _note(json_of(response, what))
+
+    def update_comment(self, comment_id: int, body: str) -> Comment:
+        what = f"editing note {comment_id} on {self}"
+        url = f"{self._notes_url}/{comment_id}"
+        response = self._notes_request("PUT", url, what, json={"body": body})
+        return _note(json_of(response, what))
+
+    def delete_comment(self, comment_id: int) -> None:
+        try:
+            url = f"{self._notes_url}/{comment_id}"
+            self._notes_request("DELETE", url, f"deleting note {comment_id} on {self}")
+        except ForgeError as e:
+            if e.status != 404:  # already gone: a racing run deleted it, which is the goal
+                raise
+
+    def _notes_request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> requests.Response:
+        try:
+            return request(self._session, method, url, what=what, json=json, params=params)
+        except ForgeError as e:
+            if self.job_token and e.status in (401, 403):
+                raise ForbiddenError(f"{what}: {JOB_TOKEN_NOTES}", status=e.status) from e
+            raise
+
+    @property
+    def _notes_url(self) -> str:
+        return f"{self._project_url}/merge_requests/{self.mr_iid}/notes"
+
+    # --- statuses ----------------------------------------------------------------------
+
+    def set_status(
+        self,
+        sha: str,
+        state: State,
+        *,
+        context: str,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
+        """A commit status named ``context`` on ``sha`` (failure and error map to failed)."""
+        payload = {
+            "state": STATES[state],
+            "name": context,
+            "description": cut(description, DESCRIPTION_LIMIT),
+        }
+        if target_url:
+            payload["target_url"] = target_url
+        what = f"setting status {context} on {sha[:12]} in project {self.project_id}"
+        try:
+            request(
+                self._session,
+                "POST",
+                f"{self._project_url}/statuses/{sha}",
+                what=what,
+                json=payload,
+            )
+        except ForgeError as e:
+            if not _already(e, STATES[state]):
+                raise
+
+
+def _already(error: ForgeError, state: str) -> bool:
+    """GitLab answers 400 "Cannot transition status via :enqueue from :pending" when a
+    status is set to pending twice (e.g. a retried POST): it already is what we asked."""
+    return error.status == 400 and f"Cannot transition status via :enqueue from :{state}" in str(
+        error
+    )
+
+
+def _next_page(
+    response: requests.Response, url: str, params: dict[str, str | int]
+) -> tuple[str | None, dict[str, str | int]]:
+    """The next page from ``Link: rel="next"``, else from ``X-Next-Page`` (GitLab sends
+    both; keyset pagination and some proxies keep only one)."""
+    link = response.links.get("next", {}).get("url")
+    if link:
+        return link, {}
+    page = response.headers.get("X-Next-Page", "").strip()
+    if page:
+        return url, {**params, "page": page}
+    return None, params
+
+
+def _note(data: Any) -> Comment:
+    try:
+        return Comment(
+            id=int(data["id"]),
+            body=data.get("body") or "",
+            created_at=data.get("created_at") or "",
+            url=None,
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ForgeError(f"GitLab sent a note without an id: {str(data)[:200]}") from e

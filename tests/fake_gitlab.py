@@ -1,0 +1,424 @@
+"""A fake GitLab API v4 (merge request notes, commit statuses) on a loopback port.
+
+    with serve_gitlab() as gl:
+        forge = GitLab(gl.api_url, gl.project_id, gl.mr_iid, gl.token)
+
+As GitLab documents it (https://docs.gitlab.com/api/notes/, /api/commits/#commit-status,
+/api/rest/#pagination): notes paginate with ``per_page`` (default 20, max 100) and send
+``Link`` (prev/next/first/last) plus ``X-Page``, ``X-Per-Page``, ``X-Next-Page``,
+``X-Prev-Page``, ``X-Total``, ``X-Total-Pages``; ``sort`` defaults to desc; create answers
+201; ``PRIVATE-TOKEN`` (or ``Authorization: Bearer``) and ``JOB-TOKEN`` authenticate, a job
+token may not touch notes (403); errors are ``{"message": "401 Unauthorized"}`` and the like.
+Commit statuses follow GitLab's state machine: setting ``pending`` on a pending status is a
+400 "Cannot transition status via :enqueue from :pending".
+
+Request and reply bodies are checked against the documented shapes (``NOTE``, ``STATUS``);
+a mismatch lands in ``violations``, which ``serve_gitlab`` asserts empty at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from jsonschema import Draft7Validator
+
+from fake_github import EPOCH, FakeServer, Recorded, Reply
+
+VALID_TOKEN = "glpat-fakeValidToken0123456789"
+JOB_TOKEN = "glcbt-64_fakeJobToken0123456789"
+STATES = ("pending", "running", "success", "failed", "canceled", "skipped")
+
+_STRING = {"type": "string"}
+_NULLABLE_STRING = {"type": ["string", "null"]}
+AUTHOR = {
+    "type": "object",
+    "required": ["id", "username", "name", "state", "avatar_url", "web_url"],
+    "properties": {"id": {"type": "integer"}, "username": _STRING, "name": _STRING},
+}
+# The note entity (lib/api/entities/note.rb, as in the Notes API examples).
+NOTE = {
+    "type": "object",
+    "required": [
+        "id",
+        "type",
+        "body",
+        "author",
+        "created_at",
+        "updated_at",
+        "system",
+        "noteable_id",
+        "noteable_type",
+        "project_id",
+        "noteable_iid",
+        "resolvable",
+        "confidential",
+        "internal",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "body": _STRING,
+        "system": {"type": "boolean"},
+        "author": AUTHOR,
+        "created_at": _STRING,
+        "noteable_type": {"const": "MergeRequest"},
+    },
+}
+STATUS = {
+    "type": "object",
+    "required": [
+        "id",
+        "sha",
+        "ref",
+        "status",
+        "name",
+        "target_url",
+        "description",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "allow_failure",
+        "coverage",
+        "author",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "status": {"enum": list(STATES)},
+        "name": _STRING,
+        "description": _NULLABLE_STRING,
+        "target_url": _NULLABLE_STRING,
+    },
+}
+NOTE_REQUEST = {
+    "type": "object",
+    "required": ["body"],
+    "properties": {"body": _STRING, "internal": {"type": "boolean"}},
+    "additionalProperties": False,
+}
+STATUS_REQUEST = {
+    "type": "object",
+    "required": ["state"],
+    "properties": {
+        "state": _STRING,
+        "name": _STRING,
+        "context": _STRING,
+        "ref": _STRING,
+        "target_url": _STRING,
+        "description": _STRING,
+        "coverage": {"type": "number"},
+        "pipeline_id": {"type": "integer"},
+    },
+    "additionalProperties": False,
+}
+ERROR = {
+    "type": "object",
+    "anyOf": [{"required": ["message"]}, {"required": ["error"]}],
+}
+
+
+def _author(user_id: int, username: str) -> dict[str, Any]:
+    return {
+        "id": user_id,
+        "username": username,
+        "name": username.replace("_", " ").title(),
+        "state": "active",
+        "avatar_url": f"https://gitlab.example.com/uploads/-/system/user/avatar/{user_id}/a.png",
+        "web_url": f"https://gitlab.example.com/{username}",
+    }
+
+
+BOT = _author(88, "project_7_bot_0123")
+HUMAN = _author(1, "root")
+
+
+class FakeGitLab(FakeServer):
+    """One project with merge requests; notes and statuses in memory."""
+
+    def __init__(
+        self,
+        *,
+        project_id: int = 7,
+        mr_iids: tuple[int, ...] = (1,),
+        token: str = VALID_TOKEN,
+        job_token: str = JOB_TOKEN,
+        send_link: bool = True,  # False: only X-Next-Page & co, as behind a header-trimming proxy
+    ) -> None:
+        super().__init__()
+        self.api_url = f"{self.url}/api/v4"
+        self.project_id, self.token, self.job_token = project_id, token, job_token
+        self.mr_iid = mr_iids[0]
+        self.send_link = send_link
+        self.notes: dict[int, list[dict[str, Any]]] = {iid: [] for iid in mr_iids}
+        self.statuses: list[dict[str, Any]] = []
+        self._next_id = 300
+        self._clock = 0
+
+    def add_note(
+        self, body: str, *, system: bool = False, iid: int | None = None
+    ) -> dict[str, Any]:
+        """A note as if GitLab (``system``) or a person had written it; not recorded."""
+        with self.lock:
+            return self._create(iid or self.mr_iid, body, HUMAN, system=system)
+
+    def bodies(self, iid: int | None = None, *, system: bool = False) -> list[str]:
+        with self.lock:
+            notes = self.notes[iid or self.mr_iid]
+            return [n["body"] for n in notes if n["system"] is system]
+
+    def fail(self, status: int = 502, *, times: int = 1, method: str | None = None) -> None:
+        self.script(Reply(status, {"message": f"{status} Bad Gateway"}), times=times, method=method)
+
+    # --- serving -----------------------------------------------------------------------
+
+    def handle(self, request: Recorded) -> Reply:
+        prefix = r"/api/v4/projects/([^/]+)"
+        routes: list[tuple[str, str, Callable[..., Reply]]] = [
+            ("GET", prefix + r"/merge_requests/(\d+)/notes", self._list),
+            ("POST", prefix + r"/merge_requests/(\d+)/notes", self._post),
+            ("PUT", prefix + r"/merge_requests/(\d+)/notes/(\d+)", self._put),
+            ("DELETE", prefix + r"/merge_requests/(\d+)/notes/(\d+)", self._delete),
+            ("POST", prefix + r"/statuses/([0-9a-f]{40})", self._status),
+        ]
+        for method, pattern, handler in routes:
+            match = re.fullmatch(pattern, request.path)
+            if match and method == request.method:
+                return self._authorized(request, handler, *match.groups())
+        return Reply(404, {"error": "404 Not Found"})
+
+    def _authorized(self, request: Recorded, handler: Callable[..., Reply], *args: str) -> Reply:
+        private = request.headers.get("private-token")
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        job = request.headers.get("job-token")
+        if job is not None and job == self.job_token and private is None:
+            if "/notes" in request.path:
+                return Reply(403, {"message": "403 Forbidden"})
+        elif self.token not in (private, bearer):
+            return Reply(401, {"message": "401 Unauthorized"})
+        if args[0] != str(self.project_id):
+            return Reply(404, {"message": "404 Project Not Found"})
+        return handler(request, *args[1:])
+
+    def _notes_of(self, iid: str) -> list[dict[str, Any]] | None:
+        return self.notes.get(int(iid))
+
+    def _list(self, request: Recorded, iid: str) -> Reply:
+        notes = self._notes_of(iid)
+        if notes is None:
+            return Reply(404, {"message": "404 Not found"})
+        key = request.query.get("order_by", ["created_at"])[-1]
+        ordered = sorted(notes, key=lambda n: (n[key], n["id"]))
+        if request.query.get("sort", ["desc"])[-1] != "asc":
+            ordered.reverse()
+        return self._page(request, ordered)
+
+    def _page(self, request: Recorded, items: list[dict[str, Any]]) -> Reply:
+        per_page = _int(request, "per_page", 20)
+        per_page = 20 if per_page < 1 else min(per_page, 100)
+        page = max(_int(request, "page", 1), 1)
+        pages = max(1, math.ceil(len(items) / per_page))
+        reply = Reply(200, items[(page - 1) * per_page : page * per_page])
+        query = {k: v[-1] for k, v in request.query.items() if k not in ("page", "per_page")}
+
+        def url(n: int) -> str:
+            return (
+                f"{self.url}{request.path}?{urlencode({**query, 'page': n, 'per_page': per_page})}"
+            )
+
+        rels = [("prev", page - 1)] if page > 1 else []
+        rels += [("next", page + 1)] if page < pages else []
+        rels += [("first", 1), ("last", pages)]
+        reply.headers = {
+            "Link": ", ".join(f'<{url(n)}>; rel="{rel}"' for rel, n in rels),
+            "X-Page": str(page),
+            "X-Per-Page": str(per_page),
+            "X-Next-Page": str(page + 1) if page < pages else "",
+            "X-Prev-Page": str(page - 1) if page > 1 else "",
+            "X-Total": str(len(items)),
+            "X-Total-Pages": str(pages),
+        }
+        if not self.send_link:
+            del reply.headers["Link"]
+        return reply
+
+    def _post(self, request: Recorded, iid: str) -> Reply:
+        notes = self._notes_of(iid)
+        if notes is None:
+            return Reply(404, {"message": "404 Not found"})
+        too_long = _too_long(request)
+        return too_long or Reply(201, self._create(int(iid), request.json["body"], BOT))
+
+    def _create(
+        self, iid: int, body: str, author: dict[str, Any], *, system: bool = False
+    ) -> dict[str, Any]:
+        self._next_id += 1
+        self._clock += 1
+        stamp = _stamp(self._clock)
+        note = {
+            "id": self._next_id,
+            "type": None,
+            "body": body,
+            "attachment": None,
+            "author": author,
+            "created_at": stamp,
+            "updated_at": stamp,
+            "system": system,
+            "noteable_id": 1000 + iid,
+            "noteable_type": "MergeRequest",
+            "project_id": self.project_id,
+            "noteable_iid": iid,
+            "resolvable": False,
+            "confidential": False,
+            "internal": False,
+            "imported": False,
+            "imported_from": "none",
+        }
+        self.notes[iid].append(note)
+        return note
+
+    def _note(self, iid: str, note_id: str) -> dict[str, Any] | None:
+        notes = self._notes_of(iid) or []
+        return next((n for n in notes if n["id"] == int(note_id)), None)
+
+    def _put(self, request: Recorded, iid: str, note_id: str) -> Reply:
+        note = self._note(iid, note_id)
+        if note is None:
+            return Reply(404, {"message": "404 Not found"})
+        too_long = _too_long(request)
+        if too_long:
+            return too_long
+        self._clock += 1
+        note.update(body=request.json["body"], updated_at=_stamp(self._clock))
+        return Reply(200, note)
+
+    def _delete(self, request: Recorded, iid: str, note_id: str) -> Reply:
+        note = self._note(iid, note_id)
+        if note is None:
+            return Reply(404, {"message": "404 Not found"})
+        self.notes[int(iid)].remove(note)
+        return Reply(204)
+
+    def _status(self, request: Recorded, sha: str) -> Reply:
+        data = request.json or {}
+        state = data.get("state")
+        if state not in STATES:
+            return Reply(400, {"error": "state does not have a valid value"})
+        name = data.get("name") or data.get("context") or "default"
+        current = next(
+            (
+                s
+                for s in reversed(self.statuses)
+                if (s["sha"], s["name"]) == (sha, name) and s["status"] in ("pending", "running")
+            ),
+            None,
+        )
+        if current is not None and current["status"] == state and state in ("pending", "running"):
+            via = "enqueue" if state == "pending" else "run"
+            message = (
+                f"Cannot transition status via :{via} from :{state} "
+                f'(Reason(s): Status cannot transition via "{via}")'
+            )
+            return Reply(400, {"message": message})
+        status = current or self._new_status(sha, name)
+        self._clock += 1
+        status.update(
+            status=state, description=data.get("description"), target_url=data.get("target_url")
+        )
+        if state not in ("pending", "running"):
+            status["finished_at"] = _stamp(self._clock)
+        return Reply(201, status)
+
+    def _new_status(self, sha: str, name: str) -> dict[str, Any]:
+        self._next_id += 1
+        status = {
+            "id": self._next_id,
+            "sha": sha,
+            "ref": None,
+            "status": "pending",
+            "name": name,
+            "target_url": None,
+            "description": None,
+            "created_at": _stamp(self._clock),
+            "started_at": None,
+            "finished_at": None,
+            "allow_failure": False,
+            "coverage": None,
+            "author": BOT,
+        }
+        self.statuses.append(status)
+        return status
+
+    # --- the contract ------------------------------------------------------------------
+
+    def finish(self, request: Recorded, reply: Reply) -> Reply:
+        with self.lock:
+            self.violations.extend(_check(request, reply))
+        reply.headers.setdefault("RateLimit-Limit", "2000")
+        return reply
+
+
+def _check(request: Recorded, reply: Reply) -> list[str]:
+    where = f"{request.method} {request.path} -> {reply.status}"
+    problems: list[str] = []
+    if request.method in ("POST", "PUT"):
+        schema = STATUS_REQUEST if "/statuses/" in request.path else NOTE_REQUEST
+        problems += [f"request {e}" for e in _errors(schema, request.json)]
+    elif request.json is not None:
+        problems.append("request has a body, the endpoint takes none")
+    problems += [f"response {e}" for e in _errors(_reply_schema(request, reply), reply.body)]
+    return [f"{where}: {p}" for p in problems]
+
+
+def _reply_schema(request: Recorded, reply: Reply) -> dict[str, Any]:
+    if reply.status >= 400:
+        return ERROR
+    if reply.status == 204:
+        return {"type": "null"}
+    if "/statuses/" in request.path:
+        return STATUS
+    return {"type": "array", "items": NOTE} if request.method == "GET" else NOTE
+
+
+def _errors(schema: dict[str, Any], instance: Any) -> list[str]:
+    return [
+        f"{e.json_path}: {e.message[:300]}" for e in Draft7Validator(schema).iter_errors(instance)
+    ]
+
+
+def _too_long(request: Recorded) -> Reply | None:
+    body = (request.json or {}).get("body")
+    if not isinstance(body, str):
+        return Reply(400, {"error": "body is missing"})
+    if len(body) > 1_000_000:
+        # notes API: bad_request!("Note #{note.errors.messages}")
+        detail = '{:note=>["is too long (maximum is 1000000 characters)"]}'
+        return Reply(400, {"message": f"400 Bad request - Note {detail}"})
+    return None
+
+
+def _stamp(seconds: int) -> str:
+    return (EPOCH + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _int(request: Recorded, name: str, default: int) -> int:
+    try:
+        return int(request.query[name][-1])
+    except (KeyError, ValueError, IndexError):
+        return default
+
+
+@contextmanager
+def serve_gitlab(**options: Any) -> Iterator[FakeGitLab]:
+    """A running FakeGitLab; at the end, the test fails if any request or reply broke the
+    documented shapes."""
+    fake = FakeGitLab(**options)
+    fake.start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+    assert not fake.violations, "\n".join(fake.violations)
