@@ -86,7 +86,7 @@ class Scripted:
         )
 
 
-Hook = Callable[[Recorded], None]
+Hook = Callable[[Recorded], object]
 
 
 class FakeServer:
@@ -233,19 +233,21 @@ def _json_schema(node: Any) -> Any:
     return out
 
 
+def _is_date_time(value: object) -> bool:
+    if isinstance(value, str):
+        datetime.fromisoformat(value.replace("Z", "+00:00"))  # raises ValueError
+    return True
+
+
+def _is_uri(value: object) -> bool:
+    return not isinstance(value, str) or bool(urlsplit(value).scheme)
+
+
 def _format_checker() -> FormatChecker:
+    """jsonschema checks date-time and uri only with optional packages: check them here."""
     checker = FormatChecker()
-
-    @checker.checks("date-time", raises=ValueError)
-    def _date_time(value: object) -> bool:
-        if isinstance(value, str):
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return True
-
-    @checker.checks("uri")
-    def _uri(value: object) -> bool:
-        return not isinstance(value, str) or bool(urlsplit(value).scheme and ":" in value)
-
+    checker.checks("date-time", raises=ValueError)(_is_date_time)
+    checker.checks("uri")(_is_uri)
     return checker
 
 

@@ -7,8 +7,9 @@ As GitLab documents it (https://docs.gitlab.com/api/notes/, /api/commits/#commit
 /api/rest/#pagination): notes paginate with ``per_page`` (default 20, max 100) and send
 ``Link`` (prev/next/first/last) plus ``X-Page``, ``X-Per-Page``, ``X-Next-Page``,
 ``X-Prev-Page``, ``X-Total``, ``X-Total-Pages``; ``sort`` defaults to desc; create answers
-201; ``PRIVATE-TOKEN`` (or ``Authorization: Bearer``) and ``JOB-TOKEN`` authenticate, a job
-token may not touch notes (403); errors are ``{"message": "401 Unauthorized"}`` and the like.
+201; ``PRIVATE-TOKEN`` (or ``Authorization: Bearer``) authenticates; a ``JOB-TOKEN`` is
+refused (403) because notes and statuses are not on the job token's allow-list; errors
+are ``{"message": "401 Unauthorized"}`` and the like.
 Commit statuses follow GitLab's state machine: setting ``pending`` on a pending status is a
 400 "Cannot transition status via :enqueue from :pending".
 
@@ -195,9 +196,9 @@ class FakeGitLab(FakeServer):
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
         job = request.headers.get("job-token")
         if job is not None and job == self.job_token and private is None:
-            if "/notes" in request.path:
-                return Reply(403, {"message": "403 Forbidden"})
-        elif self.token not in (private, bearer):
+            # Neither notes nor statuses are on the job token's allow-list.
+            return Reply(403, {"message": "403 Forbidden"})
+        if self.token not in (private, bearer):
             return Reply(401, {"message": "401 Unauthorized"})
         if args[0] != str(self.project_id):
             return Reply(404, {"message": "404 Project Not Found"})

@@ -7,8 +7,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import requests
 
-from fake_github import VALID_TOKEN, FakeGitHub, Recorded, serve_github
+from fake_github import VALID_TOKEN, FakeGitHub, Recorded, Reply, serve_github
 from mlgate.forge import ForbiddenError, ForgeError, marked, upsert_comment
 from mlgate.forge.github import GitHub
 
@@ -138,7 +139,6 @@ def test_scripted_interleaving_keeps_the_older_comment(gh: FakeGitHub) -> None:
     assert ours(gh) == [report("A")]
     assert methods(gh) == ["GET", "POST", "GET", "DELETE", "PATCH"]
     # Run B then finishes its own upsert: it finds the survivor and edits it.
-    gh.hook("POST", r".*/comments", lambda _: None)
     again, created = upsert_comment(forge(gh), MARKER, report("B2"))
     assert again.id == rival["id"] and not created
     assert ours(gh) == [report("B2")]
@@ -218,8 +218,8 @@ def test_no_token_cannot_write(gh: FakeGitHub) -> None:
     with pytest.raises(ForgeError) as info:
         forge(gh, token=None).create_comment("hello")
     assert str(info.value) == (
-        "GitHub rejected the token (401 Requires authentication) while creating a comment on "
-        "Codertocat/Hello-World#2; check GITHUB_TOKEN or MLGATE_TOKEN"
+        "GitHub requires a token (401 Requires authentication) while creating a comment on "
+        "Codertocat/Hello-World#2; set GITHUB_TOKEN or MLGATE_TOKEN"
     )
 
 
@@ -245,9 +245,8 @@ def test_unknown_pull_request(gh: FakeGitHub) -> None:
 
 
 def test_comment_over_the_limit_is_rejected_with_githubs_reason() -> None:
-    with serve_github(comment_limit=100) as gh:
-        with pytest.raises(ForgeError) as info:
-            forge(gh).create_comment("x" * 101)
+    with serve_github(comment_limit=100) as gh, pytest.raises(ForgeError) as info:
+        forge(gh).create_comment("x" * 101)
     assert str(info.value) == (
         "GitHub rejected creating a comment on Codertocat/Hello-World#2 "
         "(422 Validation Failed: Body is too long (maximum is 100 characters))"
@@ -277,3 +276,31 @@ def test_from_env_needs_the_repository() -> None:
         GitHub.from_env({"GITHUB_TOKEN": "t"}, 1)
     with pytest.raises(ForgeError, match="owner/name"):
         GitHub("https://api.github.com", "just-a-name", 1, "t")
+
+
+# --- the fake itself: it must hold us to GitHub's contract --------------------------------------
+
+
+def test_fake_links_a_middle_page_like_github(gh: FakeGitHub) -> None:
+    for i in range(5):
+        gh.add_comment(f"c{i}")
+    url = f"{gh.url}/repos/{gh.repository}/issues/2/comments?per_page=2&page=2"
+    links = requests.get(url, timeout=5).links
+    base = f"{gh.url}/repositories/{gh.repo_id}/issues/2/comments?per_page=2&page="
+    assert {rel: v["url"] for rel, v in links.items()} == {
+        "prev": base + "1",
+        "next": base + "3",
+        "last": base + "3",
+        "first": base + "1",
+    }
+
+
+def test_fake_flags_a_reply_that_breaks_the_contract() -> None:
+    fake = FakeGitHub()
+    fake.start()
+    try:
+        fake.script(Reply(201, {"id": 1, "body": "no user, no urls"}), method="POST")
+        forge(fake).create_comment("x")
+    finally:
+        fake.stop()
+    assert "response $: 'node_id' is a required property" in "\n".join(fake.violations)

@@ -335,3 +335,9 @@ def test_non_json_success_is_a_clear_error() -> None:
         with pytest.raises(ForgeError) as info:
             json_of(response, "reading x")
     assert str(info.value) == f"expected JSON while reading x, got text/html from {server.url}/x"
+
+
+def test_a_server_error_waits_for_retry_after_but_not_for_the_primary_reset() -> None:
+    assert rate_limit_wait(503, {"retry-after": "2"}, 0.0) == 2
+    limited = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "100"}
+    assert rate_limit_wait(502, limited, 0.0) is None  # exponential backoff instead

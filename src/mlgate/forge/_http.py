@@ -129,16 +129,17 @@ def rate_limit_wait(status: int, headers: Mapping[str, str], now: float) -> floa
     """Seconds to wait before retrying, per GitHub's rate-limit rules; None when the
     response is not a rate limit (a plain 403, or a 5xx that has its own backoff)."""
     retry_after = headers.get("retry-after")
-    if retry_after is not None:
+    if retry_after is not None:  # also honoured on a 503, as HTTP means it
         return max(0.0, _retry_after(retry_after, now))
-    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset"):
+    if status not in (403, 429):
+        return None
+    reset = headers.get("x-ratelimit-reset", "")
+    if headers.get("x-ratelimit-remaining") == "0" and reset:
         try:
-            return max(0.0, float(headers["x-ratelimit-reset"]) - now) + RESET_MARGIN
+            return max(0.0, float(reset) - now) + RESET_MARGIN
         except ValueError:
             return FALLBACK_RATE_WAIT
-    if status == 429:
-        return FALLBACK_RATE_WAIT
-    return None
+    return FALLBACK_RATE_WAIT if status == 429 else None
 
 
 def is_rate_limited(status: int, headers: Mapping[str, str]) -> bool:
@@ -344,7 +345,14 @@ def error_for(
 def _unauthorized(response: requests.Response, what: str, label: str) -> str:
     envs = "GITHUB_TOKEN or MLGATE_TOKEN" if label == "GitHub" else "MLGATE_TOKEN or GITLAB_TOKEN"
     detail = _body_message(response) or "Unauthorized"
+    if not _sent_token(response):
+        return f"{label} requires a token (401 {detail}) while {what}; set {envs}"
     return f"{label} rejected the token (401 {detail}) while {what}; check {envs}"
+
+
+def _sent_token(response: requests.Response) -> bool:
+    sent = response.request.headers if response.request is not None else {}
+    return any(h in sent for h in ("Authorization", "PRIVATE-TOKEN", "JOB-TOKEN"))
 
 
 def _not_found(response: requests.Response, what: str, label: str) -> str:
@@ -474,12 +482,13 @@ def _reason(e: requests.RequestException, forge: ForgeSession | None) -> str:
     connect, read = forge.timeout if forge else DEFAULT_TIMEOUT
     reason: Any = e.args[0] if e.args else e
     reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
-    # NewConnectionError is a ConnectTimeoutError in urllib3 2: test it first.
-    if isinstance(reason, NewConnectionError):
-        pass
-    elif isinstance(e, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
+    # urllib3 2 makes "connection refused" (NewConnectionError) a ConnectTimeoutError too.
+    slow_connect = isinstance(reason, ConnectTimeoutError) and not isinstance(
+        reason, NewConnectionError
+    )
+    if isinstance(e, requests.ConnectTimeout) or slow_connect:
         return f"no connection within {connect:g} s"
-    elif isinstance(e, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+    if isinstance(e, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
         return f"no answer within {read:g} s"
     text = str(reason)
     if "object at 0x" in text:  # "<HTTPConnection object at 0x…>: Failed to establish…"

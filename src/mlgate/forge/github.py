@@ -42,9 +42,7 @@ class GitHub:
         self.repository = repository
         self.api_url = api_url.rstrip("/")
         self.number = number
-        self._repo_url = (
-            f"{api_url.rstrip('/')}/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
-        )
+        self._repo_url = f"{self.api_url}/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
         self._session = session or build_session(
             token, auth="bearer", user_agent=f"mlgate/{__version__}"
         )

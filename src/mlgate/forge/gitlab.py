@@ -26,9 +26,10 @@ STATES: dict[str, str] = {
     "failure": "failed",
     "error": "failed",
 }
-JOB_TOKEN_NOTES = (
-    "CI_JOB_TOKEN cannot post merge request notes; "
-    "set MLGATE_TOKEN (a project access token with api scope)"
+# A job token reaches only an allow-list of endpoints (docs.gitlab.com/ci/jobs/ci_job_token/),
+# and neither notes nor commit statuses are on it.
+JOB_TOKEN_CANNOT = (
+    "CI_JOB_TOKEN cannot {}; set MLGATE_TOKEN (a project access token with api scope)"
 )
 
 
@@ -52,7 +53,7 @@ class GitLab:
         self.mr_iid = mr_iid
         self.job_token = job_token
         # A project may be named by its path ("group/app"): GitLab wants it URL-encoded.
-        self._project_url = f"{api_url.rstrip('/')}/projects/{quote(self.project_id, safe='')}"
+        self._project_url = f"{self.api_url}/projects/{quote(self.project_id, safe='')}"
         self._session = session or build_session(
             token, auth="gitlab", job_token=job_token, user_agent=f"mlgate/{__version__}"
         )
@@ -61,7 +62,7 @@ class GitLab:
     def from_env(cls, environ: Mapping[str, str]) -> GitLab:
         """From a merge request pipeline: CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID;
         the token from MLGATE_TOKEN or GITLAB_TOKEN, else CI_JOB_TOKEN (which GitLab does
-        not let post notes: the error then says so)."""
+        not let post notes or statuses: the error then says so)."""
         api_url, project, iid = (
             environ.get(k, "") for k in ("CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID")
         )
@@ -134,11 +135,24 @@ class GitLab:
         json: Any = None,
         params: Mapping[str, str | int] | None = None,
     ) -> requests.Response:
+        return self._request(method, url, what, "post merge request notes", json, params)
+
+    def _request(
+        self,
+        method: str,
+        url: str,
+        what: str,
+        action: str,
+        json: Any = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> requests.Response:
+        """``request``, saying so when the refusal is because the token is CI_JOB_TOKEN."""
         try:
             return request(self._session, method, url, what=what, json=json, params=params)
         except ForgeError as e:
             if self.job_token and e.status in (401, 403):
-                raise ForbiddenError(f"{what}: {JOB_TOKEN_NOTES}", status=e.status) from e
+                message = f"{what}: {JOB_TOKEN_CANNOT.format(action)}"
+                raise ForbiddenError(message, status=e.status) from e
             raise
 
     @property
@@ -165,14 +179,9 @@ class GitLab:
         if target_url:
             payload["target_url"] = target_url
         what = f"setting status {context} on {sha[:12]} in project {self.project_id}"
+        url = f"{self._project_url}/statuses/{sha}"
         try:
-            request(
-                self._session,
-                "POST",
-                f"{self._project_url}/statuses/{sha}",
-                what=what,
-                json=payload,
-            )
+            self._request("POST", url, what, "set commit statuses", json=payload)
         except ForgeError as e:
             if not _already(e, STATES[state]):
                 raise
