@@ -365,6 +365,7 @@ class FakeGitHub(FakeServer):
         self.comment_limit = comment_limit
         self.comments: dict[int, list[dict[str, Any]]] = {n: [] for n in pulls}
         self.statuses: dict[str, list[dict[str, Any]]] = {}
+        self.heads: dict[int, str] = {}  # pull number -> head sha that GET pulls/{n} reports
         self._next_id = 1_000_000_000  # GitHub comment ids are large and increasing
         self._clock = 0
         self._remaining = LIMIT
@@ -624,6 +625,7 @@ class FakeGitHub(FakeServer):
             return _error(404, "Not Found", _doc_for(request))
         pull = json.loads(EVENT_FILE.read_text(encoding="utf-8"))["pull_request"]
         pull["number"] = int(number)
+        pull["head"]["sha"] = self.heads.get(int(number), pull["head"]["sha"])
         return Reply(200, pull)
 
     # --- every reply: rate-limit headers and the contract ------------------------------
