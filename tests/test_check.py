@@ -360,3 +360,54 @@ def test_data_diff_of_an_updated_pointer_needs_no_download(repo: Path, capsys) -
 
 def git_show(repo: Path, rev: str, path: str) -> str:
     return git(repo, "show", f"{rev}:{path}")
+
+
+def test_a_project_in_a_subdirectory_resolves_paths_and_code_from_there(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    project = repo / "models" / "churn"
+    (project / "churnmodel").mkdir(parents=True)
+    (project / "churnmodel" / "__init__.py").write_text("")
+    (project / "churnmodel" / "build.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "def make(C=1.0):\n    return LogisticRegression(C=C, max_iter=500)\n"
+    )
+    cfg = classification_config()
+    cfg["model"].update(estimator="churnmodel.build:make", params={"C": 1.0})
+    cfg["data"].update(train="data/train.csv", test="../../shared/test.csv")
+    write_config(project, cfg)
+    train, test = classification_frames()
+    write_frames(project, train, test)
+    (repo / "shared").mkdir()
+    test.to_csv(repo / "shared" / "test.csv", index=False)
+    commit_all(repo, "a model in a monorepo")
+    set_params(project, C=0.5)
+
+    code, out, err = cli(capsys, "-C", str(project), "check", "--format", "json")
+
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["head"]["data"]["train"]["path"] == "models/churn/data/train.csv"
+    assert report["head"]["data"]["test"]["path"] == "shared/test.csv"
+    _, pred = fit_logreg(train, test, C=0.5, max_iter=500)
+    assert report["head"]["metrics"]["accuracy"] == pytest.approx(
+        accuracy_score(test["label"], pred)
+    )
+    cfg["data"]["train"] = "../../../outside.csv"
+    write_config(project, cfg)
+    code, _, err = cli(capsys, "-C", str(project), "check")
+    assert code == 2
+    assert "data.train: path '../../../outside.csv' (relative to models/churn/) is outside" in err
+
+
+def test_this_repositorys_example_model_checks_at_head(capsys) -> None:  # type: ignore[no-untyped-def]
+    """What .github/workflows/example.yml runs on mlgate's own pull requests."""
+    from conftest import REPO_ROOT
+
+    example = REPO_ROOT / "examples" / "diabetes-regression"
+    code, out, err = cli(
+        capsys, "-C", str(example), "check", "--base", "HEAD", "--head", "HEAD", "--format", "json"
+    )
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["model"] == "diabetes"
+    assert report["head"]["data"]["train"]["path"] == "examples/diabetes-regression/data/train.csv"
+    assert report["base"]["metrics"] == report["head"]["metrics"]

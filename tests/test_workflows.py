@@ -38,7 +38,16 @@ CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 # This repository's workflows run its own code; users get the released action instead. Each
 # pair is (what the file here says, what the README and `mlgate init` give users).
 USER_FORM: dict[Path, list[tuple[str, str]]] = {
-    EXAMPLE: [("      - uses: ./\n", f"      - uses: {init_mod.ACTION}\n")],
+    EXAMPLE: [
+        ("      - uses: ./\n", f"      - uses: {init_mod.ACTION}\n"),
+        # This repository runs its own example model; a user's model sits at the root.
+        (
+            "          working-directory: examples/diabetes-regression   # this repository's "
+            "example model\n",
+            "",
+        ),
+        ("path: examples/diabetes-regression/mlgate-result.json", "path: mlgate-result.json"),
+    ],
     PUBLISH: [
         (
             "      # mlgate from this repository's default branch: trusted code, never the PR's.\n"
@@ -301,12 +310,19 @@ def test_example_workflow_runs_the_action_on_prs_and_pushes() -> None:
     (job,) = wf["jobs"].values()
     checkout, action, upload = job["steps"]
     assert checkout == {"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}}
-    assert action == {"uses": "./", "with": {"github-token": "${{ secrets.GITHUB_TOKEN }}"}}
+    assert action == {
+        "uses": "./",
+        "with": {
+            "github-token": "${{ secrets.GITHUB_TOKEN }}",
+            "working-directory": "examples/diabetes-regression",
+        },
+    }
     assert upload["uses"] == "actions/upload-artifact@v4"
     assert upload["if"].startswith("always()")
+    # The result file lands in the action's working directory.
     assert (upload["with"]["name"], upload["with"]["path"]) == (
         "mlgate-result",
-        "mlgate-result.json",
+        "examples/diabetes-regression/mlgate-result.json",
     )
 
 
@@ -333,7 +349,8 @@ def test_publish_workflow_never_touches_the_pull_requests_code() -> None:
         "github-token": "${{ secrets.GITHUB_TOKEN }}",
     }
     publish = job["steps"][-1]
-    assert publish["run"] == f"mlgate publish {upload['with']['path']}"
+    # upload-artifact stores a single file at the artifact's root, by its base name.
+    assert publish["run"] == f"mlgate publish {Path(upload['with']['path']).name}"
     assert publish["env"] == {"GITHUB_TOKEN": "${{ secrets.GITHUB_TOKEN }}"}
 
 

@@ -109,6 +109,7 @@ def _spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
         params=dict(cfg.model.params),
         task=cfg.model.task,
         code_root=str(side.code_root),
+        project_dir=str(side.code_root / cfg.base) if cfg.base else str(side.code_root),
         train=str(side.paths["train"]),
         test=str(side.paths["test"]),
         train_name=cfg.data.train,

@@ -15,6 +15,7 @@ import functools
 import json
 import math
 import os
+import posixpath
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -74,6 +75,9 @@ class Config:
     file: str  # the name used in messages, e.g. "mlgate.yaml" or "mlgate.yaml@1a2b3c4"
     lines: dict[str, int] = field(repr=False)  # key path -> 1-based line
     raw: dict[str, Any] = field(repr=False)  # the parsed YAML mapping
+    # The config's directory, repo-relative ("" at the root): paths in the config are
+    # relative to it, and the model's own code is imported from it first (monorepos).
+    base: str = ""
 
     def line_of(self, key: str) -> int | None:
         """Line of ``key``, else of its closest parent that has one."""
@@ -90,14 +94,35 @@ class Config:
         return tuple(dict.fromkeys((*self.metrics, *extra)))
 
 
-def load(text: bytes | str, *, file: str = DEFAULT_CONFIG) -> Config:
-    """Parse and validate a config; ConfigError (exit 2) at the first problem by line."""
+def load(text: bytes | str, *, file: str = DEFAULT_CONFIG, base: str = "") -> Config:
+    """Parse and validate a config; ConfigError (exit 2) at the first problem by line.
+    ``base`` is the config's directory in the repo: its paths are relative to it."""
     source = _decode(text, file) if isinstance(text, bytes) else text
     data, lines = _parse(source, file)
     _raise_first(_schema_errors(data, file, lines))
-    semantic = _semantic_errors(data, functools.partial(_error, file, lines))
+    semantic = _semantic_errors(data, base, functools.partial(_error, file, lines))
     _raise_first((e.line or 0, e) for e in semantic)
-    return _build(data, file, lines)
+    return _build(data, file, lines, base)
+
+
+def resolve(path: str, base: str, *, key: str | None = None) -> str:
+    """A path from the config, relative to its directory ``base``, as a repo path."""
+    if not base:
+        return repo_relpath(path, key=key)
+    try:
+        return repo_relpath(posixpath.join(base, path.replace("\\", "/")), key=key)
+    except ConfigError:
+        msg = f"path {path!r} (relative to {base}/) is outside the repository"
+        raise ConfigError(msg, key=key) from None
+
+
+def _repo_base(path: Path) -> str:
+    """The directory of a config file on disk, relative to its git repository's root."""
+    folder = path.absolute().parent
+    for parent in (folder, *folder.parents):
+        if (parent / ".git").exists():
+            return "" if parent == folder else folder.relative_to(parent).as_posix()
+    return ""
 
 
 def load_path(path: str | os.PathLike[str]) -> Config:
@@ -113,7 +138,7 @@ def load_path(path: str | os.PathLike[str]) -> Config:
         raise ConfigError(f"{p} is a directory; expected a config file") from e
     except OSError as e:
         raise ConfigError(f"cannot read {p}: {e.strerror}") from e
-    return load(data, file=_display_path(p))
+    return load(data, file=_display_path(p), base=_repo_base(p))
 
 
 def _display_path(path: Path) -> str:
@@ -132,7 +157,7 @@ def load_at(files: Files, path: str = DEFAULT_CONFIG) -> Config | None:
         return None
     # Only WorkingFiles has a root: the working tree is named by path alone.
     label = path if hasattr(files, "root") or not files.sha else f"{path}@{files.sha[:7]}"
-    return load(data, file=label)
+    return load(data, file=label, base=posixpath.dirname(repo_relpath(path)))
 
 
 @functools.cache
@@ -493,7 +518,7 @@ _EXPLAIN: dict[str, Callable[[ValidationError, KeyPath], list[tuple[KeyPath, str
 # --- semantic checks (the data already matches the schema) -----------------------------
 
 
-def _semantic_errors(data: dict[str, Any], fail: Fail) -> Iterator[ConfigError]:
+def _semantic_errors(data: dict[str, Any], base: str, fail: Fail) -> Iterator[ConfigError]:
     task = data["model"]["task"]
     for i, name in enumerate(data["metrics"]):
         yield from _check_metric(name, f"metrics[{i}]", task, known_metrics(), fail)
@@ -501,11 +526,11 @@ def _semantic_errors(data: dict[str, Any], fail: Fail) -> Iterator[ConfigError]:
     for name, rule in data.get("gate", {}).items():
         yield from _check_metric(name, key_str(("gate", name)), task, gate_choices, fail)
         yield from _check_rule(rule, key_str(("gate", name)), fail)
-    yield from _check_data(data["data"], fail)
+    yield from _check_data(data["data"], base, fail)
     yield from _check_tag(data.get("promote", {}).get("tag"), fail)
     template = data.get("report", {}).get("template")
     if template is not None:
-        yield from _check_path(template, "report.template", fail)
+        yield from _check_path(template, base, "report.template", fail)
 
 
 def _check_metric(
@@ -537,16 +562,16 @@ def _check_rule(rule: dict[str, float], key: str, fail: Fail) -> Iterator[Config
         yield fail(f"min {low:g} is greater than max {high:g}; no value can pass", key)
 
 
-def _check_path(path: str, key: str, fail: Fail) -> Iterator[ConfigError]:
+def _check_path(path: str, base: str, key: str, fail: Fail) -> Iterator[ConfigError]:
     try:
-        repo_relpath(path, key=key)
+        resolve(path, base, key=key)
     except ConfigError as e:
         yield fail(e.detail, key)
 
 
-def _check_data(data: dict[str, Any], fail: Fail) -> Iterator[ConfigError]:
+def _check_data(data: dict[str, Any], base: str, fail: Fail) -> Iterator[ConfigError]:
     for side in ("train", "test"):
-        yield from _check_path(data[side], f"data.{side}", fail)
+        yield from _check_path(data[side], base, f"data.{side}", fail)
     for i, feature in enumerate(data.get("features") or ()):
         if feature == data["target"]:
             yield fail(
@@ -572,7 +597,7 @@ def _check_tag(tag: str | None, fail: Fail) -> Iterator[ConfigError]:
 # --- building --------------------------------------------------------------------------
 
 
-def _build(data: dict[str, Any], file: str, lines: dict[str, int]) -> Config:
+def _build(data: dict[str, Any], file: str, lines: dict[str, int], base: str) -> Config:
     model, section = data["model"], data["data"]
     promote, report = data.get("promote", {}), data.get("report", {})
     features = section.get("features")
@@ -585,8 +610,8 @@ def _build(data: dict[str, Any], file: str, lines: dict[str, int]) -> Config:
             params=copy.deepcopy(model.get("params", {})),
         ),
         data=DataSpec(
-            train=repo_relpath(section["train"]),
-            test=repo_relpath(section["test"]),
+            train=resolve(section["train"], base),
+            test=resolve(section["test"], base),
             target=section["target"],
             features=None if features is None else tuple(features),
         ),
@@ -594,10 +619,11 @@ def _build(data: dict[str, Any], file: str, lines: dict[str, int]) -> Config:
         gate={name: _rule(rule) for name, rule in data.get("gate", {}).items()},
         promote=PromoteSpec(**promote),
         storage=data.get("storage"),
-        report_template=None if template is None else repo_relpath(template),
+        report_template=None if template is None else resolve(template, base),
         file=file,
         lines=lines,
         raw=data,
+        base=base,
     )
 
 

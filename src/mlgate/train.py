@@ -33,7 +33,8 @@ class TrainSpec:
     estimator: str
     params: dict[str, Any]
     task: str
-    code_root: str
+    code_root: str  # the side's tree: the working tree, or an export of its commit
+    project_dir: str  # the config's directory inside code_root: cwd and first on sys.path
     train: str
     test: str
     train_name: str  # repo paths: they decide the format and name the file in messages
@@ -256,10 +257,15 @@ def child_main(argv: Sequence[str]) -> int:
         return 0  # the parent needed no model from this side
     start = time.perf_counter()
     spec = TrainSpec(**json.loads(text))
-    os.chdir(spec.code_root)
-    for extra in (os.path.join(spec.code_root, "src"), spec.code_root):
-        if os.path.isdir(extra):
-            sys.path.insert(0, extra)
+    os.chdir(spec.project_dir)
+    # The project's own code first (a monorepo's model next to its config), then the repo's.
+    candidates = [
+        os.path.join(spec.project_dir, "src"),
+        spec.project_dir,
+        os.path.join(spec.code_root, "src"),
+        spec.code_root,
+    ]
+    sys.path[:0] = [p for p in dict.fromkeys(candidates) if os.path.isdir(p)]
     try:
         record = run(spec)
     except WorkerFailure as e:
