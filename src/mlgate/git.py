@@ -11,10 +11,11 @@ import io
 import os
 import subprocess
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from mlgate.errors import GitError, UsageError
 from mlgate.paths import repo_relpath
@@ -206,3 +207,112 @@ def has_commit(root: Path, sha: str) -> bool:
         ["git", "cat-file", "-e", f"{sha}^{{commit}}"], cwd=root, capture_output=True
     )
     return proc.returncode == 0
+
+
+# --- writing a branch without checking it out (the production branch) ----------------------
+
+ZERO = "0" * 40
+FALLBACK_IDENTITY = ("mlgate", "mlgate@users.noreply.github.com")
+
+
+def _git(
+    root: Path, *args: str, input: str | bytes | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    data = input.encode() if isinstance(input, str) else input
+    return subprocess.run(["git", *args], cwd=root, input=data, capture_output=True, env=env)
+
+
+def _out(root: Path, *args: str, **kw: Any) -> str:
+    proc = _git(root, *args, **kw)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        raise GitError(f"git {' '.join(args[:3])} failed in {root}: {err}")
+    return proc.stdout.decode().strip()
+
+
+def identity(root: Path) -> list[str]:
+    """``-c user.name=… -c user.email=…`` when the repository has no identity (a CI runner)."""
+    name = _git(root, "config", "user.name").stdout.strip()
+    email = _git(root, "config", "user.email").stdout.strip()
+    if name and email:
+        return []
+    return ["-c", f"user.name={FALLBACK_IDENTITY[0]}", "-c", f"user.email={FALLBACK_IDENTITY[1]}"]
+
+
+def has_remote(root: Path, name: str = "origin") -> bool:
+    return _git(root, "remote", "get-url", name).returncode == 0
+
+
+def ref_sha(root: Path, ref: str) -> str | None:
+    proc = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def fetch_refs(root: Path, remote: str, refspecs: list[str]) -> None:
+    """Fetch exactly these refspecs (missing remote branches are fine: first promotion)."""
+    proc = _git(root, "fetch", "--quiet", "--no-tags", remote, *refspecs)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        if "couldn't find remote ref" not in err:
+            raise GitError(f"git fetch {remote} failed in {root}: {err}")
+
+
+def commit_files(
+    root: Path, parent: str | None, files: dict[str, bytes], message: str, *, replace_dir: str
+) -> str:
+    """A commit whose tree is ``parent``'s with ``replace_dir/`` replaced by ``files``; made
+    with a temporary index, so the working tree and the user's index are never touched."""
+    with tempfile.TemporaryDirectory(prefix="mlgate-index-") as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        if parent:
+            _out(root, "read-tree", parent, env=env)
+            _out(
+                root,
+                "rm",
+                "-r",
+                "--cached",
+                "--quiet",
+                "--ignore-unmatch",
+                "--",
+                replace_dir,
+                env=env,
+            )
+        for path, data in sorted(files.items()):
+            blob = _out(root, "hash-object", "-w", "--stdin", input=data)
+            _out(root, "update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+        tree = _out(root, "write-tree", env=env)
+    parents = ["-p", parent] if parent else []
+    return _out(root, *identity(root), "commit-tree", tree, *parents, input=message)
+
+
+def move_ref(root: Path, ref: str, new: str, old: str | None) -> bool:
+    """Compare-and-swap: point ``ref`` at ``new`` only if it is still at ``old``."""
+    return _git(root, "update-ref", ref, new, old or ZERO).returncode == 0
+
+
+def create_tag(root: Path, name: str, commit: str, message: str) -> bool:
+    """An annotated tag; False when the name is taken (another promotion got there first)."""
+    proc = _git(root, *identity(root), "tag", "-a", name, commit, "-F", "-", input=message)
+    return proc.returncode == 0
+
+
+def delete_tag(root: Path, name: str) -> None:
+    _git(root, "tag", "-d", name)
+
+
+def push_atomic(root: Path, remote: str, refspecs: list[str]) -> tuple[bool, str]:
+    """All refspecs or none (``--atomic``); no force. (accepted, git's message)."""
+    proc = _git(root, "push", "--atomic", "--porcelain", remote, *refspecs)
+    message = (proc.stdout + proc.stderr).decode(errors="replace").strip()
+    return proc.returncode == 0, message
+
+
+def tree_files(root: Path, rev: str, directory: str) -> dict[str, bytes]:
+    """Every file under ``directory/`` at ``rev``: {path: bytes}."""
+    listing = _out(root, "ls-tree", "-r", "-z", "--full-tree", rev, "--", directory + "/")
+    found: dict[str, bytes] = {}
+    for entry in filter(None, listing.split("\0")):
+        meta, path = entry.split("\t", 1)
+        blob = meta.split()[2]
+        found[path] = _git(root, "cat-file", "blob", blob).stdout
+    return found

@@ -92,7 +92,7 @@ def render_document(
         return _render_markdown(report, template=template, limit=limit, run_url=run_url)
     if fmt == "text":
         env = _environment(color=color)
-        return _tidy(env.get_template(_TEXT_TEMPLATE).render(_context(report, run_url=run_url)))
+        return tidy(env.get_template(_TEXT_TEMPLATE).render(_context(report, run_url=run_url)))
     raise ValueError(f"unknown report format {fmt!r}; expected text, markdown or json")
 
 
@@ -323,6 +323,13 @@ def _painter(color: bool) -> Callable[[object, str], str]:
 # --- environment and context -------------------------------------------------------------
 
 
+def markdown_environment() -> SandboxedEnvironment:
+    """The sandboxed environment of the built-in templates, with the report's filters (``md``,
+    ``metric``, ``delta``, ``pct``, ``value``, ``short``, ``optional``, ``trend``, ...): other
+    markdown rendered from ``templates/`` (the model card) escapes the same way."""
+    return _environment(color=False)
+
+
 @functools.lru_cache(maxsize=2)
 def _environment(*, color: bool) -> SandboxedEnvironment:
     # Sandboxed: a report template may come from the pull request (report.template).
@@ -406,7 +413,7 @@ def _context(
     }
 
 
-def _tidy(text: str) -> str:
+def tidy(text: str) -> str:
     """Optional sections leave blank lines behind: keep at most one between blocks."""
     return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
 
@@ -437,7 +444,7 @@ def _render_template(
     tmpl: jinja2.Template, context: dict[str, Any], source: UserTemplate | None
 ) -> str:
     try:
-        return _tidy(tmpl.render(context))
+        return tidy(tmpl.render(context))
     except jinja2.TemplateError as e:
         if source is None:
             raise  # a bug in a built-in template: let it show

@@ -46,6 +46,11 @@ class TrainSpec:
     model_out: str
     extra_eval: str | None = None  # the other side's test data, for same-data comparison
     extra_eval_name: str | None = None
+    # Promotion: check the saved model reloads (trusted types only) and predicts, and score
+    # the production model (already sha256-verified by the parent) on this side's test data.
+    smoke_test: bool = False
+    champion_model: str | None = None
+    score_only: bool = False  # skip training: only score champion_model (a promotion retry)
 
 
 class WorkerFailure(MlgateError):
@@ -189,7 +194,69 @@ def _same_data(est: Any, spec: TrainSpec, used: list[str]) -> dict[str, Any]:
         return {"error": f"the base model cannot score head's test data: {type(e).__name__}: {e}"}
 
 
+def load_trusted(path: str) -> Any:
+    """A skops file, loaded only if every type in it is one skops trusts by default."""
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(file=path)
+    if untrusted:
+        raise UntrustedModel(untrusted)
+    return skops.io.load(path)
+
+
+class UntrustedModel(Exception):
+    def __init__(self, types: list[str]) -> None:
+        super().__init__(f"it contains types mlgate never loads: {', '.join(sorted(types))}")
+        self.types = types
+
+
+def _smoke_test(path: str, x_test: Any) -> dict[str, Any]:
+    """The model as it will be deployed (reloaded from its file) predicts, with the right shape."""
+    sample = x_test.iloc[:100]
+    try:
+        model = load_trusted(path)
+        predicted = model.predict(sample)
+    except UntrustedModel as e:
+        return {"ok": False, "error": f"the saved model cannot be loaded safely: {e}"}
+    except Exception as e:
+        return {
+            "ok": False,
+            "error": f"the reloaded model fails to predict: {type(e).__name__}: {e}",
+        }
+    shape = getattr(predicted, "shape", (len(predicted),))
+    if not shape or shape[0] != len(sample):
+        return {"ok": False, "error": f"predict returned shape {shape} for {len(sample)} rows"}
+    return {"ok": True, "rows": len(sample)}
+
+
+def _score_champion(spec: TrainSpec, test: Any) -> dict[str, Any]:
+    """The production model on this side's test rows, or why that cannot be done."""
+    assert spec.champion_model is not None
+    try:
+        model = load_trusted(spec.champion_model)
+    except UntrustedModel as e:
+        return {"untrusted": True, "error": f"the production model was not loaded: {e}"}
+    columns = [str(c) for c in test.columns]
+    wanted = [str(c) for c in getattr(model, "feature_names_in_", [])] or [
+        c for c in (spec.features or columns) if c != spec.target
+    ]
+    missing = [c for c in [*wanted, spec.target] if c not in columns]
+    if missing:
+        listed = ", ".join(map(repr, missing))
+        return {
+            "error": f"the candidate's test data lacks column(s) {listed} the production model uses"
+        }
+    try:
+        return {"metrics": score(model, test[wanted], test[spec.target], spec.metrics)}
+    except Exception as e:
+        why = f"{type(e).__name__}: {e}"
+        return {"error": f"the production model cannot score the candidate's test data: {why}"}
+
+
 def run(spec: TrainSpec) -> dict[str, Any]:
+    if spec.score_only:
+        test = load_frame(spec.test, spec.test_name)
+        return {"ok": True, "champion": _score_champion(spec, test), "versions": _versions()}
     est = build_estimator(spec.estimator, spec.params)
     train = load_frame(spec.train, spec.train_name)
     test = load_frame(spec.test, spec.test_name)
@@ -222,6 +289,10 @@ def run(spec: TrainSpec) -> dict[str, Any]:
     record.update(_save_model(est, spec.model_out))
     if spec.extra_eval:
         record["same_data"] = _same_data(est, spec, record["features"])
+    if spec.smoke_test:
+        record["smoke"] = _smoke_test(spec.model_out, x_test)
+    if spec.champion_model:
+        record["champion"] = _score_champion(spec, test)
     return record
 
 
