@@ -251,15 +251,20 @@ def test_workflow_command_escaping() -> None:
     assert not re.search(r"[\r\n]", escape_data("x\ny"))
 
 
-def test_non_pr_events_do_nothing(repo: Path, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_other_events_do_nothing(repo: Path, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
+    push["ref"] = "refs/heads/feature"  # not the default branch: nothing to promote
     env = github_env(tmp_path, push)
     env["GITHUB_EVENT_NAME"] = "push"
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     code, out, _ = cli(capsys, "ci")
     assert code == 0
-    assert (
-        out.strip()
-        == "mlgate: nothing to check for a push event (mlgate ci checks pull_request events)"
+    assert out.strip() == (
+        "mlgate: nothing to do for a push to refs/heads/feature (promotion follows master)"
+    )
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "issues")
+    code, out, _ = cli(capsys, "ci")
+    assert out.strip() == (
+        "mlgate: nothing to check for a issues event (mlgate ci checks pull_request events)"
     )

@@ -82,12 +82,16 @@ def _code_aware(lines: Sequence[str]) -> Iterator[tuple[str, bool]]:
             fence = match[1]
             yield line, True
         elif fence is not None:
-            if match and match[1][0] == fence[0] and len(match[1]) >= len(fence):
-                if not line.strip().strip(fence[0]):
-                    fence = None
+            if match and _closes(fence, match[1], line):
+                fence = None
             yield line, True
         else:
             yield line, False
+
+
+def _closes(fence: str, marks: str, line: str) -> bool:
+    """A closing fence: the opener's character, at least as many, nothing else after."""
+    return marks[0] == fence[0] and len(marks) >= len(fence) and not line.strip().strip(marks[0])
 
 
 def _normalized(text: str) -> str:
@@ -129,8 +133,9 @@ def _context(
         "estimator": estimator,
         "params": sorted(params.items()),
         "data": _data(lineage),
+        "evaluation": lineage.data["test"].path if "test" in lineage.data else None,
         "metrics": _metric_rows(lineage, metric_order),
-        "checks": [_check_row(c) for c in checks],
+        "checks": [_check_row(c, _skip_reason(lineage)) for c in checks],
         "rules": [(m, rules[m].describe()) for m in sorted(rules)],
         "versions": sorted(lineage.versions.items()),
     }
@@ -172,13 +177,15 @@ def _metric_rows(lineage: Lineage, order: Sequence[str]) -> list[dict[str, Any]]
     ]
 
 
-def _check_row(check: RuleCheck) -> dict[str, Any]:
+def _skip_reason(lineage: Lineage) -> str:
+    """Why rules relative to the champion were skipped (gate.py only says "no baseline")."""
+    return "no champion" if lineage.replaced_version is None else "champion not scored"
+
+
+def _check_row(check: RuleCheck, skip_reason: str) -> dict[str, Any]:
     limit = f"{check.limit:g}%" if check.kind == "max_regression_pct" else f"{check.limit:g}"
-    if check.skipped:
-        result = "⏭️ skipped: no champion"
-    else:
-        result = "✅ pass" if check.passed else "❌ fail"
     failed = not check.passed and not check.skipped
+    result = f"⏭️ skipped: {skip_reason}" if check.skipped else "❌ fail" if failed else "✅ pass"
     return {
         "metric": check.metric,
         "kind": check.kind,

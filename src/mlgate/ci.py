@@ -83,17 +83,32 @@ def _github_run_url(environ: Mapping[str, str]) -> str | None:
     return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
 
 
-def github_change(environ: Mapping[str, str]) -> Change | str:
-    """The PR this run is for, or a sentence saying why there is nothing to do."""
+@dataclass(frozen=True)
+class Promotion:
+    """A merge landed on the default branch: promote what it produced."""
+
+    ref: str
+    pull_request: int | None = None
+
+
+def github_change(environ: Mapping[str, str]) -> Change | Promotion | str:
+    """The PR to check, the merge to promote, or a sentence saying why there is nothing to do."""
     name = environ.get("GITHUB_EVENT_NAME", "")
     event = _event(environ)
+    if name == "push":
+        default = (event.get("repository") or {}).get("default_branch")
+        if default and event.get("ref") == f"refs/heads/{default}" and not event.get("deleted"):
+            return Promotion(ref=event.get("after") or "HEAD")
+        return f"nothing to do for a push to {event.get('ref')} (promotion follows {default})"
     if name != "pull_request":
         kind = name or "unknown"
         return f"nothing to check for a {kind} event (mlgate ci checks pull_request events)"
     action = event.get("action", "")
+    pr = event["pull_request"]
+    if action == "closed" and pr.get("merged") and pr.get("merge_commit_sha"):
+        return Promotion(ref=pr["merge_commit_sha"], pull_request=int(pr["number"]))
     if action not in PR_ACTIONS:
         return f"nothing to check for pull_request.{action}"
-    pr = event["pull_request"]
     head_repo = (pr["head"].get("repo") or {}).get("full_name")
     return Change(
         forge="github",
@@ -299,6 +314,8 @@ def run_ci(
     change = github_change(environ) if platform == "github" else gitlab_change(environ)
     if isinstance(change, str):
         return CiOutcome(int(ExitCode.OK), [f"mlgate: {change}"])
+    if isinstance(change, Promotion):
+        return _promote(Path(cwd), environ, change, config_path)
     return _check_change(Path(cwd), environ, change, config_path, fail_on_gate, result_path)
 
 
@@ -374,6 +391,49 @@ def _check_change(
     failed = not result.passed and fail_on_gate
     outcome.exit_code = int(ExitCode.GATE_FAILED if failed else ExitCode.OK)
     return outcome
+
+
+def _promote(
+    cwd: Path, environ: Mapping[str, str], change: Promotion, config_path: str
+) -> CiOutcome:
+    """Promotion on merge: outputs promoted/version/tag, the model card in the summary."""
+    from mlgate.cli import promotion_lines
+    from mlgate.promote import promote
+
+    repo = git.open_repo(cwd)
+    ensure_commit(repo, change.ref)
+    outcome = promote(
+        cwd,
+        ref=change.ref,
+        config_path=_rel(repo, cwd, config_path),
+        pull_request=change.pull_request,
+    )
+    lines = promotion_lines(outcome)
+    github = environ.get("GITHUB_ACTIONS") == "true"
+    if github and environ.get("GITHUB_STEP_SUMMARY"):
+        refusal = "\n".join(f"- {escape_md(r)}" for r in outcome.reasons)
+        summary = outcome.card or f"### mlgate: {outcome.model} was not promoted\n\n{refusal}\n"
+        append_summary(environ["GITHUB_STEP_SUMMARY"], summary)
+    if github and environ.get("GITHUB_OUTPUT"):
+        promoted = outcome.commit is not None
+        write_outputs(
+            environ["GITHUB_OUTPUT"],
+            {
+                "promoted": "true" if promoted else "false",
+                "version": str(outcome.version) if promoted else "",
+                "tag": (outcome.tag or "") if promoted else "",
+            },
+        )
+    if github:
+        lines += [f"::error title=mlgate: not promoted::{escape_data(r)}" for r in outcome.reasons]
+    code = ExitCode.GATE_FAILED if outcome.reasons else ExitCode.OK
+    return CiOutcome(int(code), lines)
+
+
+def escape_md(text: str) -> str:
+    from mlgate.report import md_escape
+
+    return str(md_escape(text))
 
 
 def _rel(repo: Any, cwd: Path, config_path: str) -> str:

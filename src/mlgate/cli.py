@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from mlgate import __version__
 from mlgate.errors import ExitCode, MlgateError
@@ -54,6 +54,22 @@ def _parser() -> argparse.ArgumentParser:
 
     pub = sub.add_parser("publish", help="post a saved result (fork PRs, from workflow_run)")
     pub.add_argument("result", metavar="RESULT.json")
+
+    pr = sub.add_parser("promote", help="promote the model at a revision to the production branch")
+    pr.add_argument("--ref", default="HEAD", metavar="REV", help="the candidate (default HEAD)")
+    pr.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
+    pr.add_argument("--dry-run", action="store_true", help="compare and report, write nothing")
+    pr.add_argument("--no-push", action="store_true", help="commit and tag locally only")
+
+    rb = sub.add_parser("rollback", help="make version N current again, as a new version")
+    rb.add_argument("--to", type=int, required=True, metavar="N")
+    rb.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
+    rb.add_argument("--dry-run", action="store_true")
+    rb.add_argument("--no-push", action="store_true")
+
+    hi = sub.add_parser("history", help="promoted versions with their metrics")
+    hi.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
+    hi.add_argument("--format", choices=FORMATS, default="text")
 
     v = sub.add_parser("validate", help="check mlgate.yaml against the schema")
     v.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
@@ -105,6 +121,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check(cwd, args.base, args.head, args.config, args.format, args.output)
     if args.command == "validate":
         return _validate(cwd, args.config)
+    if args.command == "promote":
+        return _promote(cwd, args)
+    if args.command == "rollback":
+        return _rollback(cwd, args)
+    if args.command == "history":
+        return _history(cwd, args.config, args.format)
     if args.command == "ci":
         return _ci(cwd, args.config, fail_on_gate=not args.no_fail, result=args.result)
     if args.command == "publish":
@@ -139,6 +161,71 @@ def _check(
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return int(ExitCode.OK if result.passed else ExitCode.GATE_FAILED)
+
+
+def _promote(cwd: Path, args: argparse.Namespace) -> int:
+    from mlgate.promote import promote
+
+    outcome = promote(
+        cwd,
+        ref=args.ref,
+        config_path=_repo_config_path(cwd, args.config),
+        dry_run=args.dry_run,
+        push=not args.no_push,
+    )
+    for line in promotion_lines(outcome):
+        print(line)
+    if outcome.reasons:
+        return int(ExitCode.GATE_FAILED)
+    return int(ExitCode.OK)
+
+
+def promotion_lines(outcome: Any) -> list[str]:
+    """What a promotion or rollback did, for the terminal and the CI log."""
+    lines = [f"note: {n}" for n in outcome.notes]
+    if outcome.reasons:
+        lines.append(f"mlgate: {outcome.model} was not promoted (nothing was written):")
+        lines += [f"  ✗ {r}" for r in outcome.reasons]
+    elif outcome.dry_run:
+        lines.append(
+            f"mlgate: dry run: {outcome.model} would become v{outcome.version} ({outcome.tag})"
+        )
+    elif outcome.commit is None:
+        lines.append(f"mlgate: nothing to promote for {outcome.model}")
+    else:
+        where = "pushed to origin" if outcome.pushed else "local only"
+        lines.append(
+            f"mlgate: {outcome.model} promoted as v{outcome.version}: tag {outcome.tag}, "
+            f"commit {outcome.commit[:7]} ({where})"
+        )
+    return lines
+
+
+def _rollback(cwd: Path, args: argparse.Namespace) -> int:
+    from mlgate.promote import rollback
+
+    outcome = rollback(
+        cwd,
+        to=args.to,
+        config_path=_repo_config_path(cwd, args.config),
+        dry_run=args.dry_run,
+        push=not args.no_push,
+    )
+    for line in promotion_lines(outcome):
+        print(line.replace("promoted as", f"rolled back to v{args.to} as"))
+    return int(ExitCode.OK)
+
+
+def _history(cwd: Path, config: str, fmt: str) -> int:
+    from mlgate import config as config_mod
+    from mlgate import git
+    from mlgate.history import list_versions, render
+
+    cfg = config_mod.load_path(cwd / config)
+    root = git.root(git.open_repo(cwd))
+    versions = list_versions(root, cfg.model.name, tag_template=cfg.promote.tag)
+    sys.stdout.write(render(versions, cfg.model.name, cast("Format", fmt)))
+    return int(ExitCode.OK)
 
 
 def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:

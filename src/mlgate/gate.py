@@ -74,7 +74,9 @@ def _within(value: float, limit: float) -> bool:
     return value <= limit + EPSILON * max(1.0, abs(limit))
 
 
-def _check(row: MetricDelta, kind: RuleKind, limit: float) -> RuleCheck:
+def _check(
+    row: MetricDelta, kind: RuleKind, limit: float, labels: tuple[str, str] = ("base", "head")
+) -> RuleCheck:
     name = row.name
     if is_missing(row.head):
         return RuleCheck(name, kind, limit, False, False, f"{name} has no value for head")
@@ -92,7 +94,7 @@ def _check(row: MetricDelta, kind: RuleKind, limit: float) -> RuleCheck:
         return RuleCheck(name, kind, limit, True, True, f"{name}: no baseline, {kind} skipped")
     assert row.base is not None
     verb = "dropped" if row.direction == "higher" else "rose"
-    span = f"(base {_fmt(row.base)} → head {_fmt(row.head)})"
+    span = f"({labels[0]} {_fmt(row.base)} → {labels[1]} {_fmt(row.head)})"
     if kind == "max_regression":
         ok = _within(worse, limit)
         msg = f"{name} {verb} by {_fmt(worse)} {span}, more than the allowed {limit:g}"
@@ -107,8 +109,14 @@ def _check(row: MetricDelta, kind: RuleKind, limit: float) -> RuleCheck:
     return RuleCheck(name, kind, limit, ok, False, "" if ok else msg)
 
 
-def evaluate(rules: Mapping[str, Rule], rows: Sequence[MetricDelta]) -> Verdict:
-    """Check every rule against its metric's row. A rule whose metric has no row fails."""
+def evaluate(
+    rules: Mapping[str, Rule],
+    rows: Sequence[MetricDelta],
+    *,
+    labels: tuple[str, str] = ("base", "head"),
+) -> Verdict:
+    """Check every rule against its metric's row. A rule whose metric has no row fails.
+    ``labels`` name the two sides in messages (promotion: the champion and the candidate)."""
     by_name = {row.name: row for row in rows}
     checks: list[RuleCheck] = []
     for metric, rule in rules.items():
@@ -121,5 +129,5 @@ def evaluate(rules: Mapping[str, Rule], rows: Sequence[MetricDelta]) -> Verdict:
                 msg = f"{metric} was not measured"
                 checks.append(RuleCheck(metric, kind, limit, False, False, msg))
             else:
-                checks.append(_check(row, kind, float(limit)))
+                checks.append(_check(row, kind, float(limit), labels))
     return Verdict(tuple(checks))

@@ -125,7 +125,7 @@ def parse_tag_message(text: str) -> dict[str, Any] | None:
     last = text.strip().rsplit("\n", 1)[-1]
     try:
         block = json.loads(last)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a deeply nested JSON "bomb"
         return None
     if not isinstance(block, dict) or block.get("schema") != TAG_SCHEMA:
         return None

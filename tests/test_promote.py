@@ -1,0 +1,328 @@
+"""Journeys 3 and 5: promotion to the production branch, refusal, races, tampering,
+rollback, and `mlgate ci` on merge. Real git: a bare `origin` plus clones."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import skops.io
+
+from conftest import FIXTURES, commit_all, git
+from projects import base_project, classification_config, classification_frames, cli, set_params
+from test_ci import github_env, read_outputs
+
+
+@pytest.fixture
+def origin(repo: Path, tmp_path: Path) -> Path:
+    """The project committed on main and pushed to a bare origin."""
+    base_project(repo, classification_config(), classification_frames())
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    return bare
+
+
+def show(where: Path, rev: str, path: str) -> bytes:
+    return subprocess.run(
+        ["git", "show", f"{rev}:{path}"], cwd=where, capture_output=True, check=True
+    ).stdout
+
+
+def lineage(where: Path, rev: str = "production") -> dict[str, Any]:
+    return json.loads(show(where, rev, "churn/lineage.json"))
+
+
+def tags(where: Path) -> list[str]:
+    return git(where, "tag", "--list", "churn@v*", "--sort=version:refname").split()
+
+
+def test_first_promotion_creates_branch_tag_and_pushes(repo: Path, origin: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = cli(capsys, "promote")
+    assert code == 0, err
+    head = git(repo, "rev-parse", "HEAD")
+    assert out.strip().startswith("mlgate: churn promoted as v1: tag churn@v1, commit ")
+    assert out.strip().endswith("(pushed to origin)")
+    files = git(origin, "ls-tree", "-r", "--name-only", "production").split()
+    assert files == [
+        "churn/MODEL_CARD.md",
+        "churn/lineage.json",
+        "churn/metrics.json",
+        "churn/model.skops",
+    ]
+    assert git(origin, "rev-list", "--count", "production") == "1"  # an orphan branch
+    assert (
+        git(origin, "log", "-1", "--format=%s", "production") == f"promote churn v1 from {head[:7]}"
+    )
+    assert git(origin, "cat-file", "-t", "churn@v1") == "tag"  # annotated
+    assert git(origin, "tag", "-n1", "churn@v1").split(None, 1)[1].startswith("churn v1: accuracy ")
+    record = lineage(origin)
+    model = show(origin, "production", "churn/model.skops")
+    assert record["version"] == 1 and record["source_commit"] == head
+    assert record["model_sha256"] == hashlib.sha256(model).hexdigest()
+    assert record["replaced_version"] is None and record["kind"] == "promotion"
+    assert set(record["versions"]) >= {"python", "mlgate", "scikit-learn"}
+    assert record["data"]["train"]["path"] == "data/train.csv"
+    assert git(repo, "rev-parse", "production") == git(origin, "rev-parse", "production")
+    assert git(repo, "status", "--porcelain") == ""  # the working tree was never touched
+
+
+def test_worse_candidate_is_refused_and_nothing_is_written(
+    repo: Path, origin: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli(capsys, "promote")[0] == 0
+    before = (
+        git(origin, "rev-parse", "production"),
+        tags(origin),
+        git(repo, "rev-parse", "production"),
+        tags(repo),
+    )
+    set_params(repo, C=0.0001)
+    commit_all(repo, "over-regularized")
+    code, out, _ = cli(capsys, "promote")
+    assert code == 1
+    assert "mlgate: churn was not promoted (nothing was written):" in out
+    assert "accuracy dropped by" in out and "(production v1 " in out and "→ candidate " in out
+    after = (
+        git(origin, "rev-parse", "production"),
+        tags(origin),
+        git(repo, "rev-parse", "production"),
+        tags(repo),
+    )
+    assert after == before
+
+
+def test_better_candidate_becomes_v2_replacing_v1(repo: Path, origin: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert cli(capsys, "promote")[0] == 0
+    v1 = lineage(origin)
+    set_params(repo, C=0.8)
+    head = commit_all(repo, "C 0.8")
+    code, out, err = cli(capsys, "promote")
+    assert code == 0, err
+    v2 = lineage(origin)
+    assert (v2["version"], v2["replaced_version"], v2["source_commit"]) == (2, 1, head)
+    assert v2["champion_metrics"]["accuracy"] == pytest.approx(v1["metrics"]["accuracy"])
+    assert tags(origin) == ["churn@v1", "churn@v2"]
+    assert git(origin, "rev-list", "--count", "production") == "2"
+    card = show(origin, "production", "churn/MODEL_CARD.md").decode()
+    assert card.startswith("# churn v2")
+    code, out, _ = cli(capsys, "promote")  # the same commit again: nothing to do
+    assert code == 0 and "already production v2" in out
+    assert tags(origin) == ["churn@v1", "churn@v2"]
+
+
+def test_dry_run_and_no_push(repo: Path, origin: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    code, out, _ = cli(capsys, "promote", "--dry-run")
+    assert code == 0 and "would become v1 (churn@v1)" in out
+    assert tags(repo) == [] and git(origin, "branch", "--list", "production") == ""
+    code, out, _ = cli(capsys, "promote", "--no-push")
+    assert code == 0 and out.strip().endswith("(local only)")
+    assert tags(repo) == ["churn@v1"] and tags(origin) == []
+
+
+def _replace_production_model(repo: Path, data: bytes, *, fix_lineage: bool) -> None:
+    """Edit the production branch by hand (as an attacker or a careless person would)."""
+    work = repo.parent / "prod-edit"
+    git(
+        repo.parent,
+        "clone",
+        "-q",
+        "--branch",
+        "production",
+        git(repo, "remote", "get-url", "origin"),
+        str(work),
+    )
+    (work / "churn" / "model.skops").write_bytes(data)
+    if fix_lineage:
+        record = json.loads((work / "churn" / "lineage.json").read_text())
+        record["model_sha256"] = hashlib.sha256(data).hexdigest()
+        (work / "churn" / "lineage.json").write_text(json.dumps(record))
+    commit_all(work, "edit the model")
+    git(work, "push", "-q", "origin", "production")
+
+
+def test_tampered_production_model_is_never_loaded(repo: Path, origin: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert cli(capsys, "promote")[0] == 0
+    _replace_production_model(repo, b"not the model that was promoted", fix_lineage=False)
+    set_params(repo, C=0.9)
+    commit_all(repo, "C 0.9")
+    code, _, err = cli(capsys, "promote")
+    assert code == 3
+    assert "churn/model.skops at " in err and "does not match the sha256 in lineage.json" in err
+    assert tags(origin) == ["churn@v1"]
+
+
+def test_production_model_with_an_untrusted_type_is_refused(
+    repo: Path, origin: Path, capsys, tmp_path: Path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli(capsys, "promote")[0] == 0
+    (tmp_path / "evilmod.py").write_text(
+        "class Payload:\n    def __init__(self):\n        self.x = 1\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import evilmod  # type: ignore[import-not-found]
+
+    skops.io.dump(evilmod.Payload(), tmp_path / "evil.skops")
+    _replace_production_model(repo, (tmp_path / "evil.skops").read_bytes(), fix_lineage=True)
+    set_params(repo, C=0.9)
+    commit_all(repo, "C 0.9")
+    code, _, err = cli(capsys, "promote")
+    assert code == 3
+    assert (
+        "the production model was not loaded: it contains types mlgate never loads: evilmod.Payload"
+        in err
+    )
+    assert tags(origin) == ["churn@v1"]
+
+
+def test_two_clones_promoting_at_once_never_lose_a_version(
+    repo: Path, origin: Path, tmp_path: Path
+) -> None:
+    clones = []
+    for name, c in (("a", 0.9), ("b", 0.8)):
+        clone = tmp_path / name
+        git(tmp_path, "clone", "-q", str(origin), str(clone))
+        set_params(clone, C=c)
+        commit_all(clone, f"C {c}")
+        clones.append(clone)
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "mlgate", "promote"],
+            cwd=c,
+            env=os.environ,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in clones
+    ]
+    results = [(r.wait(), r.communicate()) for r in runs]
+    codes = sorted(code for code, _ in results)
+    assert codes in ([0, 0], [0, 1]), results
+    remote_tags = tags(origin)
+    assert remote_tags == [f"churn@v{i}" for i in range(1, len(remote_tags) + 1)]
+    assert len(remote_tags) == codes.count(0)
+    log = git(origin, "log", "--format=%s", "production").splitlines()
+    assert len(log) == len(remote_tags)  # every version is a commit, none overwritten
+    versions = [lineage(origin, f"churn@v{i}")["version"] for i in range(1, len(remote_tags) + 1)]
+    assert versions == list(range(1, len(remote_tags) + 1))
+    tip = git(origin, "rev-parse", "production")
+    for clone in clones:  # no clone is left with a version the remote does not have
+        local = git(clone, "rev-parse", "production")
+        ancestor = ["git", "merge-base", "--is-ancestor", local, tip]
+        assert subprocess.run(ancestor, cwd=origin).returncode == 0
+        assert set(tags(clone)) <= set(remote_tags)
+
+
+def test_rollback_creates_a_new_version_equal_to_the_old_one(
+    repo: Path, origin: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli(capsys, "promote")[0] == 0
+    set_params(repo, C=0.8)
+    commit_all(repo, "C 0.8")
+    assert cli(capsys, "promote")[0] == 0
+    code, out, err = cli(capsys, "rollback", "--to", "1")
+    assert code == 0, err
+    assert "rolled back to v1 as v3" in out
+    assert tags(origin) == ["churn@v1", "churn@v2", "churn@v3"]
+    for name in ("model.skops", "metrics.json"):
+        assert show(origin, "churn@v3", f"churn/{name}") == show(
+            origin, "churn@v1", f"churn/{name}"
+        )
+    record = lineage(origin, "churn@v3")
+    assert (
+        record["version"],
+        record["kind"],
+        record["rollback_of"],
+        record["replaced_version"],
+    ) == (3, "rollback", 1, 2)
+    assert git(origin, "log", "-1", "--format=%B", "production").strip().endswith("rollback of v1")
+    code, _, err = cli(capsys, "rollback", "--to", "9")
+    assert (
+        code == 2 and "there is no version 9 of churn (tag churn@v9); versions: v1, v2, v3" in err
+    )
+
+
+def test_ci_push_to_the_default_branch_promotes(
+    repo: Path, origin: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
+    push["ref"] = "refs/heads/main"
+    push["repository"]["default_branch"] = "main"
+    push["after"] = git(repo, "rev-parse", "HEAD")
+    env = github_env(tmp_path, push)
+    env["GITHUB_EVENT_NAME"] = "push"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code, _, err = cli(capsys, "ci")
+    assert code == 0, err
+    outputs = read_outputs(tmp_path / "output.txt")
+    assert outputs == {"promoted": "true", "version": "1", "tag": "churn@v1"}
+    assert (tmp_path / "summary.md").read_text().startswith("# churn v1")
+    assert tags(origin) == ["churn@v1"]
+
+
+def test_ci_merged_pull_request_promotes_with_its_number(
+    repo: Path, origin: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    closed = json.loads((FIXTURES / "events" / "github-pull_request-closed.json").read_text())
+    closed["pull_request"].update(
+        merged=True,
+        merged_at="2019-05-15T15:21:00Z",
+        merge_commit_sha=git(repo, "rev-parse", "HEAD"),
+    )
+    closed["pull_request"]["merged_by"] = closed["pull_request"]["user"]
+    for key, value in github_env(tmp_path, closed).items():
+        monkeypatch.setenv(key, value)
+    code, _, err = cli(capsys, "ci")
+    assert code == 0, err
+    assert lineage(origin)["pull_request"] == 2
+    assert read_outputs(tmp_path / "output.txt")["promoted"] == "true"
+
+
+def test_candidate_that_cannot_be_reloaded_safely_is_refused(
+    repo: Path, origin: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """The predict smoke test runs on the model as deployed: reloaded from its skops file
+    with trusted types only. A custom class from the repo is not trusted, so: refused."""
+    (repo / "custom.py").write_text(
+        "from sklearn.linear_model import LogisticRegression\n"
+        "class Mine(LogisticRegression):\n    pass\n"
+        "def make(C=1.0):\n    return Mine(C=C, max_iter=500)\n"
+    )
+    cfg = classification_config()
+    cfg["model"].update(estimator="custom:make", params={"C": 1.0})
+    from projects import write_config
+
+    write_config(repo, cfg)
+    commit_all(repo, "a custom estimator class")
+    code, out, _ = cli(capsys, "promote")
+    assert code == 1
+    assert "predict smoke test failed: the saved model cannot be loaded safely" in out
+    assert "custom.Mine" in out
+    assert tags(origin) == [] and git(origin, "branch", "--list", "production") == ""
+
+
+def test_history_lists_promotions_and_rollbacks(repo: Path, origin: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    assert cli(capsys, "promote")[0] == 0
+    set_params(repo, C=0.8)
+    commit_all(repo, "C 0.8")
+    assert cli(capsys, "promote")[0] == 0
+    assert cli(capsys, "rollback", "--to", "1")[0] == 0
+    code, out, _ = cli(capsys, "history", "--format", "json")
+    assert code == 0
+    listed = json.loads(out)["versions"]
+    assert [(v["version"], v["kind"], v["rollback_of"]) for v in listed] == [
+        (1, "promotion", None),
+        (2, "promotion", None),
+        (3, "rollback", 1),
+    ]
+    code, out, _ = cli(capsys, "history", "--format", "markdown")
+    assert "```mermaid" in out and "xychart-beta" in out
