@@ -214,7 +214,7 @@ def test_action_inputs_outputs_and_steps() -> None:
     assert all(spec["description"] for spec in action["inputs"].values())
     assert {name: spec["value"] for name, spec in action["outputs"].items()} == {
         name: f"${{{{ steps.mlgate.outputs.{name} }}}}"
-        for name in ("verdict", "report-path", "metrics-json")
+        for name in ("verdict", "report-path", "metrics-json", "promoted", "version", "tag")
     }
     assert action["branding"].keys() == {"icon", "color"}
     assert action["runs"]["using"] == "composite"
