@@ -326,3 +326,23 @@ def test_history_lists_promotions_and_rollbacks(repo: Path, origin: Path, capsys
     ]
     code, out, _ = cli(capsys, "history", "--format", "markdown")
     assert "```mermaid" in out and "xychart-beta" in out
+
+
+def test_promotion_reuses_a_run_with_unchanged_inputs(repo: Path, origin: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    set_params(repo, C=0.7)
+    head = commit_all(repo, "C 0.7")
+    code, out, _ = cli(capsys, "check", "--base", "HEAD~1", "--head", "HEAD", "--format", "json")
+    assert code == 0
+    checked = json.loads(out)["head"]["metrics"]
+    code, out, err = cli(capsys, "promote")
+    assert code == 0, err
+    assert (
+        out.splitlines()[0] == "note: HEAD was evaluated before with the same inputs: not retrained"
+    )
+    record = lineage(origin)
+    assert record["metrics"] == checked and record["source_commit"] == head
+    stored = Path(os.environ["MLGATE_CACHE_DIR"]) / "runs" / "by-inputs" / "churn"
+    model = show(origin, "production", "churn/model.skops")
+    entries = [e / "model.skops" for e in stored.iterdir()]  # base and head of the check
+    assert len(entries) == 2
+    assert model in [e.read_bytes() for e in entries]  # the very model that was checked

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from mlgate import config as config_mod
 from mlgate import data as data_mod
-from mlgate import git
+from mlgate import git, runcache
 from mlgate.config import Config
 from mlgate.errors import ConfigError, UsageError
 from mlgate.gate import evaluate
@@ -44,6 +44,13 @@ class _Side:
     data: dict[str, DataSummary]
     paths: dict[str, Path]  # role -> verified local bytes
     code_root: Path
+    config_path: str = config_mod.DEFAULT_CONFIG
+
+    def inputs_key(self) -> str | None:
+        """The run-cache key; None for the working tree (its state is not a commit)."""
+        if not isinstance(self.files, git.CommitFiles):
+            return None
+        return runcache.key(self.files.tree_sha, self.config_path, self.data)
 
 
 def resolve_sides(
@@ -92,6 +99,7 @@ def _load_side(
     cache: Cache,
     stack: ExitStack,
     tmp: Path,
+    config_path: str = config_mod.DEFAULT_CONFIG,
 ) -> _Side:
     summaries = _describe(files, cfg)
     paths = {
@@ -99,7 +107,7 @@ def _load_side(
         for role, s in summaries.items()
     }
     code_root = stack.enter_context(git.exported(files, tmp))
-    return _Side(label, files, cfg, summaries, paths, code_root)
+    return _Side(label, files, cfg, summaries, paths, code_root, config_path)
 
 
 def _spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
@@ -288,9 +296,11 @@ def run_check(
         # this block, by error or not, stops any child still running.
         labels = ("base", "head") if base_cfg else ("head",)
         workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
-        head_side = _load_side("head", head_files, head_cfg, cache, stack, tmp)
+        head_side = _load_side("head", head_files, head_cfg, cache, stack, tmp, config_path)
         base_side = (
-            _load_side("base", base_files, base_cfg, cache, stack, tmp) if base_cfg else None
+            _load_side("base", base_files, base_cfg, cache, stack, tmp, config_path)
+            if base_cfg
+            else None
         )
         return _compare(base_side, head_side, workers, tmp)
 
@@ -304,6 +314,10 @@ def _compare(
     sides = [s for s in (base_side, head_side) if s is not None]
     records = _train(sides, workers, tmp, head_side if test_changed else None)
     results = {s.label: _side_result(s, r) for s, r in zip(sides, records, strict=True)}
+    for side, record in zip(sides, records, strict=True):
+        digest = side.inputs_key()
+        if digest and record.get("model_path"):  # promotion of this commit can reuse it
+            runcache.store(side.cfg.model.name, digest, record, Path(record["model_path"]))
     cfg = head_side.cfg
     records_dir = cache_dir() / "runs"
     for s in sides:

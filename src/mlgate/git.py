@@ -125,6 +125,11 @@ class CommitFiles:
         self.sha: str | None = resolve(repo, rev)
         self._tree = repo.commit(self.sha).tree
 
+    @property
+    def tree_sha(self) -> str:
+        """The commit's tree: same tree, same code, config and pointers."""
+        return str(self._tree.hexsha)
+
     def read(self, path: str) -> bytes | None:
         rel = repo_relpath(path)
         try:

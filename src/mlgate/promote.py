@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlgate import config as config_mod
-from mlgate import git, production
+from mlgate import git, production, runcache
 from mlgate.errors import DataError, GitError, UsageError
 from mlgate.gate import Verdict, evaluate
 from mlgate.metrics import MetricDelta, diff_metrics
@@ -144,8 +144,14 @@ def promote(
     remote = "origin" if git.has_remote(root) else None
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-promote-")))
-        side = _load_side("head", files, cfg, Cache(), stack, tmp)
-        candidate: dict[str, Any] | None = None
+        side = _load_side("head", files, cfg, Cache(), stack, tmp, config_path)
+        digest = side.inputs_key()
+        candidate = runcache.lookup(cfg.model.name, digest) if digest else None
+        reused = (
+            (f"{files.ref} was evaluated before with the same inputs: not retrained",)
+            if candidate
+            else ()
+        )
         for attempt in range(1, MAX_ATTEMPTS + 1):
             state = _state(root, repo, remote, cfg, tmp)
             if state.champion and state.champion.source_commit == files.sha:
@@ -155,6 +161,7 @@ def promote(
                 return Outcome(cfg.model.name, False, state.champion.version, notes=(note,))
             candidate, scored = _evaluate(side, state, tmp, candidate)
             outcome = _decide(cfg, state, candidate, scored, dry_run, attempt)
+            outcome = replace(outcome, notes=reused + outcome.notes)
             if not outcome.promoted or dry_run:
                 return outcome
             lineage = _lineage(cfg, side, state, candidate, scored, pull_request)
@@ -187,14 +194,23 @@ def _evaluate(
     champion = str(state.champion_model) if state.champion_model else None
     if previous is None:
         spec = replace(spec, smoke_test=True, champion_model=champion)
-    else:
-        spec = replace(spec, score_only=True, champion_model=champion)
+    else:  # the model exists (a stored run, or an earlier attempt): score, smoke-test it
+        smoke = "smoke" not in previous
+        spec = replace(
+            spec,
+            score_only=True,
+            champion_model=champion,
+            smoke_test=smoke,
+            model_out=previous["model_path"],
+        )
     with Worker(f"promote-{len(list(tmp.glob('promote-*-out.json')))}", tmp) as worker:
         worker.start(spec)
         record = worker.result()
     if not record["ok"]:
         raise_failure(record, side="candidate", config_file=side.cfg.file)
     candidate = previous or record
+    if "smoke" in record:
+        candidate = {**candidate, "smoke": record["smoke"]}
     scored = record.get("champion") or {}
     if scored.get("untrusted"):
         raise DataError(scored["error"])

@@ -254,9 +254,14 @@ def _score_champion(spec: TrainSpec, test: Any) -> dict[str, Any]:
 
 
 def run(spec: TrainSpec) -> dict[str, Any]:
-    if spec.score_only:
+    if spec.score_only:  # a promotion reusing a stored run, or retrying after a race
         test = load_frame(spec.test, spec.test_name)
-        return {"ok": True, "champion": _score_champion(spec, test), "versions": _versions()}
+        out: dict[str, Any] = {"ok": True, "versions": _versions()}
+        if spec.champion_model:
+            out["champion"] = _score_champion(spec, test)
+        if spec.smoke_test:
+            out["smoke"] = _smoke_test(spec.model_out, split_xy(test, spec, spec.test_name)[0])
+        return out
     est = build_estimator(spec.estimator, spec.params)
     train = load_frame(spec.train, spec.train_name)
     test = load_frame(spec.test, spec.test_name)
