@@ -176,6 +176,29 @@ def story(demo: Demo) -> list[str]:
 
     make_over_regularized_branch(demo)
     expect("over-regularized", check_exit(demo, "over-regularized", 1), 1)
+    problems += promote_merges(demo)
+    return problems
+
+
+def promote_merges(demo: Demo) -> list[str]:
+    """Journey 3: main becomes production v1; merging new-data promotes v2 against it."""
+    problems = []
+    banner(demo, "main: mlgate promote  (the first production version)", "v1, tag tumor@v1")
+    git(demo, "switch", "-q", "main")
+    mlgate(demo, "data", "pull")
+    if (code := mlgate(demo, "promote", check=False)) != 0:
+        problems.append(f"main: mlgate promote exited {code}, expected 0")
+    banner(
+        demo,
+        "main: merge new-data, then mlgate promote  (compared with production v1 on the same data)",
+        "v2, tag tumor@v2",
+    )
+    git(demo, "merge", "-q", "--no-ff", "-m", "Merge branch new-data", "new-data")
+    mlgate(demo, "data", "pull")
+    if (code := mlgate(demo, "promote", check=False)) != 0:
+        problems.append(f"main after merging new-data: mlgate promote exited {code}, expected 0")
+    banner(demo, "mlgate history  (the production branch: versions and their metrics)")
+    mlgate(demo, "history")
     return problems
 
 
@@ -195,7 +218,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("DEMO FAILED:\n" + "\n".join(f"  - {p}" for p in problems), file=sys.stderr)
         print(f"(the repository is kept for a look: {workdir})", file=sys.stderr)
         return 1
-    print("demo ok: new-data passed the gate (exit 0), over-regularized failed it (exit 1)")
+    print(
+        "demo ok: new-data passed the gate (exit 0), over-regularized failed it (exit 1), "
+        "main was promoted as v1 and the merge of new-data as v2"
+    )
+    print(f"production branch: cd {workdir / 'tumor-classifier'} && git show production --stat")
     print(f"look around: cd {workdir / 'tumor-classifier'} && git log --oneline --all")
     print(f"remove it with: rm -rf {workdir}")
     return 0
