@@ -92,7 +92,7 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
     return found
 
 
-def _load_side(
+def load_side(
     label: Literal["base", "head"],
     files: git.CommitFiles | git.WorkingFiles,
     cfg: Config,
@@ -110,7 +110,7 @@ def _load_side(
     return _Side(label, files, cfg, summaries, paths, code_root, config_path)
 
 
-def _spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
+def train_spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
     cfg = side.cfg
     return TrainSpec(
         estimator=cfg.model.estimator,
@@ -138,7 +138,7 @@ def _train(
     """Both sides at once: two processes use the two cores, and neither sees the other's code."""
     for side in sides:
         extra = same_data_for_base if side.label == "base" else None
-        workers[side.label].start(_spec(side, tmp, extra))
+        workers[side.label].start(train_spec(side, tmp, extra))
     records = [workers[s.label].result() for s in sides]
     for side, record in zip(sides, records, strict=True):
         if not record["ok"]:
@@ -296,9 +296,9 @@ def run_check(
         # this block, by error or not, stops any child still running.
         labels = ("base", "head") if base_cfg else ("head",)
         workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
-        head_side = _load_side("head", head_files, head_cfg, cache, stack, tmp, config_path)
+        head_side = load_side("head", head_files, head_cfg, cache, stack, tmp, config_path)
         base_side = (
-            _load_side("base", base_files, base_cfg, cache, stack, tmp, config_path)
+            load_side("base", base_files, base_cfg, cache, stack, tmp, config_path)
             if base_cfg
             else None
         )

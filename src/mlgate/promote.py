@@ -132,7 +132,7 @@ def promote(
     pull_request: int | None = None,
 ) -> Outcome:
     """Promote the model at ``ref`` if it passes the gate against the production model."""
-    from mlgate.check import _load_side
+    from mlgate.check import load_side
     from mlgate.store import Cache
 
     repo = git.open_repo(cwd)
@@ -144,7 +144,7 @@ def promote(
     remote = "origin" if git.has_remote(root) else None
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-promote-")))
-        side = _load_side("head", files, cfg, Cache(), stack, tmp, config_path)
+        side = load_side("head", files, cfg, Cache(), stack, tmp, config_path)
         digest = side.inputs_key()
         candidate = runcache.lookup(cfg.model.name, digest) if digest else None
         reused = (
@@ -187,10 +187,10 @@ def _evaluate(
     side: Any, state: _State, tmp: Path, previous: dict[str, Any] | None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train the candidate once; score the (possibly new) champion on its test data."""
-    from mlgate.check import _spec
+    from mlgate.check import train_spec
     from mlgate.train import Worker, raise_failure
 
-    spec = _spec(side, tmp, None)
+    spec = train_spec(side, tmp, None)
     champion = str(state.champion_model) if state.champion_model else None
     if previous is None:
         spec = replace(spec, smoke_test=True, champion_model=champion)
