@@ -397,8 +397,7 @@ def _promote(
     cwd: Path, environ: Mapping[str, str], change: Promotion, config_path: str
 ) -> CiOutcome:
     """Promotion on merge: outputs promoted/version/tag, the model card in the summary."""
-    from mlgate.cli import promotion_lines
-    from mlgate.promote import promote
+    from mlgate.promote import promote, summary_lines
 
     repo = git.open_repo(cwd)
     ensure_commit(repo, change.ref)
@@ -408,7 +407,7 @@ def _promote(
         config_path=_rel(repo, cwd, config_path),
         pull_request=change.pull_request,
     )
-    lines = promotion_lines(outcome)
+    lines = summary_lines(outcome)
     github = environ.get("GITHUB_ACTIONS") == "true"
     if github and environ.get("GITHUB_STEP_SUMMARY"):
         refusal = "\n".join(f"- {escape_md(r)}" for r in outcome.reasons)

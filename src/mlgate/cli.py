@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from mlgate import __version__
 from mlgate.errors import ExitCode, MlgateError
@@ -164,7 +164,7 @@ def _check(
 
 
 def _promote(cwd: Path, args: argparse.Namespace) -> int:
-    from mlgate.promote import promote
+    from mlgate.promote import promote, summary_lines
 
     outcome = promote(
         cwd,
@@ -173,36 +173,15 @@ def _promote(cwd: Path, args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         push=not args.no_push,
     )
-    for line in promotion_lines(outcome):
+    for line in summary_lines(outcome):
         print(line)
     if outcome.reasons:
         return int(ExitCode.GATE_FAILED)
     return int(ExitCode.OK)
 
 
-def promotion_lines(outcome: Any) -> list[str]:
-    """What a promotion or rollback did, for the terminal and the CI log."""
-    lines = [f"note: {n}" for n in outcome.notes]
-    if outcome.reasons:
-        lines.append(f"mlgate: {outcome.model} was not promoted (nothing was written):")
-        lines += [f"  ✗ {r}" for r in outcome.reasons]
-    elif outcome.dry_run:
-        lines.append(
-            f"mlgate: dry run: {outcome.model} would become v{outcome.version} ({outcome.tag})"
-        )
-    elif outcome.commit is None:
-        lines.append(f"mlgate: nothing to promote for {outcome.model}")
-    else:
-        where = "pushed to origin" if outcome.pushed else "local only"
-        lines.append(
-            f"mlgate: {outcome.model} promoted as v{outcome.version}: tag {outcome.tag}, "
-            f"commit {outcome.commit[:7]} ({where})"
-        )
-    return lines
-
-
 def _rollback(cwd: Path, args: argparse.Namespace) -> int:
-    from mlgate.promote import rollback
+    from mlgate.promote import rollback, summary_lines
 
     outcome = rollback(
         cwd,
@@ -211,7 +190,7 @@ def _rollback(cwd: Path, args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         push=not args.no_push,
     )
-    for line in promotion_lines(outcome):
+    for line in summary_lines(outcome):
         print(line.replace("promoted as", f"rolled back to v{args.to} as"))
     return int(ExitCode.OK)
 

@@ -50,6 +50,27 @@ class Outcome:
     attempts: int = 1
 
 
+def summary_lines(outcome: Outcome) -> list[str]:
+    """What a promotion or rollback did, for the terminal and the CI log."""
+    lines = [f"note: {n}" for n in outcome.notes]
+    if outcome.reasons:
+        lines.append(f"mlgate: {outcome.model} was not promoted (nothing was written):")
+        lines += [f"  ✗ {r}" for r in outcome.reasons]
+    elif outcome.dry_run:
+        lines.append(
+            f"mlgate: dry run: {outcome.model} would become v{outcome.version} ({outcome.tag})"
+        )
+    elif outcome.commit is None:
+        lines.append(f"mlgate: nothing to promote for {outcome.model}")
+    else:
+        where = "pushed to origin" if outcome.pushed else "local only"
+        lines.append(
+            f"mlgate: {outcome.model} promoted as v{outcome.version}: tag {outcome.tag}, "
+            f"commit {outcome.commit[:7]} ({where})"
+        )
+    return lines
+
+
 @dataclass
 class _State:
     """The production branch as fetched: its tip, the champion, the next version."""
