@@ -268,3 +268,12 @@ def test_other_events_do_nothing(repo: Path, tmp_path: Path, capsys, monkeypatch
     assert out.strip() == (
         "mlgate: nothing to check for a issues event (mlgate ci checks pull_request events)"
     )
+
+
+def test_pull_request_number_from_github_merge_messages() -> None:
+    from mlgate.ci import pull_request_of
+
+    assert pull_request_of("Merge pull request #12 from octo/feature\n\nbody") == 12
+    assert pull_request_of("Tune C for churn (#34)\n\n* squashed") == 34
+    assert pull_request_of("Fix #56 in the loader") is None
+    assert pull_request_of(b"Merge branch 'main' into feature") is None

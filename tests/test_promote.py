@@ -253,6 +253,8 @@ def test_rollback_creates_a_new_version_equal_to_the_old_one(
 def test_ci_push_to_the_default_branch_promotes(
     repo: Path, origin: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
+    set_params(repo, C=0.9)
+    commit_all(repo, "Merge pull request #7 from octo/tune")
     push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
     push["ref"] = "refs/heads/main"
     push["repository"]["default_branch"] = "main"
@@ -267,6 +269,7 @@ def test_ci_push_to_the_default_branch_promotes(
     assert outputs == {"promoted": "true", "version": "1", "tag": "churn@v1"}
     assert (tmp_path / "summary.md").read_text().startswith("# churn v1")
     assert tags(origin) == ["churn@v1"]
+    assert lineage(origin)["pull_request"] == 7  # read from GitHub's merge commit message
 
 
 def test_ci_merged_pull_request_promotes_with_its_number(

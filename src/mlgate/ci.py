@@ -401,11 +401,9 @@ def _promote(
 
     repo = git.open_repo(cwd)
     ensure_commit(repo, change.ref)
+    number = change.pull_request or pull_request_of(repo.commit(change.ref).message)
     outcome = promote(
-        cwd,
-        ref=change.ref,
-        config_path=_rel(repo, cwd, config_path),
-        pull_request=change.pull_request,
+        cwd, ref=change.ref, config_path=_rel(repo, cwd, config_path), pull_request=number
     )
     lines = summary_lines(outcome)
     github = environ.get("GITHUB_ACTIONS") == "true"
@@ -427,6 +425,15 @@ def _promote(
         lines += [f"::error title=mlgate: not promoted::{escape_data(r)}" for r in outcome.reasons]
     code = ExitCode.GATE_FAILED if outcome.reasons else ExitCode.OK
     return CiOutcome(int(code), lines)
+
+
+def pull_request_of(message: str | bytes) -> int | None:
+    """The PR a merge commit came from, as GitHub writes it: ``Merge pull request #12 from …``
+    for merge commits, ``Title (#12)`` for squash merges. None when it does not say."""
+    text = message.decode(errors="replace") if isinstance(message, bytes) else message
+    subject = text.split("\n", 1)[0]
+    found = re.match(r"Merge pull request #(\d+) ", subject) or re.search(r"\(#(\d+)\)$", subject)
+    return int(found.group(1)) if found else None
 
 
 def escape_md(text: str) -> str:
