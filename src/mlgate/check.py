@@ -8,12 +8,13 @@ so the diff compares two models on the same data.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
 from collections.abc import Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,15 +43,15 @@ class _Side:
     files: git.CommitFiles | git.WorkingFiles
     cfg: Config
     data: dict[str, DataSummary]
-    paths: dict[str, Path]  # role -> verified local bytes
-    code_root: Path
     config_path: str = config_mod.DEFAULT_CONFIG
+    paths: dict[str, Path] = field(default_factory=dict)  # role -> verified local bytes
+    code_root: Path | None = None  # set by prepare(), only for a side that trains
+    cached: dict[str, Any] | None = None  # a stored run with the same inputs
 
-    def inputs_key(self) -> str | None:
-        """The run-cache key; None for the working tree (its state is not a commit)."""
-        if not isinstance(self.files, git.CommitFiles):
-            return None
-        return runcache.key(self.files.tree_sha, self.config_path, self.data)
+    @functools.cached_property
+    def digest(self) -> str:
+        """The run-cache key: everything that decides this side's result."""
+        return runcache.digest(self.files, self.cfg, self.data)
 
 
 def resolve_sides(
@@ -92,6 +93,35 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
     return found
 
 
+def describe_side(
+    label: Literal["base", "head"],
+    files: git.CommitFiles | git.WorkingFiles,
+    cfg: Config,
+    config_path: str = config_mod.DEFAULT_CONFIG,
+) -> _Side:
+    """What a side is, from pointers and git alone: no download, no export."""
+    return _Side(label, files, cfg, _describe(files, cfg), config_path)
+
+
+def prepare(
+    side: _Side,
+    cache: Cache,
+    stack: ExitStack,
+    tmp: Path,
+    roles: tuple[str, ...] = ("train", "test"),
+    code: bool = True,
+) -> None:
+    """Verified local bytes of the side's data, and its code, for a side that must run."""
+    for role in roles:
+        if role not in side.paths:
+            summary = side.data[role]
+            side.paths[role] = data_mod.materialize(
+                side.files, summary.path, cache=cache, storage=side.cfg.storage
+            )
+    if code and side.code_root is None:
+        side.code_root = stack.enter_context(git.exported(side.files, tmp))
+
+
 def load_side(
     label: Literal["base", "head"],
     files: git.CommitFiles | git.WorkingFiles,
@@ -101,17 +131,15 @@ def load_side(
     tmp: Path,
     config_path: str = config_mod.DEFAULT_CONFIG,
 ) -> _Side:
-    summaries = _describe(files, cfg)
-    paths = {
-        role: data_mod.materialize(files, s.path, cache=cache, storage=cfg.storage)
-        for role, s in summaries.items()
-    }
-    code_root = stack.enter_context(git.exported(files, tmp))
-    return _Side(label, files, cfg, summaries, paths, code_root, config_path)
+    """A side ready to train (promotion)."""
+    side = describe_side(label, files, cfg, config_path)
+    prepare(side, cache, stack, tmp)
+    return side
 
 
 def train_spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
     cfg = side.cfg
+    assert side.code_root is not None, "prepare() the side first"
     return TrainSpec(
         estimator=cfg.model.estimator,
         params=dict(cfg.model.params),
@@ -228,6 +256,7 @@ def _side_result(side: _Side, record: Mapping[str, Any]) -> SideResult:
         predict_seconds=record["predict_seconds"],
         model_size=record.get("model_size"),
         duration_seconds=record.get("seconds"),
+        cached=bool(record.get("cached")),
         versions=dict(record["versions"]),
     )
 
@@ -251,13 +280,16 @@ def _gate_changes(base: Config | None, head: Config) -> tuple[str, ...]:
     return (f"the gate rules changed in head for: {', '.join(names)}; head's rules apply",)
 
 
-def write_run_record(side: SideResult, cfg: Config, root: Path) -> str:
+def write_run_record(
+    side: SideResult, cfg: Config, root: Path, *, digest: str | None = None
+) -> str:
     """One JSON record per side (schema: schema/run.schema.json), written atomically."""
     record = {
         "schema": "mlgate/run@1",
         "model": cfg.model.name,
         "side": side.label,
         "config": cfg.raw,
+        "digest": digest,
         **side.to_dict(),
     }
     record.pop("record_path", None)
@@ -278,8 +310,10 @@ def run_check(
     base: str | None = None,
     head: str | None = None,
     config_path: str = config_mod.DEFAULT_CONFIG,
+    use_cache: bool = True,
 ) -> CheckResult:
-    """Train and evaluate base and head; compare them; apply head's gate."""
+    """Train and evaluate base and head (or reuse runs with the same inputs); compare them;
+    apply head's gate. ``use_cache=False`` retrains both sides (results are still stored)."""
     repo = git.open_repo(cwd)
     base_files, head_files = resolve_sides(repo, base, head)
     head_cfg = config_mod.load_at(head_files, config_path)
@@ -289,44 +323,98 @@ def run_check(
             "run `mlgate init` to create one"
         )
     base_cfg = config_mod.load_at(base_files, config_path)
-    cache = Cache()
+    head_side = describe_side("head", head_files, head_cfg, config_path)
+    base_side = describe_side("base", base_files, base_cfg, config_path) if base_cfg else None
+    sides = [s for s in (base_side, head_side) if s is not None]
+    for side in sides:
+        side.cached = runcache.lookup(side.cfg.model.name, side.digest) if use_cache else None
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-")))
-        # Started before the data is fetched, so their imports overlap that work; leaving
-        # this block, by error or not, stops any child still running.
-        labels = ("base", "head") if base_cfg else ("head",)
-        workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
-        head_side = load_side("head", head_files, head_cfg, cache, stack, tmp, config_path)
-        base_side = (
-            load_side("base", base_files, base_cfg, cache, stack, tmp, config_path)
-            if base_cfg
-            else None
-        )
-        return _compare(base_side, head_side, workers, tmp)
+        return _compare(base_side, head_side, Cache(), stack, tmp)
 
 
-def _compare(
-    base_side: _Side | None, head_side: _Side, workers: Mapping[str, Worker], tmp: Path
-) -> CheckResult:
+def _rescore_spec(base: _Side, head: _Side, tmp: Path) -> TrainSpec:
+    """Score a stored base model on head's test rows (same-data), without retraining it."""
+    assert base.cached is not None
+    cfg = base.cfg
+    return TrainSpec(
+        estimator="",
+        params={},
+        task=cfg.model.task,
+        code_root=str(tmp),
+        project_dir=str(tmp),
+        train="",
+        test=str(head.paths["test"]),
+        train_name=cfg.data.train,
+        test_name=head.cfg.data.test,
+        ref=head.files.ref,
+        target=cfg.data.target,
+        features=list(cfg.data.features) if cfg.data.features else None,
+        metrics=list(cfg.evaluated_metrics),
+        model_out="",
+        champion_model=base.cached["model_path"],
+        score_only=True,
+    )
+
+
+def _run(
+    base_side: _Side | None, head_side: _Side, cache: Cache, stack: ExitStack, tmp: Path
+) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Records for both sides: stored ones where the inputs match, fresh runs otherwise.
+    Workers start before data is fetched, so their imports overlap that work."""
+    sides = [s for s in (base_side, head_side) if s is not None]
     test_changed = (
         base_side is not None and base_side.data["test"].sha256 != head_side.data["test"].sha256
     )
+    fresh = [s for s in sides if s.cached is None]
+    rescore = test_changed and base_side is not None and base_side.cached is not None
+    labels = [s.label for s in fresh] + (["base-on-head"] if rescore else [])
+    workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
+    for side in sorted(fresh, key=lambda s: s.label != "head"):  # head's errors first
+        prepare(side, cache, stack, tmp)
+    if test_changed:
+        prepare(head_side, cache, stack, tmp, roles=("test",), code=False)
+    records = dict(
+        zip(
+            [s.label for s in fresh],
+            _train(fresh, workers, tmp, head_side if test_changed else None),
+            strict=True,
+        )
+    )
+    for side in fresh:
+        record = records[side.label]
+        if record.get("model_path"):
+            runcache.store(
+                side.cfg.model.name,
+                side.digest,
+                {**record, "digest": side.digest},
+                Path(record["model_path"]),
+            )
+    for side in sides:
+        if side.cached is not None:
+            records[side.label] = {**side.cached, "cached": True}
+    if rescore:
+        assert base_side is not None
+        workers["base-on-head"].start(_rescore_spec(base_side, head_side, tmp))
+        scored = workers["base-on-head"].result().get("champion") or {}
+        records["base"]["same_data"] = scored
+    return records, test_changed
+
+
+def _compare(
+    base_side: _Side | None, head_side: _Side, cache: Cache, stack: ExitStack, tmp: Path
+) -> CheckResult:
+    records, test_changed = _run(base_side, head_side, cache, stack, tmp)
     sides = [s for s in (base_side, head_side) if s is not None]
-    records = _train(sides, workers, tmp, head_side if test_changed else None)
-    results = {s.label: _side_result(s, r) for s, r in zip(sides, records, strict=True)}
-    for side, record in zip(sides, records, strict=True):
-        digest = side.inputs_key()
-        if digest and record.get("model_path"):  # promotion of this commit can reuse it
-            runcache.store(side.cfg.model.name, digest, record, Path(record["model_path"]))
+    results = {s.label: _side_result(s, records[s.label]) for s in sides}
     cfg = head_side.cfg
     records_dir = cache_dir() / "runs"
     for s in sides:
-        path = write_run_record(results[s.label], s.cfg, records_dir)
+        path = write_run_record(results[s.label], s.cfg, records_dir, digest=s.digest)
         results[s.label] = _with(results[s.label], record_path=path)
+    base_record = records.get("base") if test_changed else None
     head_res, base_res = results["head"], results.get("base")
-    comparison, note, base_values, on_head = _comparison(
-        base_res, records[0] if test_changed else None
-    )
+    comparison, note, base_values, on_head = _comparison(base_res, base_record)
     names = [*cfg.evaluated_metrics, *(m for m in RUNTIME_METRICS if m in cfg.gate)]
     head_values = {**head_res.metrics, **_runtime(head_res)}
     rows = tuple(diff_metrics(base_values, head_values, names))

@@ -39,6 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
     c.add_argument("--format", choices=FORMATS, default="text")
     c.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+    c.add_argument(
+        "--no-cache", action="store_true", help="retrain both sides, even with unchanged inputs"
+    )
 
     ci = sub.add_parser("ci", help="in GitHub Actions / GitLab CI: check, comment, set status")
     ci.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
@@ -118,7 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     cwd = Path(args.cwd)
     if args.command == "check":
-        return _check(cwd, args.base, args.head, args.config, args.format, args.output)
+        return _check(
+            cwd, args.base, args.head, args.config, args.format, args.output, args.no_cache
+        )
     if args.command == "validate":
         return _validate(cwd, args.config)
     if args.command == "promote":
@@ -147,12 +152,24 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def _check(
-    cwd: Path, base: str | None, head: str | None, config: str, fmt: str, output: str | None
+    cwd: Path,
+    base: str | None,
+    head: str | None,
+    config: str,
+    fmt: str,
+    output: str | None,
+    no_cache: bool = False,
 ) -> int:
     from mlgate.check import run_check
     from mlgate.report import render
 
-    result = run_check(cwd, base=base, head=head, config_path=_repo_config_path(cwd, config))
+    result = run_check(
+        cwd,
+        base=base,
+        head=head,
+        config_path=_repo_config_path(cwd, config),
+        use_cache=not no_cache,
+    )
     text = render(result, cast("Format", fmt), color=_color() and output is None)
     if output:
         _write_atomic(Path(output), text)

@@ -47,6 +47,7 @@ class ModelSpec:
     task: Task
     estimator: str  # "pkg.mod.Class" or "pkg.mod:factory"
     params: dict[str, Any]
+    deps: tuple[str, ...] = ()  # globs relative to the config's directory (run-cache inputs)
 
 
 @dataclass(frozen=True)
@@ -608,6 +609,7 @@ def _build(data: dict[str, Any], file: str, lines: dict[str, int], base: str) ->
             task=model["task"],
             estimator=model["estimator"],
             params=copy.deepcopy(model.get("params", {})),
+            deps=tuple(model.get("deps", ())),
         ),
         data=DataSpec(
             train=resolve(section["train"], base),

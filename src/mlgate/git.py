@@ -117,6 +117,10 @@ class Files(Protocol):
         """Bytes of a repo-relative file, or None when it does not exist on this side."""
         ...
 
+    def list_files(self, prefix: str = "") -> list[str]:
+        """Repo-relative paths of every file under ``prefix`` on this side."""
+        ...
+
 
 class CommitFiles:
     def __init__(self, repo: gitpython.Repo, rev: str) -> None:
@@ -141,6 +145,17 @@ class CommitFiles:
         data: bytes = item.data_stream.read()
         return data
 
+    def list_files(self, prefix: str = "") -> list[str]:
+        """Every file path under ``prefix`` (repo-relative, POSIX), recursively."""
+        try:
+            tree = self._tree / prefix if prefix else self._tree
+        except KeyError:
+            return []
+        if tree.type != "tree":
+            return []
+        items = tree.traverse()  # a Tree's traverse() yields its blobs and subtrees
+        return sorted(str(i.path) for i in items if getattr(i, "type", None) == "blob")  # type: ignore[union-attr]
+
     def export(self, dest: Path) -> None:
         """Write this commit's tree (code only matters, but git archive is cheap) to ``dest``."""
         data = self.repo.git.archive(self.sha, format="tar", stdout_as_string=False)
@@ -157,6 +172,17 @@ class WorkingFiles:
         self.ref = WORKING_TREE
         self.sha = head_sha(repo)
         self.root = root(repo)
+
+    def list_files(self, prefix: str = "") -> list[str]:
+        base = self.root / prefix if prefix else self.root
+        if not base.is_dir():
+            return []
+        found = []
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = [d for d in dirnames if d != ".git"]
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            found += [f if rel == "." else f"{rel}/{f}" for f in filenames]
+        return sorted(found)
 
     def read(self, path: str) -> bytes | None:
         target = self.root / repo_relpath(path)

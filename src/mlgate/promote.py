@@ -166,8 +166,7 @@ def promote(
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-promote-")))
         side = load_side("head", files, cfg, Cache(), stack, tmp, config_path)
-        digest = side.inputs_key()
-        candidate = runcache.lookup(cfg.model.name, digest) if digest else None
+        candidate = runcache.lookup(cfg.model.name, side.digest)
         reused = (
             (f"{files.ref} was evaluated before with the same inputs: not retrained",)
             if candidate

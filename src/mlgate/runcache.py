@@ -1,14 +1,17 @@
 """Results of earlier runs, keyed by everything that decides them, so unchanged inputs are
-never trained twice. The key covers the commit's tree (code, config and data pointers, or
-data committed to git), the verified data hashes and the library versions; the entry is the
+never trained twice. The digest covers the config's model section, metrics, target and
+features, the data sha256s, the content of the model's own code (its top-level package or
+module in the repo, plus ``model.deps`` globs) and the library versions; the entry is the
 run record plus its skops model, stored atomically under ``$MLGATE_CACHE_DIR/runs/by-inputs``.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
+import posixpath
 import shutil
 import sys
 from collections.abc import Mapping
@@ -16,6 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from mlgate.config import Config
+from mlgate.git import Files
 from mlgate.results import DataSummary
 from mlgate.store import cache_dir
 
@@ -33,14 +38,51 @@ def library_versions() -> dict[str, str]:
     return found
 
 
-def key(tree: str, config_path: str, data: Mapping[str, DataSummary]) -> str:
+def code_files(files: Files, cfg: Config) -> list[str]:
+    """The repo files the model's code comes from: the whole top-level package (or module)
+    of ``model.estimator`` where the worker would import it, plus ``model.deps`` globs.
+    The whole package, not just the factory's file: it may import its siblings."""
+    module = (
+        cfg.model.estimator.partition(":")[0]
+        if ":" in cfg.model.estimator
+        else (cfg.model.estimator.rpartition(".")[0])
+    )
+    top = module.split(".")[0]
+    found: list[str] = []
+    for root in dict.fromkeys([posixpath.join(cfg.base, "src"), cfg.base, "src", ""]):
+        package = posixpath.join(root, top) if root else top
+        inside = [p for p in files.list_files(package) if p.endswith(".py")]
+        single = f"{package}.py"
+        if inside or files.read(single) is not None:
+            found = inside or [single]
+            break  # the first place on the worker's sys.path wins, as in Python
+    everything = files.list_files(cfg.base) if cfg.model.deps else []
+    prefix = f"{cfg.base}/" if cfg.base else ""
+    for pattern in cfg.model.deps:
+        found += [p for p in everything if fnmatch.fnmatch(p, prefix + pattern)]
+    return sorted(set(found))
+
+
+def digest(files: Files, cfg: Config, data: Mapping[str, DataSummary]) -> str:
+    """Everything that decides a side's result, and nothing else (so a README edit or an
+    unrelated file keeps the cached result)."""
+    code = {}
+    for path in code_files(files, cfg):
+        content = files.read(path)
+        code[path] = hashlib.sha256(content or b"").hexdigest()
+    model = cfg.raw["model"]
     inputs = {
-        "tree": tree,
-        "config": config_path,
-        "data": {role: d.sha256 for role, d in sorted(data.items())},
+        "model": {k: model.get(k) for k in ("task", "estimator", "params")},
+        "data": {
+            "target": cfg.data.target,
+            "features": list(cfg.data.features or ()),
+            **{role: d.sha256 for role, d in sorted(data.items())},
+        },
+        "metrics": list(cfg.evaluated_metrics),
+        "code": code,
         "versions": library_versions(),
     }
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _entry(model: str, digest: str) -> Path:

@@ -14,10 +14,11 @@ import hashlib
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import urlsplit, urlunsplit
 from urllib.request import url2pathname
 
@@ -25,11 +26,16 @@ from filelock import FileLock
 
 from mlgate.errors import ConfigError, DataError
 from mlgate.pointers import Pointer, is_sha256
+from mlgate.statcache import StatCache, stat_of
 
 if TYPE_CHECKING:
     import requests
 
 CHUNK = 1 << 20
+# Hashing reads this much per call into one reused buffer: no new bytes object per chunk,
+# and hashlib releases the GIL while it hashes it. 1 MiB runs at the disk's or the
+# SHA-NI's speed (benchmarks/bench_hash.py); larger buffers measured no faster.
+HASH_CHUNK = 1 << 20
 HTTP_TIMEOUT = (10.0, 60.0)  # seconds: to connect, and between two reads of the body
 SCHEMES = ("file://", "http://", "https://")
 
@@ -128,28 +134,50 @@ def lock_for(path: Path) -> FileLock:
 
 
 def sha256_file(path: Path) -> str:
-    """The sha256 hex digest of a file, read in chunks."""
+    """The sha256 hex digest of a file: the one implementation every caller uses."""
     h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
+    buf = bytearray(HASH_CHUNK)
+    view = memoryview(buf)
+    with path.open("rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
     return h.hexdigest()
+
+
+def copy_hashing(src: Path, dest: Path) -> str:
+    """Copy ``src`` to ``dest`` (synced to disk) and return the sha256 of the bytes copied.
+
+    One read of ``src`` serves both the hash and the copy.
+    """
+    h = hashlib.sha256()
+    buf = bytearray(HASH_CHUNK)
+    view = memoryview(buf)
+    with src.open("rb", buffering=0) as fin, dest.open("wb", buffering=0) as fout:
+        while n := fin.readinto(buf):
+            chunk = view[:n]
+            h.update(chunk)
+            _write_all(fout, chunk)
+        # Synced before the caller renames it into place, so a crash never leaves an
+        # object (or a pointer naming it) whose bytes did not reach the disk.
+        os.fsync(fout.fileno())
+    return h.hexdigest()
+
+
+def _write_all(f: BinaryIO, chunk: memoryview) -> None:
+    # An unbuffered write may write less than asked (a signal, a pipe); loop until done.
+    while chunk:
+        written = f.write(chunk) or 0
+        chunk = chunk[written:]
 
 
 def copy_verified(src: Path, dest: Path, sha256: str) -> None:
     """Copy ``src`` to ``dest``, hashing while copying; HashMismatch when it is not ``sha256``."""
-    h = hashlib.sha256()
-    with src.open("rb") as fin, dest.open("wb") as fout:
-        while chunk := fin.read(CHUNK):
-            h.update(chunk)
-            fout.write(chunk)
-        fout.flush()
-        os.fsync(fout.fileno())
-    if h.hexdigest() != sha256:
+    actual = copy_hashing(src, dest)
+    if actual != sha256:
         raise HashMismatch(
-            f"{src} has sha256 {short(h.hexdigest())}, expected {short(sha256)}; "
+            f"{src} has sha256 {short(actual)}, expected {short(sha256)}; "
             "it changed while being read, or its pointer is stale",
-            reason=f"sha256 {short(h.hexdigest())} differs",
+            reason=f"sha256 {short(actual)} differs",
         )
 
 
@@ -180,11 +208,17 @@ def _intact(path: Path, sha256: str) -> bool:
 
 
 class Cache:
-    """The local content-addressed cache under ``<root>/objects``."""
+    """The local content-addressed cache under ``<root>/objects``, and the stat cache of
+    working-tree files under ``<root>/stat`` (``stats``; pass one to tune it)."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, stats: StatCache | None = None) -> None:
         self.root = root if root is not None else cache_dir()
         self.objects = self.root / "objects"
+        self.stats = stats if stats is not None else StatCache(self.root / "stat")
+
+    def sha256_of(self, path: Path) -> str:
+        """The sha256 of a working-tree file, from the stat cache when it is unchanged."""
+        return self.stats.digest(path, sha256_file)
 
     def path_for(self, sha256: str) -> Path:
         return self.objects / object_relpath(sha256)
@@ -201,6 +235,36 @@ class Cache:
         """Store a copy of ``src`` as ``sha256``; HashMismatch (nothing stored) if it is not."""
         with os_errors(f"cannot store {src} in the cache {self.root}"), self.lock(sha256):
             return self._put(sha256, lambda tmp: copy_verified(src, tmp, sha256))
+
+    def add_file(self, src: Path) -> tuple[str, Path]:
+        """Store a copy of the working-tree file ``src``; returns its sha256 and the object.
+
+        ``src`` is read once, hashed while it is copied (issue 5: ``data add`` of a large
+        file used to read it twice). A file whose stat cache entry holds and whose object
+        is already stored is not read at all.
+        """
+        with os_errors(f"cannot store {src} in the cache {self.root}"):
+            digest = self.stats.digest(src, self._copy_in)
+            if not self.has(digest):  # known by its stat, but the object is gone
+                digest = self._copy_in(src)
+        return digest, self.path_for(digest)
+
+    def _copy_in(self, src: Path) -> str:
+        before = stat_of(src)
+        # The temp file sits in the objects directory: the same filesystem, so the rename
+        # into place once the digest is known is atomic.
+        with temp_beside(self.objects / "incoming") as tmp:
+            digest = copy_hashing(src, tmp)
+            if stat_of(src) != before:
+                # The copy may mix old and new bytes: refuse it rather than store a torn file.
+                raise DataError(f"{src} changed while being stored; try again once it is written")
+            with self.lock(digest):
+                final = self.path_for(digest)
+                final.parent.mkdir(parents=True, exist_ok=True)
+                # Over an existing object too: these bytes were just verified, so this also
+                # repairs a corrupt one without reading it first.
+                os.replace(tmp, final)
+        return digest
 
     def put_bytes(self, data: bytes, sha256: str | None = None) -> Path:
         """Store ``data``; with ``sha256`` given, HashMismatch (nothing stored) if it differs."""
@@ -478,7 +542,7 @@ def fetch(
         final = _cached(ptr, cache, looked)
         if final is not None:
             return final
-        for label, fill in _sources(ptr, storage, local, local_label, looked):
+        for label, fill in _sources(ptr, cache.stats, storage, local, local_label, looked):
             try:
                 return _install(ptr, cache, fill)
             except TransferError as e:
@@ -509,6 +573,7 @@ Fill = Callable[[Path], None]
 
 def _sources(
     ptr: Pointer,
+    stats: StatCache,
     storage: str | None,
     local: Path | None,
     local_label: str | None,
@@ -516,7 +581,8 @@ def _sources(
 ) -> Iterator[tuple[str, Fill]]:
     """(label, fill) per place to try; a fill leaves verified bytes at the temp path."""
     if local is not None:
-        yield f"working tree {local_label or local}", lambda tmp: _from_local(local, ptr, tmp)
+        label = f"working tree {local_label or local}"
+        yield label, lambda tmp: _from_local(local, ptr, tmp, stats)
     if storage is None:
         looked.append("storage (none configured)")
     else:
@@ -535,17 +601,19 @@ def _verified(ptr: Pointer, fill: Fill) -> Fill:
     return fill_and_verify
 
 
-def _from_local(local: Path, ptr: Pointer, tmp: Path) -> None:
+def _from_local(local: Path, ptr: Pointer, tmp: Path, stats: StatCache) -> None:
     try:
         size = local.stat().st_size
     except FileNotFoundError as e:
         raise ObjectMissing(f"{local} does not exist", reason="absent") from e
-    if size != ptr.size:  # cheap: a different size is a different file, no need to read it
+    # Cheap first: a different size, or another digest in the stat cache, needs no read.
+    if size != ptr.size or stats.lookup(local) not in (None, ptr.sha256):
         raise HashMismatch(f"{local} differs from its pointer", reason="modified")
-    try:
-        copy_verified(local, tmp, ptr.sha256)
-    except HashMismatch as e:
-        raise HashMismatch(str(e), reason="modified") from e
+    before, started = stat_of(local), time.time_ns()
+    actual = copy_hashing(local, tmp)
+    stats.remember(local, before, stat_of(local), actual, started_ns=started)
+    if actual != ptr.sha256:
+        raise HashMismatch(f"{local} differs from its pointer", reason="modified")
 
 
 def _install(ptr: Pointer, cache: Cache, fill: Fill) -> Path:

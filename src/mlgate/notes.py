@@ -1,0 +1,306 @@
+"""Run records shared through git notes, so a pull request trains only its head (issue 5).
+
+``mlgate ci`` on the default branch stores each model's run record as JSON in a note on the
+commit under ``refs/notes/mlgate`` and pushes that ref; checks elsewhere fetch it and reuse a
+record whose input digest matches. One note per commit holds every model's record::
+
+    {"mlgate": "notes@1", "records": {"<model>": <run record + "digest">, ...}}
+
+Anyone who can push to the repository can write a note, so a note is untrusted data: it is
+size-capped, parsed as strict JSON, validated against ``schema/run.schema.json`` and never
+executed. Bad content is ignored with a warning, never raised: the notes are only a cache.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from mlgate.errors import GitError
+from mlgate.git import _git, has_remote, identity
+
+NOTES_REF = "refs/notes/mlgate"
+FORMAT = "notes@1"
+MAX_NOTE_BYTES = 1024 * 1024
+PUSH_RETRIES = 3
+_DIGEST = re.compile(r"[0-9a-f]{64}")
+_SHA = re.compile(r"[0-9a-f]{40}")
+
+
+@dataclass(frozen=True)
+class NoteRecord:
+    model: str
+    digest: str
+    record: dict[str, Any]
+
+
+class _BadNote(ValueError):
+    """Why a note (or one record in it) cannot be trusted."""
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read(root: Path, commit: str, model: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(record, warning): ``model``'s validated run record in ``commit``'s note.
+
+    (None, None) when there is no note or it holds no record for ``model``; (None, warning)
+    when the note or the record is corrupt, too big or invalid. Never raises for content.
+    """
+    try:
+        records = _records(root, commit)
+        if records is None or model not in records:
+            return None, None
+        return _checked(model, records[model]).record, None
+    except _BadNote as e:
+        return None, _warning(commit, str(e))
+
+
+def read_all(root: Path, commit: str) -> tuple[list[NoteRecord], list[str]]:
+    """Every valid record in ``commit``'s note, plus a warning for each one ignored."""
+    try:
+        records = _records(root, commit) or {}
+    except _BadNote as e:
+        return [], [_warning(commit, str(e))]
+    found: list[NoteRecord] = []
+    warnings: list[str] = []
+    for model, record in sorted(records.items()):
+        try:
+            found.append(_checked(model, record))
+        except _BadNote as e:
+            warnings.append(_warning(commit, str(e)))
+    return found, warnings
+
+
+def _warning(commit: str, why: str) -> str:
+    short = commit[:7] if _SHA.fullmatch(commit) else commit
+    return f"ignored the mlgate note on {short}: {why}"
+
+
+def _records(root: Path, commit: str) -> dict[str, Any] | None:
+    """The note's ``records`` object, None without a note; _BadNote when it is malformed."""
+    blob = _note_blob(root, NOTES_REF, commit)
+    return None if blob is None else _parse(_blob_bytes(root, blob))
+
+
+def _note_blob(root: Path, ref: str, commit: str) -> str | None:
+    proc = _git(root, "notes", f"--ref={ref}", "list", commit)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def _blob_bytes(root: Path, blob: str) -> bytes:
+    # Ask the size first: an oversized note is never loaded into memory.
+    size = int(_git(root, "cat-file", "-s", blob).stdout or 0)
+    if size > MAX_NOTE_BYTES:
+        raise _BadNote(f"it is {size} bytes, more than the {MAX_NOTE_BYTES} a note may hold")
+    return _git(root, "cat-file", "blob", blob).stdout
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse(data: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise _BadNote(f"it is not JSON ({e})") from e
+    if not isinstance(document, dict) or document.get("mlgate") != FORMAT:
+        raise _BadNote(f'it is not an mlgate note (expected {{"mlgate": "{FORMAT}", ...}})')
+    records = document.get("records")
+    if not isinstance(records, dict):
+        raise _BadNote('its "records" is not an object')
+    return records
+
+
+def _checked(model: str, record: Any) -> NoteRecord:
+    """The record if it is a valid run record for ``model`` with a digest; else _BadNote."""
+    if not isinstance(record, dict):
+        raise _BadNote(f"the record for {model!r} is not an object")
+    # The first error by path (as text: a path mixes keys and list indexes) is reproducible.
+    errors = sorted(_validator().iter_errors(record), key=lambda e: [str(p) for p in e.path])
+    error = next(iter(errors), None)
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise _BadNote(
+            f"the record for {model!r} is not a valid run record: {where}: {error.message}"
+        )
+    if record["model"] != model:
+        raise _BadNote(f"the record filed under {model!r} is for {record['model']!r}")
+    digest = record.get("digest")
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise _BadNote(f"the record for {model!r} has no digest (64 lowercase hex digits)")
+    return NoteRecord(model=model, digest=digest, record=record)
+
+
+@cache
+def _validator() -> Any:
+    import jsonschema  # lazily: a check that finds no note should not pay for it
+
+    text = (files("mlgate") / "schema" / "run.schema.json").read_text(encoding="utf-8")
+    return jsonschema.Draft202012Validator(json.loads(text))
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def write(root: Path, commit: str, model: str, record: Mapping[str, Any]) -> None:
+    """Store ``record`` for ``model`` in ``commit``'s note, keeping other models' records.
+
+    ValueError when the record itself is invalid: that is a bug in the caller, and a record
+    that would be ignored on reading must not be shared.
+    """
+    try:
+        # The JSON round trip rejects what a note cannot hold (NaN, non-JSON types).
+        _checked(model, json.loads(json.dumps(record, allow_nan=False)))
+    except (_BadNote, ValueError, TypeError) as e:
+        raise ValueError(f"refusing to write an invalid mlgate note: {e}") from e
+    try:
+        records = _records(root, commit) or {}
+    except _BadNote:
+        records = {}  # a corrupt note is ignored on reading anyway: replace it
+    # Other models' records are kept as they are, even ones this version would not accept:
+    # a newer mlgate may have written them, and reading validates them anyway.
+    _store(root, NOTES_REF, commit, {**records, model: dict(record)})
+
+
+def _store(root: Path, ref: str, commit: str, records: Mapping[str, Any]) -> None:
+    document = {"mlgate": FORMAT, "records": dict(sorted(records.items()))}
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    blob = _must(root, "hash-object", "-w", "--stdin", input=text)
+    # -C stores the blob byte for byte; -m/-F would run the message through stripspace.
+    _must(root, *identity(root), "notes", f"--ref={ref}", "add", "-f", "-C", blob, commit)
+
+
+def _must(root: Path, *args: str, input: str | None = None) -> str:
+    proc = _git(root, *args, input=input)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        raise GitError(f"git {' '.join(args[:4])} failed in {root}: {err}")
+    return proc.stdout.decode().strip()
+
+
+# --- sharing -------------------------------------------------------------------------------
+
+
+def _network_env() -> dict[str, str]:
+    # A CI runner without credentials must fail fast, not wait at a password prompt.
+    return {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+
+
+def remote_notes_sha(root: Path, remote: str) -> str | None:
+    """The remote's notes commit via one ``git ls-remote`` (cheap), None if absent/unreachable."""
+    proc = _git(root, "ls-remote", remote, NOTES_REF, env=_network_env())
+    if proc.returncode != 0:
+        return None
+    for line in proc.stdout.decode().splitlines():
+        sha, _, name = line.partition("\t")
+        if name == NOTES_REF:
+            return sha
+    return None
+
+
+def fetch(root: Path, remote: str = "origin") -> bool:
+    """Bring the remote's notes in, merged with local ones; whether the remote had notes.
+
+    Never raises: the notes are an optimisation, so a network or git failure only returns
+    False. Local notes the remote lacks are never lost (see ``_merge_incoming``).
+    """
+    if not has_remote(root, remote):
+        return False
+    sha = remote_notes_sha(root, remote)
+    if sha is None:
+        return False
+    if sha == _local_sha(root, NOTES_REF):
+        return True  # already up to date: skip the fetch
+    incoming = f"{NOTES_REF}-incoming-{os.getpid()}"  # pid: two checks in one clone
+    try:
+        refspec = f"+{NOTES_REF}:{incoming}"
+        proc = _git(root, "fetch", "--quiet", "--no-tags", remote, refspec, env=_network_env())
+        return proc.returncode == 0 and _merge_incoming(root, incoming)
+    except GitError:
+        return False  # writing a merged note failed (disk full?): the notes stay as they were
+    finally:
+        _git(root, "update-ref", "-d", incoming)
+
+
+def _local_sha(root: Path, ref: str) -> str | None:
+    proc = _git(root, "rev-parse", "--verify", "--quiet", ref)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def _merge_incoming(root: Path, incoming: str) -> bool:
+    """Merge the fetched notes into ours.
+
+    A plain ``+refs/notes/mlgate:refs/notes/mlgate`` fetch would clobber notes written here
+    and not yet pushed, and ``git notes merge -s union`` concatenates two notes on one commit
+    into invalid JSON. So: ``git notes merge -s ours`` (fast-forwards when it can, and keeps
+    the remote's history as a parent so the next push is a fast-forward), then, for each
+    commit both sides annotated differently, add the model records the merged note lacks.
+    For the same commit and model either record will do: equal digests, equivalent records.
+    """
+    ours, theirs = _listing(root, NOTES_REF), _listing(root, incoming)
+    merge = ("notes", f"--ref={NOTES_REF}", "merge", "--quiet", "--strategy=ours", incoming)
+    proc = _git(root, *identity(root), *merge)
+    if proc.returncode != 0:
+        return False
+    for commit in sorted(ours.keys() & theirs.keys()):
+        if ours[commit] != theirs[commit]:
+            _union(root, commit, (ours[commit], theirs[commit]))
+    return True
+
+
+def _listing(root: Path, ref: str) -> dict[str, str]:
+    """{annotated commit: note blob} for a notes ref (empty when it does not exist)."""
+    proc = _git(root, "notes", f"--ref={ref}", "list")
+    pairs = (line.split() for line in proc.stdout.decode().splitlines())
+    return {commit: blob for blob, commit in pairs} if proc.returncode == 0 else {}
+
+
+def _union(root: Path, commit: str, sides: tuple[str, str]) -> None:
+    merged = _loose_records(root, _note_blob(root, NOTES_REF, commit))
+    missing: dict[str, Any] = {}
+    for blob in sides:
+        for model, record in _loose_records(root, blob).items():
+            if model not in merged:
+                missing.setdefault(model, record)
+    if missing:
+        _store(root, NOTES_REF, commit, {**merged, **missing})
+
+
+def _loose_records(root: Path, blob: str | None) -> dict[str, Any]:
+    """A note's records for merging; a corrupt side contributes nothing."""
+    try:
+        return _parse(_blob_bytes(root, blob)) if blob else {}
+    except _BadNote:
+        return {}
+
+
+def push(root: Path, remote: str = "origin") -> bool:
+    """Push the notes ref (never forced); on rejection fetch, merge and retry, up to 3 times.
+
+    Returns whether the remote now has our notes. Never raises: a rejected or failed push
+    only costs a later pull request one training.
+    """
+    if not has_remote(root, remote) or _local_sha(root, NOTES_REF) is None:
+        return False
+    refspec = f"{NOTES_REF}:{NOTES_REF}"
+    for attempt in range(PUSH_RETRIES + 1):
+        proc = _git(root, "push", "--porcelain", remote, refspec, env=_network_env())
+        if proc.returncode == 0:
+            return True
+        # Only "[rejected]" (not a fast-forward: someone pushed notes since we fetched) is
+        # worth a fetch, merge and retry; no access, a hook's "[remote rejected]" or no
+        # network will not change by trying again.
+        if b"[rejected]" not in proc.stdout or attempt == PUSH_RETRIES:
+            return False
+        if not fetch(root, remote):
+            return False
+    return False
