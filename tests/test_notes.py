@@ -405,8 +405,8 @@ def test_simultaneous_pushes_both_land(remote: Path) -> None:
     """The same race on real threads: whichever push wins, the other merges and retries."""
     clones = [clone(remote, "a"), clone(remote, "b"), clone(remote, "c")]
     commits = git(clones[0], "rev-list", "main").split()
-    expected = {}
-    for i, (path, sha) in enumerate(zip(clones, [*commits, commits[0]])):
+    expected: dict[str, dict[str, Any]] = {}
+    for i, (path, sha) in enumerate(zip(clones, [*commits, commits[0]], strict=True)):
         record = run_record(f"model{i}", sha)
         notes.write(path, sha, f"model{i}", record)
         expected.setdefault(sha, {})[f"model{i}"] = record

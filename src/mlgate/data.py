@@ -7,12 +7,15 @@ pointer alone (no download); ``materialize`` gives a local, verified copy to tra
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import json
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 
@@ -26,6 +29,7 @@ from mlgate.store import (
     Cache,
     atomic_write,
     backend_for,
+    cache_dir,
     copy_verified,
     fetch,
     lock_for,
@@ -86,7 +90,10 @@ def summarize_file(path: Path, *, fmt_from: str) -> tuple[int | None, dict[str, 
     return _summarize(path, fmt_from)
 
 
-def _summarize(source: Path | IO[bytes], fmt_from: str) -> tuple[int | None, dict[str, str] | None]:
+Summary = tuple[int | None, dict[str, str] | None]
+
+
+def _summarize(source: Path | IO[bytes], fmt_from: str) -> Summary:
     fmt = data_format(fmt_from)
     if fmt == "parquet":
         return _parquet_summary(source, fmt_from)
@@ -161,6 +168,68 @@ def _parquet_summary(source: Path | IO[bytes], fmt_from: str) -> tuple[int, dict
     return int(rows), {str(name): str(dtype) for name, dtype in dtypes.items()}
 
 
+# --- the summary cache: rows and dtypes by content, so describing known bytes skips pandas --
+
+
+def _summary(source: Path | IO[bytes], fmt_from: str, sha256: str, *, root: Path) -> Summary:
+    """``_summarize`` through ``<root>/summaries/<sha256>.json``.
+
+    A ``check`` describes the same data on every run, and importing pandas alone costs the
+    parent process ~0.5 s (issue 5). The first computation still goes through pandas, as
+    it gives the dtypes training will see.
+    """
+    key = _summary_key(fmt_from)
+    if key is None:
+        return _summarize(source, fmt_from)
+    path = root / "summaries" / f"{sha256}.json"
+    found = _read_summary(path, key)
+    if found is not None:
+        return found
+    rows, columns = _summarize(source, fmt_from)
+    record = {"key": key, "rows": rows, "columns": columns}
+    with contextlib.suppress(OSError):  # a read-only cache only costs the next run time
+        atomic_write(path, json.dumps(record).encode())
+    return rows, columns
+
+
+def _summary_key(fmt_from: str) -> dict[str, str | None] | None:
+    """What a summary depends on besides the bytes; None when nothing is worth caching.
+
+    The library versions are in it because dtype names change with them (pandas 3 calls
+    a text column "str", pandas 2 "object"): a stale name would show as a retyped column.
+    They come from package metadata, which does not import the libraries.
+    """
+    fmt = data_format(fmt_from)
+    if fmt is None:
+        return None  # not tabular: the summary is (None, None) without reading anything
+    try:
+        pandas = metadata.version("pandas")
+        pyarrow = metadata.version("pyarrow") if fmt == "parquet" else None
+    except metadata.PackageNotFoundError:
+        return None  # summarizing will say what is missing
+    return {
+        "format": fmt,
+        "compression": compression(fmt_from),
+        "pandas": pandas,
+        "pyarrow": pyarrow,
+    }
+
+
+def _read_summary(path: Path, key: dict[str, str | None]) -> Summary | None:
+    try:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None  # absent or damaged: computed again and rewritten
+    if not isinstance(record, dict) or record.get("key") != key:
+        return None  # another format or library version (same bytes read as .tsv, say)
+    rows, columns = record.get("rows"), record.get("columns")
+    if not isinstance(rows, int) or not isinstance(columns, dict):
+        return None
+    if not all(isinstance(v, str) for v in columns.values()):
+        return None
+    return rows, columns
+
+
 def _line(e: BaseException) -> str:
     """An exception's message on one line (pandas' parser errors span several)."""
     return " ".join(str(e).split()) or type(e).__name__
@@ -181,17 +250,19 @@ def describe(files: Files, path: str) -> DataSummary | None:
     data = files.read(rel)
     if data is None:
         return None
-    rows, columns = _summarize(io.BytesIO(data), rel)
     digest = hashlib.sha256(data).hexdigest()
+    rows, columns = _summary(io.BytesIO(data), rel, digest, root=cache_dir())
     return DataSummary(rel, digest, len(data), rows, columns, source="git")
 
 
 def _describe_file(path: Path, rel: str) -> DataSummary | None:
     if not path.is_file():
         return None
-    rows, columns = _summarize(path, rel)
+    cache = Cache()
+    digest = cache.sha256_of(path)  # unchanged since last time: not read again
+    rows, columns = _summary(path, rel, digest, root=cache.root)
     size = path.stat().st_size
-    return DataSummary(rel, sha256_file(path), size, rows, columns, source="worktree")
+    return DataSummary(rel, digest, size, rows, columns, source="worktree")
 
 
 def materialize(files: Files, path: str, *, cache: Cache, storage: str | None) -> Path:
@@ -207,7 +278,7 @@ def materialize(files: Files, path: str, *, cache: Cache, storage: str | None) -
         return fetch(ptr, name=where, cache=cache, storage=storage, local=local, local_label=rel)
     if root is not None and (root / rel).is_file():
         # Copy, don't hand out the working file: it could change while training reads it.
-        return cache.put_file(root / rel, sha256_file(root / rel))
+        return cache.add_file(root / rel)[1]
     if root is None and (data := files.read(rel)) is not None:
         return cache.put_bytes(data)
     raise DataError(f"data file {rel} not found at {files.ref}: neither {rel} nor {ptr_rel} exists")
@@ -258,11 +329,10 @@ def _add_one(
     if not src.is_file():
         what = "is a directory" if src.is_dir() else "does not exist"
         raise DataError(f"cannot add {rel}: {src} {what}")
-    # Hash, then copy while re-hashing: a file that changes mid-way fails instead of
-    # storing bytes that do not match their pointer. The summary reads the stored copy.
-    digest = sha256_file(src)
-    obj = cache.put_file(src, digest)
-    rows, columns = summarize_file(obj, fmt_from=rel)
+    # One read: hashed while copied into the cache (a file that changes mid-way fails).
+    # The summary reads the stored copy, or comes from the summary cache.
+    digest, obj = cache.add_file(src)
+    rows, columns = _summary(obj, rel, digest, root=cache.root)
     ptr = Pointer(digest, obj.stat().st_size, rows, columns, url or _kept_url(root, rel, digest))
     if backend is not None and backend.writable:
         backend.put(obj, digest)
@@ -333,7 +403,7 @@ def status(root: Path, *, cache: Cache, storage: str | None) -> list[StatusEntry
                 pointer=pointer_path(rel),
                 sha256=ptr.sha256,
                 size=ptr.size,
-                data=_worktree_state(root / rel, ptr),
+                data=_worktree_state(root / rel, ptr, cache),
                 in_cache=cache.has(ptr.sha256),
                 in_storage=_in_storage(backend, ptr.sha256),
             )
@@ -350,10 +420,10 @@ def pointed_files(root: Path) -> list[str]:
     return sorted(data_path(p) for p in found)
 
 
-def _worktree_state(path: Path, ptr: Pointer) -> Literal["ok", "modified", "missing"]:
+def _worktree_state(path: Path, ptr: Pointer, cache: Cache) -> Literal["ok", "modified", "missing"]:
     if not path.is_file():
         return "missing"
-    if path.stat().st_size != ptr.size or sha256_file(path) != ptr.sha256:
+    if path.stat().st_size != ptr.size or cache.sha256_of(path) != ptr.sha256:
         return "modified"
     return "ok"
 
@@ -380,7 +450,7 @@ def _pull_one(root: Path, rel: str, cache: Cache, storage: str | None) -> bool:
     if dest.exists() and not dest.is_file():
         raise DataError(f"cannot pull {rel}: {dest} exists and is not a file")
     if dest.is_file():
-        current = sha256_file(dest)
+        current = cache.sha256_of(dest)
         if current == ptr.sha256:
             return False
         # Overwrite only bytes the cache still holds, so a pull never loses local edits.

@@ -296,11 +296,20 @@ def push(root: Path, remote: str = "origin") -> bool:
         proc = _git(root, "push", "--porcelain", remote, refspec, env=_network_env())
         if proc.returncode == 0:
             return True
-        # Only "[rejected]" (not a fast-forward: someone pushed notes since we fetched) is
-        # worth a fetch, merge and retry; no access, a hook's "[remote rejected]" or no
-        # network will not change by trying again.
-        if b"[rejected]" not in proc.stdout or attempt == PUSH_RETRIES:
+        if not _lost_race(proc.stdout + proc.stderr) or attempt == PUSH_RETRIES:
             return False
         if not fetch(root, remote):
             return False
     return False
+
+
+def _lost_race(output: bytes) -> bool:
+    """Whether a failed push lost to another writer, so fetch, merge and retry can help.
+
+    "[rejected]": not a fast-forward (someone pushed notes since we fetched). The others: both
+    pushes passed that check and the remote's compare-and-swap of the ref picked the other
+    (seen with simultaneous pushes). No access, a hook's refusal or no network will not
+    change by trying again.
+    """
+    markers = (b"[rejected]", b"cannot lock ref", b"failed to update ref", b"incorrect old value")
+    return any(marker in output for marker in markers)

@@ -63,9 +63,14 @@ def code_files(files: Files, cfg: Config) -> list[str]:
     return sorted(set(found))
 
 
-def digest(files: Files, cfg: Config, data: Mapping[str, DataSummary]) -> str:
+def digest(
+    files: Files,
+    cfg: Config,
+    data: Mapping[str, DataSummary],
+    versions: Mapping[str, str] | None = None,
+) -> str:
     """Everything that decides a side's result, and nothing else (so a README edit or an
-    unrelated file keeps the cached result)."""
+    unrelated file keeps the cached result). ``versions`` default to the installed ones."""
     code = {}
     for path in code_files(files, cfg):
         content = files.read(path)
@@ -80,7 +85,7 @@ def digest(files: Files, cfg: Config, data: Mapping[str, DataSummary]) -> str:
         },
         "metrics": list(cfg.evaluated_metrics),
         "code": code,
-        "versions": library_versions(),
+        "versions": dict(versions) if versions is not None else library_versions(),
     }
     return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
 
