@@ -241,7 +241,7 @@ def data_diff(
     return tuple(changes)
 
 
-def _side_result(side: _Side, record: Mapping[str, Any]) -> SideResult:
+def side_result(side: _Side, record: Mapping[str, Any]) -> SideResult:
     dirty = git.dirty_paths(side.files.repo) if isinstance(side.files, git.WorkingFiles) else ()
     return SideResult(
         label=side.label,
@@ -255,7 +255,7 @@ def _side_result(side: _Side, record: Mapping[str, Any]) -> SideResult:
         fit_seconds=record["fit_seconds"],
         predict_seconds=record["predict_seconds"],
         model_size=record.get("model_size"),
-        duration_seconds=record.get("seconds"),
+        duration_seconds=record.get("seconds", record.get("duration_seconds")),
         cached=bool(record.get("cached")),
         versions=dict(record["versions"]),
     )
@@ -280,10 +280,8 @@ def _gate_changes(base: Config | None, head: Config) -> tuple[str, ...]:
     return (f"the gate rules changed in head for: {', '.join(names)}; head's rules apply",)
 
 
-def write_run_record(
-    side: SideResult, cfg: Config, root: Path, *, digest: str | None = None
-) -> str:
-    """One JSON record per side (schema: schema/run.schema.json), written atomically."""
+def run_record(side: SideResult, cfg: Config, digest: str | None) -> dict[str, Any]:
+    """A side's run record (schema: schema/run.schema.json): a file per check, a git note."""
     record = {
         "schema": "mlgate/run@1",
         "model": cfg.model.name,
@@ -293,6 +291,14 @@ def write_run_record(
         **side.to_dict(),
     }
     record.pop("record_path", None)
+    return record
+
+
+def write_run_record(
+    side: SideResult, cfg: Config, root: Path, *, digest: str | None = None
+) -> str:
+    """The run record as a file, written atomically."""
+    record = run_record(side, cfg, digest)
     key = side.sha or "none"
     if side.dirty:
         key += "-dirty"
@@ -406,7 +412,7 @@ def _compare(
 ) -> CheckResult:
     records, test_changed = _run(base_side, head_side, cache, stack, tmp)
     sides = [s for s in (base_side, head_side) if s is not None]
-    results = {s.label: _side_result(s, records[s.label]) for s in sides}
+    results = {s.label: side_result(s, records[s.label]) for s in sides}
     cfg = head_side.cfg
     records_dir = cache_dir() / "runs"
     for s in sides:

@@ -48,6 +48,7 @@ class Outcome:
     verdict: Verdict = field(default_factory=lambda: Verdict(()))
     card: str | None = None
     attempts: int = 1
+    run: dict[str, Any] | None = None  # the candidate's run record (for a git note)
 
 
 def summary_lines(outcome: Outcome) -> list[str]:
@@ -153,7 +154,7 @@ def promote(
     pull_request: int | None = None,
 ) -> Outcome:
     """Promote the model at ``ref`` if it passes the gate against the production model."""
-    from mlgate.check import load_side
+    from mlgate.check import load_side, run_record, side_result
     from mlgate.store import Cache
 
     repo = git.open_repo(cwd)
@@ -181,7 +182,8 @@ def promote(
                 return Outcome(cfg.model.name, False, state.champion.version, notes=(note,))
             candidate, scored = _evaluate(side, state, tmp, candidate)
             outcome = _decide(cfg, state, candidate, scored, dry_run, attempt)
-            outcome = replace(outcome, notes=reused + outcome.notes)
+            record = run_record(side_result(side, candidate), cfg, side.digest)
+            outcome = replace(outcome, notes=reused + outcome.notes, run=record)
             if not outcome.promoted or dry_run:
                 return outcome
             lineage = _lineage(cfg, side, state, candidate, scored, pull_request)

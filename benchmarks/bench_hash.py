@@ -1,0 +1,199 @@
+"""How fast mlgate hashes and stores a large data file (issue 5, item 3).
+
+Writes a file of random bytes (default 512 MiB) to a temporary directory, deleted at the
+end, then times each row ``--runs`` times (median; default 3) after one untimed warm-up:
+
+hashing (the file sits in the page cache after the warm-up, so this is hashing speed):
+- ``mlgate sha256_file``: mlgate's one implementation (readinto a reused 1 MiB buffer);
+- ``hashlib.file_digest`` (Python 3.11+) and a plain ``f.read(1 MiB)`` loop;
+- ``sha256sum``: coreutils in a subprocess, the reference the ratios are relative to;
+
+storing (what ``mlgate data add`` does with the bytes; each run starts from an empty cache):
+- ``mlgate data add``: ``mlgate.data.add`` in-process: one read that both hashes and copies
+  into the cache (synced to disk), then the pointer and .gitignore;
+- ``copyfile + sha256``: ``shutil.copyfile`` then a second pass to hash, the two-pass way,
+  and the same with an fsync of the copy (what ``data add`` guarantees), the references;
+
+and ``data status`` of the added file, first with an empty stat cache (one hash) and then
+with a warm one (no read at all).
+
+Run: ``.venv/bin/python benchmarks/bench_hash.py [--size-mib N] [--runs N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import NamedTuple
+
+from mlgate import data
+from mlgate.statcache import StatCache
+from mlgate.store import Cache, sha256_file
+
+CHUNK = 1 << 20
+
+
+class Row(NamedTuple):
+    group: str  # rows of a group are compared with its first row
+    name: str
+    seconds: float  # median
+
+
+def _nothing() -> None:
+    pass
+
+
+def timed(action: Callable[[], object], runs: int, reset: Callable[[], object] = _nothing) -> float:
+    """Median wall time of ``runs`` calls, each after ``reset``, after one warm-up call."""
+    reset()
+    action()
+    times = []
+    for _ in range(runs):
+        reset()
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def make_file(path: Path, size: int) -> None:
+    with path.open("wb") as f:
+        for _ in range(size // CHUNK):
+            f.write(os.urandom(CHUNK))
+
+
+def read_loop(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()  # type: ignore[attr-defined,unused-ignore]
+
+
+def sha256sum(path: Path) -> str:
+    out = subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True)
+    return out.stdout.split()[0]
+
+
+def two_pass(src: Path, dest: Path, *, sync: bool) -> str:
+    shutil.copyfile(src, dest)
+    if sync:
+        with dest.open("rb+") as f:
+            os.fsync(f.fileno())
+    return sha256_file(dest)
+
+
+def git_repo(path: Path) -> None:
+    path.mkdir()
+    env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
+    subprocess.run(["git", "init", "-q", str(path)], check=True, env=env)
+
+
+def rows(work: Path, big: Path, runs: int) -> list[Row]:
+    return [*hash_rows(big, runs), *store_rows(work, big, runs)]
+
+
+def hash_rows(big: Path, runs: int) -> list[Row]:
+    hashers: list[tuple[str, Callable[[Path], str]]] = [
+        ("sha256sum (coreutils)", sha256sum),
+        ("mlgate sha256_file", sha256_file),
+        ("f.read(1 MiB) loop", read_loop),
+    ]
+    if hasattr(hashlib, "file_digest"):
+        hashers.append(("hashlib.file_digest", file_digest))
+    expected = sha256_file(big)
+    found = []
+    for name, fn in hashers:
+        assert fn(big) == expected, name
+        found.append(Row("hash", name, timed(partial(fn, big), runs)))
+    return found
+
+
+def store_rows(work: Path, big: Path, runs: int) -> list[Row]:
+    repo, cache_root, copy = work / "repo", work / "cache", work / "copy"
+    git_repo(repo)
+    big = Path(shutil.move(big, repo / "big.bin"))
+
+    def empty_cache() -> None:
+        shutil.rmtree(cache_root, ignore_errors=True)
+        copy.unlink(missing_ok=True)
+
+    def add() -> None:
+        data.add(repo, ["big.bin"], url=None, storage=None, cache=Cache(cache_root))
+
+    def status(stats_root: Path) -> None:
+        # A racy window of 0: the file was written seconds ago, and waiting is not the point.
+        cache = Cache(cache_root, stats=StatCache(stats_root, racy_ns=0))
+        [entry] = data.status(repo, cache=cache, storage=None)
+        assert entry.data == "ok"
+
+    cold, warm = work / "stat-cold", work / "stat-warm"
+    return [
+        Row(
+            "store",
+            "copyfile + sha256 (2 reads)",
+            timed(partial(two_pass, big, copy, sync=False), runs, empty_cache),
+        ),
+        Row(
+            "store",
+            "  ... + fsync",
+            timed(partial(two_pass, big, copy, sync=True), runs, empty_cache),
+        ),
+        Row("store", "mlgate data add (1 read, fsync)", timed(add, runs, empty_cache)),
+        Row(
+            "status",
+            "data status, no stat entry",
+            timed(partial(status, cold), runs, partial(shutil.rmtree, cold, ignore_errors=True)),
+        ),
+        Row("status", "data status, stat cache hit", timed(partial(status, warm), runs)),
+    ]
+
+
+REFERENCE = {"hash": "sha256sum", "store": "copyfile + sha256", "status": "no stat entry"}
+
+
+def table(found: list[Row], size: int) -> str:
+    """One line per row; the ratio is to the first row of its group."""
+    lines = [f"{'':34} {'median':>9} {'MiB/s':>8} {'ratio':>7}"]
+    refs: dict[str, float] = {}
+    for row in found:
+        if row.group not in refs:
+            refs[row.group] = row.seconds
+            lines.append(f"-- {row.group} (ratio to {REFERENCE[row.group]})")
+        rate = size / (1 << 20) / row.seconds
+        ratio = row.seconds / refs[row.group]
+        lines.append(f"{row.name:34} {row.seconds:8.3f}s {rate:8.0f} {ratio:6.2f}x")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mib", type=int, default=512)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    size = args.size_mib << 20
+    with tempfile.TemporaryDirectory(prefix="mlgate-bench-hash-") as tmp:
+        work = Path(tmp)
+        big = work / "big.bin"
+        make_file(big, size)
+        print(f"{args.size_mib} MiB of random bytes, median of {args.runs} runs", flush=True)
+        print(table(rows(work, big, args.runs), size))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
