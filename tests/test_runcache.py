@@ -200,3 +200,78 @@ def test_digest_follows_the_target_and_library_versions() -> None:
     assert _digest({}) == _digest({}, versions=installed)
     assert _digest({}) != _digest({}, versions={**installed, "scikit-learn": "0.0.1"})
     assert _digest({}) != _digest({}, versions={**installed, "python": "3.99.0"})
+
+
+def _ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`mlgate ci` as on a push to main: promotes, and shares the run as a git note."""
+    from conftest import FIXTURES
+    from projects import cli
+    from test_ci import github_env
+
+    push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
+    push.update(ref="refs/heads/main", after=git(repo, "rev-parse", "HEAD"))
+    push["repository"]["default_branch"] = "main"
+    env = github_env(tmp_path, push)
+    env["GITHUB_EVENT_NAME"] = "push"
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    code, out, err = cli(capsys, "ci")
+    assert code == 0, err
+    assert "shared this run in refs/notes/mlgate" in out
+    for key in env:
+        monkeypatch.delenv(key)
+
+
+def test_a_pr_check_reuses_the_default_branchs_shared_run(
+    repo: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    base_project(repo, classification_config(), classification_frames())
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "origin", "main")
+    _ci_push(repo, tmp_path, monkeypatch, capsys)
+    assert git(origin, "notes", "--ref=mlgate", "list")  # the note reached the remote
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    monkeypatch.setenv("MLGATE_CACHE_DIR", str(tmp_path / "other-machine-cache"))
+    monkeypatch.chdir(clone)
+    git(clone, "checkout", "-q", "-b", "feature")
+    set_params(clone, C=0.5)
+    commit_all(clone, "C 0.5")
+    _, report = run_json(capsys)
+    assert sides_cached(report) == (True, False)  # only the head was trained
+    assert report["notes"] == []
+
+
+def test_a_corrupted_note_is_ignored_with_a_warning(
+    repo: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    base = base_project(repo, classification_config(), classification_frames())
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(
+        repo,
+        "notes",
+        "--ref=mlgate",
+        "add",
+        "-f",
+        "-m",
+        '{"mlgate": "notes@1", "records": {"churn": {"schema": "nope"}}}',
+        base,
+    )
+    git(repo, "push", "-q", "origin", "main", "refs/notes/mlgate")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    monkeypatch.setenv("MLGATE_CACHE_DIR", str(tmp_path / "other-machine-cache"))
+    monkeypatch.chdir(clone)
+    git(clone, "checkout", "-q", "-b", "feature")
+    set_params(clone, C=0.5)
+    commit_all(clone, "C 0.5")
+    code, report = run_json(capsys)
+    assert code == 0
+    assert sides_cached(report) == (False, False)  # never trusted
+    [warning] = report["notes"]
+    assert warning.startswith(f"ignored the mlgate note on {base[:7]}: ")

@@ -405,7 +405,7 @@ def _promote(
     outcome = promote(
         cwd, ref=change.ref, config_path=_rel(repo, cwd, config_path), pull_request=number
     )
-    lines = summary_lines(outcome)
+    lines = summary_lines(outcome) + _share(git.root(repo), repo.commit(change.ref).hexsha, outcome)
     github = environ.get("GITHUB_ACTIONS") == "true"
     if github and environ.get("GITHUB_STEP_SUMMARY"):
         refusal = "\n".join(f"- {escape_md(r)}" for r in outcome.reasons)
@@ -425,6 +425,21 @@ def _promote(
         lines += [f"::error title=mlgate: not promoted::{escape_data(r)}" for r in outcome.reasons]
     code = ExitCode.GATE_FAILED if outcome.reasons else ExitCode.OK
     return CiOutcome(int(code), lines)
+
+
+def _share(root: Path, commit: str, outcome: Any) -> list[str]:
+    """Store the default branch's run as a git note, so PR checks reuse it as their base."""
+    from mlgate import notes
+
+    if outcome.run is None:
+        return []
+    try:
+        notes.write(root, commit, outcome.model, outcome.run)
+    except (ValueError, MlgateError) as e:
+        return [f"mlgate: the run was not shared as a git note: {e}"]
+    if notes.push(root):
+        return [f"mlgate: shared this run in {notes.NOTES_REF} for pull requests to reuse"]
+    return [f"mlgate: could not push {notes.NOTES_REF}; pull requests will retrain this commit"]
 
 
 def pull_request_of(message: str | bytes) -> int | None:
