@@ -34,6 +34,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_check.py
 	$(PY) benchmarks/bench_history.py
+	$(PY) benchmarks/bench_hash.py
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .mypy_cache .hypothesis

@@ -8,11 +8,16 @@ hashing (the file sits in the page cache after the warm-up, so this is hashing s
 - ``hashlib.file_digest`` (Python 3.11+) and a plain ``f.read(1 MiB)`` loop;
 - ``sha256sum``: coreutils in a subprocess, the reference the ratios are relative to;
 
-storing (what ``mlgate data add`` does with the bytes; each run starts from an empty cache):
+storing (what ``mlgate data add`` does with the bytes; each run starts from an empty cache),
+once with the file in the page cache and once with it evicted first (``posix_fadvise``,
+this file only: what a large data file that was not just written costs):
 - ``mlgate data add``: ``mlgate.data.add`` in-process: one read that both hashes and copies
   into the cache (synced to disk), then the pointer and .gitignore;
-- ``copyfile + sha256``: ``shutil.copyfile`` then a second pass to hash, the two-pass way,
-  and the same with an fsync of the copy (what ``data add`` guarantees), the references;
+- ``copyfile, sha256 of the copy``: ``shutil.copyfile`` (an in-kernel copy) then a second
+  pass that hashes the copy, the reference; the same with an fsync of the copy (which
+  ``data add`` does, so a pointer never names bytes that did not reach the disk);
+- ``old add``: what ``data add`` did before: hash the file, then copy it while re-hashing
+  (two reads of the source);
 
 and ``data status`` of the added file, first with an empty stat cache (one hash) and then
 with a warm one (no read at all).
@@ -37,7 +42,7 @@ from typing import NamedTuple
 
 from mlgate import data
 from mlgate.statcache import StatCache
-from mlgate.store import Cache, sha256_file
+from mlgate.store import Cache, copy_hashing, sha256_file
 
 CHUNK = 1 << 20
 
@@ -97,6 +102,14 @@ def two_pass(src: Path, dest: Path, *, sync: bool) -> str:
     return sha256_file(dest)
 
 
+def old_add(src: Path, dest: Path) -> str:
+    """What ``data add`` did before issue 5: hash ``src``, then copy it while re-hashing."""
+    digest = sha256_file(src)
+    if copy_hashing(src, dest) != digest:
+        raise AssertionError(f"{src} changed")
+    return digest
+
+
 def git_repo(path: Path) -> None:
     path.mkdir()
     env = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull}
@@ -128,13 +141,31 @@ def store_rows(work: Path, big: Path, runs: int) -> list[Row]:
     git_repo(repo)
     big = Path(shutil.move(big, repo / "big.bin"))
 
-    def empty_cache() -> None:
+    def empty_cache(evict_source: bool) -> None:
         shutil.rmtree(cache_root, ignore_errors=True)
         copy.unlink(missing_ok=True)
+        if evict_source:
+            evict(big)
 
     def add() -> None:
         data.add(repo, ["big.bin"], url=None, storage=None, cache=Cache(cache_root))
 
+    found = []
+    for group, cold in (("store", False), ("store, evicted", True)):
+        if cold and not hasattr(os, "posix_fadvise"):
+            continue
+        reset = partial(empty_cache, cold)
+        for name, action in (
+            ("copyfile, sha256 of the copy", partial(two_pass, big, copy, sync=False)),
+            ("  ... + fsync", partial(two_pass, big, copy, sync=True)),
+            ("old add: sha256, copy+sha256", partial(old_add, big, copy)),
+            ("mlgate data add (1 read, fsync)", add),
+        ):
+            found.append(Row(group, name, timed(action, runs, reset)))
+    return [*found, *status_rows(work, repo, cache_root, runs)]
+
+
+def status_rows(work: Path, repo: Path, cache_root: Path, runs: int) -> list[Row]:
     def status(stats_root: Path) -> None:
         # A racy window of 0: the file was written seconds ago, and waiting is not the point.
         cache = Cache(cache_root, stats=StatCache(stats_root, racy_ns=0))
@@ -142,28 +173,29 @@ def store_rows(work: Path, big: Path, runs: int) -> list[Row]:
         assert entry.data == "ok"
 
     cold, warm = work / "stat-cold", work / "stat-warm"
+    forget = partial(shutil.rmtree, cold, ignore_errors=True)
     return [
-        Row(
-            "store",
-            "copyfile + sha256 (2 reads)",
-            timed(partial(two_pass, big, copy, sync=False), runs, empty_cache),
-        ),
-        Row(
-            "store",
-            "  ... + fsync",
-            timed(partial(two_pass, big, copy, sync=True), runs, empty_cache),
-        ),
-        Row("store", "mlgate data add (1 read, fsync)", timed(add, runs, empty_cache)),
-        Row(
-            "status",
-            "data status, no stat entry",
-            timed(partial(status, cold), runs, partial(shutil.rmtree, cold, ignore_errors=True)),
-        ),
+        Row("status", "data status, no stat entry", timed(partial(status, cold), runs, forget)),
         Row("status", "data status, stat cache hit", timed(partial(status, warm), runs)),
     ]
 
 
-REFERENCE = {"hash": "sha256sum", "store": "copyfile + sha256", "status": "no stat entry"}
+def evict(path: Path) -> None:
+    """Drop ``path`` (only it) from the page cache, so the next read comes from the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # only clean pages can be dropped
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+REFERENCE = {
+    "hash": "sha256sum",
+    "store": "copyfile",
+    "store, evicted": "copyfile",
+    "status": "no stat entry",
+}
 
 
 def table(found: list[Row], size: int) -> str:

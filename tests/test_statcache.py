@@ -333,3 +333,24 @@ def test_add_fills_the_summary_cache(repo: Path) -> None:
         ).to_dict(),
         "pandas": False,
     }
+
+
+# --- reading CSV: one engine, whatever is installed ----------------------------------------
+
+
+def test_read_frame_types_do_not_depend_on_pyarrow(tmp_path: Path) -> None:
+    """Each column here reads differently with engine="pyarrow" (see data._read_csv)."""
+    import pandas as pd
+
+    from mlgate.data import read_frame
+
+    text = (
+        b"when,at,code,big,n\n"
+        b"2024-01-02 10:00:00,10:00:00,0x10,18446744073709551615,1\n"
+        b"2024-01-03 11:00:00,11:00:00,0x11,1,2\n"
+    )
+    frame = read_frame(write(tmp_path, "blob", text), "data/t.csv")
+    default = pd.read_csv(write(tmp_path, "t.csv", text))
+    pd.testing.assert_frame_equal(frame, default, check_exact=True)
+    assert str(frame.dtypes["big"]) == "uint64"
+    assert frame["code"].tolist() == ["0x10", "0x11"]
