@@ -202,6 +202,17 @@ def test_digest_follows_the_target_and_library_versions() -> None:
     assert _digest({}) != _digest({}, versions={**installed, "python": "3.99.0"})
 
 
+def _pr_in_a_fresh_clone(origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another machine: a new clone with an empty cache, on a PR branch that changes C."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    monkeypatch.setenv("MLGATE_CACHE_DIR", str(tmp_path / "other-machine-cache"))
+    monkeypatch.chdir(clone)
+    git(clone, "checkout", "-q", "-b", "feature")
+    set_params(clone, C=0.5)
+    commit_all(clone, "C 0.5")
+
+
 def _ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     """`mlgate ci` as on a push to main: promotes, and shares the run as a git note."""
     from conftest import FIXTURES
@@ -233,13 +244,7 @@ def test_a_pr_check_reuses_the_default_branchs_shared_run(
     _ci_push(repo, tmp_path, monkeypatch, capsys)
     assert git(origin, "notes", "--ref=mlgate", "list")  # the note reached the remote
 
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(origin), str(clone))
-    monkeypatch.setenv("MLGATE_CACHE_DIR", str(tmp_path / "other-machine-cache"))
-    monkeypatch.chdir(clone)
-    git(clone, "checkout", "-q", "-b", "feature")
-    set_params(clone, C=0.5)
-    commit_all(clone, "C 0.5")
+    _pr_in_a_fresh_clone(origin, tmp_path, monkeypatch)
     _, report = run_json(capsys)
     assert sides_cached(report) == (True, False)  # only the head was trained
     assert report["notes"] == []
@@ -263,13 +268,7 @@ def test_a_corrupted_note_is_ignored_with_a_warning(
         base,
     )
     git(repo, "push", "-q", "origin", "main", "refs/notes/mlgate")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(origin), str(clone))
-    monkeypatch.setenv("MLGATE_CACHE_DIR", str(tmp_path / "other-machine-cache"))
-    monkeypatch.chdir(clone)
-    git(clone, "checkout", "-q", "-b", "feature")
-    set_params(clone, C=0.5)
-    commit_all(clone, "C 0.5")
+    _pr_in_a_fresh_clone(origin, tmp_path, monkeypatch)
     code, report = run_json(capsys)
     assert code == 0
     assert sides_cached(report) == (False, False)  # never trusted
