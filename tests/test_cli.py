@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,8 +100,34 @@ def test_text_report_is_coloured_on_a_terminal_only(repo: Path) -> None:
     os.close(controller)
     on_tty = b"".join(chunks).decode()
     assert "\x1b[32mPASS\x1b[0m" in on_tty
+    assert "✓ training base and head (" in on_tty  # the live progress line, finished
     piped = subprocess.run(
         [sys.executable, "-m", "mlgate", "check"], cwd=repo, capture_output=True, text=True
     )
     assert piped.stdout.startswith("PASS mlgate: churn passes the gate")
     assert "\x1b[" not in piped.stdout
+
+
+def test_progress_is_one_line_per_stage_in_ci_and_silent_elsewhere(repo: Path) -> None:
+    from projects import base_project
+
+    base_project(repo, classification_config(), classification_frames())
+    run = [sys.executable, "-m", "mlgate", "check"]
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    quiet = subprocess.run(run, cwd=repo, env=env, capture_output=True, text=True)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    ci = subprocess.run(
+        [*run, "--no-cache"], cwd=repo, env={**env, "CI": "true"}, capture_output=True, text=True
+    )
+    assert ci.returncode == 0
+    assert ci.stderr.splitlines() == [
+        "mlgate: fetching data and code",
+        "mlgate: training base and head",
+        "mlgate: comparing and applying the gate",
+    ]
+    again = subprocess.run(run, cwd=repo, env={**env, "CI": "true"}, capture_output=True, text=True)
+    assert (
+        again.stderr.splitlines()[0]
+        == "mlgate: reusing the earlier run of base and head (same inputs)"
+    )
+    assert ci.stdout.splitlines()[0] == quiet.stdout.splitlines()[0]  # stdout: the report only

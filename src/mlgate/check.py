@@ -12,7 +12,7 @@ import functools
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -317,6 +317,7 @@ def run_check(
     head: str | None = None,
     config_path: str = config_mod.DEFAULT_CONFIG,
     use_cache: bool = True,
+    progress: Callable[[str], None] | None = None,
 ) -> CheckResult:
     """Train and evaluate base and head (or reuse runs with the same inputs); compare them;
     apply head's gate. ``use_cache=False`` retrains both sides (results are still stored)."""
@@ -339,7 +340,7 @@ def run_check(
         warnings = _shared_results(git.root(repo), [s for s in sides if s.cached is None])
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-")))
-        result = _compare(base_side, head_side, Cache(), stack, tmp)
+        result = _compare(base_side, head_side, Cache(), stack, tmp, progress or _silent)
     return replace(result, notes=(*result.notes, *warnings)) if warnings else result
 
 
@@ -386,8 +387,17 @@ def _rescore_spec(base: _Side, head: _Side, tmp: Path) -> TrainSpec:
     )
 
 
+def _silent(_text: str) -> None:
+    pass
+
+
 def _run(
-    base_side: _Side | None, head_side: _Side, cache: Cache, stack: ExitStack, tmp: Path
+    base_side: _Side | None,
+    head_side: _Side,
+    cache: Cache,
+    stack: ExitStack,
+    tmp: Path,
+    progress: Callable[[str], None],
 ) -> tuple[dict[str, dict[str, Any]], bool]:
     """Records for both sides: stored ones where the inputs match, fresh runs otherwise.
     Workers start before data is fetched, so their imports overlap that work."""
@@ -402,10 +412,17 @@ def _run(
     rescore = test_changed and base_side is not None and base_side.cached is not None
     labels = [s.label for s in fresh] + (["base-on-head"] if rescore else [])
     workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
+    reused = [s.label for s in sides if s.cached is not None]
+    if reused:
+        progress(f"reusing the earlier run of {' and '.join(reused)} (same inputs)")
+    if fresh or test_changed:
+        progress("fetching data and code")
     for side in sorted(fresh, key=lambda s: s.label != "head"):  # head's errors first
         prepare(side, cache, stack, tmp)
     if test_changed:
         prepare(head_side, cache, stack, tmp, roles=("test",), code=False)
+    if fresh:
+        progress(f"training {' and '.join(s.label for s in fresh)}")
     records = dict(
         zip(
             [s.label for s in fresh],
@@ -427,6 +444,7 @@ def _run(
             records[side.label] = {**side.cached, "cached": True}
     if rescore:
         assert base_side is not None
+        progress("scoring the stored base model on head's test data")
         workers["base-on-head"].start(_rescore_spec(base_side, head_side, tmp))
         scored = workers["base-on-head"].result().get("champion") or {}
         records["base"]["same_data"] = scored
@@ -434,9 +452,15 @@ def _run(
 
 
 def _compare(
-    base_side: _Side | None, head_side: _Side, cache: Cache, stack: ExitStack, tmp: Path
+    base_side: _Side | None,
+    head_side: _Side,
+    cache: Cache,
+    stack: ExitStack,
+    tmp: Path,
+    progress: Callable[[str], None],
 ) -> CheckResult:
-    records, test_changed = _run(base_side, head_side, cache, stack, tmp)
+    records, test_changed = _run(base_side, head_side, cache, stack, tmp, progress)
+    progress("comparing and applying the gate")
     sides = [s for s in (base_side, head_side) if s is not None]
     results = {s.label: side_result(s, records[s.label]) for s in sides}
     cfg = head_side.cfg

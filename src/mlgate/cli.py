@@ -161,15 +161,22 @@ def _check(
     no_cache: bool = False,
 ) -> int:
     from mlgate.check import run_check
+    from mlgate.progress import for_terminal
     from mlgate.report import render
 
-    result = run_check(
-        cwd,
-        base=base,
-        head=head,
-        config_path=_repo_config_path(cwd, config),
-        use_cache=not no_cache,
-    )
+    shown = for_terminal()
+    try:
+        result = run_check(
+            cwd,
+            base=base,
+            head=head,
+            config_path=_repo_config_path(cwd, config),
+            use_cache=not no_cache,
+            progress=shown,
+        )
+    finally:
+        if shown is not None:
+            shown.close()
     text = render(result, cast("Format", fmt), color=_color() and output is None)
     if output:
         _write_atomic(Path(output), text)
