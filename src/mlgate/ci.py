@@ -308,6 +308,7 @@ def run_ci(
     config_path: str = "mlgate.yaml",
     fail_on_gate: bool = True,
     result_path: str = "mlgate-result.json",
+    progress: Callable[[str], None] | None = None,
 ) -> CiOutcome:
     """One CI run: detect the platform and event, then check, report and set statuses."""
     platform = detect(environ)
@@ -316,7 +317,9 @@ def run_ci(
         return CiOutcome(int(ExitCode.OK), [f"mlgate: {change}"])
     if isinstance(change, Promotion):
         return _promote(Path(cwd), environ, change, config_path)
-    return _check_change(Path(cwd), environ, change, config_path, fail_on_gate, result_path)
+    return _check_change(
+        Path(cwd), environ, change, config_path, fail_on_gate, result_path, progress
+    )
 
 
 def _check_change(
@@ -326,6 +329,7 @@ def _check_change(
     config_path: str,
     fail_on_gate: bool,
     result_path: str,
+    progress: Callable[[str], None] | None = None,
 ) -> CiOutcome:
     from mlgate import config as config_mod
     from mlgate.check import run_check
@@ -348,7 +352,11 @@ def _check_change(
     poster.status("pending", context, "training and comparing base and head…")
     try:
         result = run_check(
-            cwd, base=change.base_sha, head="HEAD", config_path=_rel(repo, cwd, config_path)
+            cwd,
+            base=change.base_sha,
+            head="HEAD",
+            config_path=_rel(repo, cwd, config_path),
+            progress=progress,
         )
     except MlgateError as e:
         poster.status("error", context, f"mlgate could not check: {e}")

@@ -233,10 +233,21 @@ def _history(cwd: Path, config: str, fmt: str) -> int:
 
 def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
     from mlgate.ci import run_ci
+    from mlgate.progress import for_terminal
 
-    outcome = run_ci(
-        cwd, os.environ, config_path=config, fail_on_gate=fail_on_gate, result_path=result
-    )
+    shown = for_terminal()
+    try:
+        outcome = run_ci(
+            cwd,
+            os.environ,
+            config_path=config,
+            fail_on_gate=fail_on_gate,
+            result_path=result,
+            progress=shown,
+        )
+    finally:
+        if shown is not None:
+            shown.close()
     for line in outcome.lines:
         print(line, flush=True)
     return outcome.exit_code
