@@ -69,8 +69,9 @@ class Lines:
         pass
 
 
-def for_terminal(stream: TextIO = sys.stderr) -> Live | Lines | None:
-    """Live on a TTY, lines in CI, None (silent) anywhere else."""
+def for_terminal(stream: TextIO | None = None) -> Live | Lines | None:
+    """Live on a TTY, lines in CI, None (silent) anywhere else. Default: today's stderr."""
+    stream = stream or sys.stderr
     if stream.isatty() and os.environ.get("TERM") != "dumb":
         return Live(stream)
     if os.environ.get("CI"):
