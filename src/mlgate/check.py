@@ -467,7 +467,7 @@ def _compare(
     records_dir = cache_dir() / "runs"
     for s in sides:
         path = write_run_record(results[s.label], s.cfg, records_dir, digest=s.digest)
-        results[s.label] = _with(results[s.label], record_path=path)
+        results[s.label] = replace(results[s.label], record_path=path)
     base_record = records.get("base") if test_changed else None
     head_res, base_res = results["head"], results.get("base")
     comparison, note, base_values, on_head = _comparison(base_res, base_record)
@@ -507,12 +507,6 @@ def _user_template(side: _Side) -> UserTemplate | None:
     if source is None:
         raise side.cfg.error(f"{path} not found in {side.files.ref}", "report.template")
     return UserTemplate(name=path, source=source.decode("utf-8", errors="replace"))
-
-
-def _with(side: SideResult, **changes: Any) -> SideResult:
-    from dataclasses import replace
-
-    return replace(side, **changes)
 
 
 def _comparison(

@@ -160,12 +160,11 @@ def _check(
     output: str | None,
     no_cache: bool = False,
 ) -> int:
+    from mlgate import progress
     from mlgate.check import run_check
-    from mlgate.progress import for_terminal
     from mlgate.report import render
 
-    shown = for_terminal()
-    try:
+    with progress.shown() as shown:
         result = run_check(
             cwd,
             base=base,
@@ -174,9 +173,6 @@ def _check(
             use_cache=not no_cache,
             progress=shown,
         )
-    finally:
-        if shown is not None:
-            shown.close()
     text = render(result, cast("Format", fmt), color=_color() and output is None)
     if output:
         _write_atomic(Path(output), text)
@@ -232,11 +228,10 @@ def _history(cwd: Path, config: str, fmt: str) -> int:
 
 
 def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
+    from mlgate import progress
     from mlgate.ci import run_ci
-    from mlgate.progress import for_terminal
 
-    shown = for_terminal()
-    try:
+    with progress.shown() as shown:
         outcome = run_ci(
             cwd,
             os.environ,
@@ -245,9 +240,6 @@ def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
             result_path=result,
             progress=shown,
         )
-    finally:
-        if shown is not None:
-            shown.close()
     for line in outcome.lines:
         print(line, flush=True)
     return outcome.exit_code

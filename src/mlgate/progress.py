@@ -9,6 +9,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 
@@ -67,6 +69,17 @@ class Lines:
 
     def close(self) -> None:
         pass
+
+
+@contextmanager
+def shown() -> Iterator[Live | Lines | None]:
+    """The progress callback for this process's stderr, closed (line finished) at the end."""
+    progress = for_terminal()
+    try:
+        yield progress
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def for_terminal(stream: TextIO | None = None) -> Live | Lines | None:

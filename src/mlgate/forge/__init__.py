@@ -90,11 +90,3 @@ def upsert_comment(forge: Forge, marker: str, body: str) -> tuple[Comment, bool]
     if keep.id != mine.id:
         keep = forge.update_comment(keep.id, body)
     return keep, keep.id == mine.id
-
-
-def registry() -> dict[str, type[Forge]]:
-    """Forge classes by name; imported lazily so `import mlgate.forge` stays light."""
-    from mlgate.forge.github import GitHub
-    from mlgate.forge.gitlab import GitLab
-
-    return {"github": GitHub, "gitlab": GitLab}
