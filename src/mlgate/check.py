@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate import config as config_mod
 from mlgate import data as data_mod
@@ -34,7 +34,9 @@ from mlgate.results import (
     UserTemplate,
 )
 from mlgate.store import Cache, cache_dir
-from mlgate.train import TrainSpec, Worker, raise_failure
+
+if TYPE_CHECKING:  # train (and its dataclasses) load only when a side must run
+    from mlgate.train import TrainSpec, Worker
 
 
 @dataclass
@@ -138,6 +140,8 @@ def load_side(
 
 
 def train_spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
+    from mlgate.train import TrainSpec
+
     cfg = side.cfg
     assert side.code_root is not None, "prepare() the side first"
     return TrainSpec(
@@ -164,6 +168,8 @@ def _train(
     sides: list[_Side], workers: Mapping[str, Worker], tmp: Path, same_data_for_base: _Side | None
 ) -> list[dict[str, Any]]:
     """Both sides at once: two processes use the two cores, and neither sees the other's code."""
+    from mlgate.train import raise_failure
+
     for side in sides:
         extra = same_data_for_base if side.label == "base" else None
         workers[side.label].start(train_spec(side, tmp, extra))
@@ -364,6 +370,8 @@ def _shared_results(root: Path, sides: list[_Side]) -> list[str]:
 
 
 def _rescore_spec(base: _Side, head: _Side, tmp: Path) -> TrainSpec:
+    from mlgate.train import TrainSpec
+
     """Score a stored base model on head's test rows (same-data), without retraining it."""
     assert base.cached is not None
     cfg = base.cfg
@@ -411,6 +419,8 @@ def _run(
     fresh = [s for s in sides if s.cached is None]
     rescore = test_changed and base_side is not None and base_side.cached is not None
     labels = [s.label for s in fresh] + (["base-on-head"] if rescore else [])
+    from mlgate.train import Worker
+
     workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
     reused = [s.label for s in sides if s.cached is not None]
     if reused:

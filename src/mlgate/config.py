@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import hashlib
 import json
 import math
 import os
@@ -100,10 +101,39 @@ def load(text: bytes | str, *, file: str = DEFAULT_CONFIG, base: str = "") -> Co
     ``base`` is the config's directory in the repo: its paths are relative to it."""
     source = _decode(text, file) if isinstance(text, bytes) else text
     data, lines = _parse(source, file)
-    _raise_first(_schema_errors(data, file, lines))
+    if not _known_valid(source):
+        _raise_first(_schema_errors(data, file, lines))
+        _remember_valid(source)
     semantic = _semantic_errors(data, base, functools.partial(_error, file, lines))
     _raise_first((e.line or 0, e) for e in semantic)
     return _build(data, file, lines, base)
+
+
+def _valid_marker(source: str) -> Path:
+    """Configs that passed the schema, by content: importing and running jsonschema costs
+    ~0.1 s, most of a cached check. Keyed by mlgate's version and the schema itself."""
+    from mlgate import __version__
+    from mlgate.store import cache_dir
+
+    schema_text = resources.files("mlgate").joinpath("schema/config.schema.json").read_bytes()
+    key = hashlib.sha256(source.encode() + b"\0" + schema_text + __version__.encode()).hexdigest()
+    return cache_dir() / "meta" / "valid-configs" / key
+
+
+def _known_valid(source: str) -> bool:
+    try:
+        return _valid_marker(source).exists()
+    except OSError:
+        return False
+
+
+def _remember_valid(source: str) -> None:
+    marker = _valid_marker(source)
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()  # an empty file: its name is the fact
+    except OSError:
+        pass  # a read-only cache only costs the validation next time
 
 
 def resolve(path: str, base: str, *, key: str | None = None) -> str:
