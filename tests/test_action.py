@@ -25,6 +25,8 @@ from fake_github import serve_github
 from projects import base_project, classification_config, classification_frames, set_params
 from test_ci import pr_event, read_outputs
 
+# The emulated setup-python can only offer the interpreter the tests run on.
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 # GitHub's template for `shell: bash` (docs: "Custom shell", the bash row).
 SHELLS = {"bash": ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"]}
@@ -150,7 +152,9 @@ def test_the_action_comments_sets_status_and_maps_outputs(
     head = commit_all(repo, "C 0.5")
     with serve_github() as gh:
         env = runner_env(tmp_path, gh, pr_event(number=gh.number, base__sha=base, head__sha=head))
-        run = Runner(tmp_path, repo, env, fake_github.VALID_TOKEN).run(action, {})
+        run = Runner(tmp_path, repo, env, fake_github.VALID_TOKEN).run(
+            action, {"python-version": PYTHON}
+        )
         assert run.exit_code == 0, run.log
         assert run.outputs["verdict"] == "pass"
         assert [m["name"] for m in json.loads(run.outputs["metrics-json"])] == [
@@ -184,7 +188,7 @@ def test_a_failed_gate_fails_the_step_unless_told_not_to(
     with serve_github() as gh:
         env = runner_env(tmp_path, gh, pr_event(number=gh.number, base__sha=base, head__sha=head))
         run = Runner(tmp_path, repo, env, fake_github.VALID_TOKEN).run(
-            action, {"fail-on-gate": fail_on_gate}
+            action, {"fail-on-gate": fail_on_gate, "python-version": PYTHON}
         )
         assert run.exit_code == expected, run.log
         assert run.steps["mlgate"]["outputs"]["verdict"] == "fail"
