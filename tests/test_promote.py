@@ -349,3 +349,19 @@ def test_promotion_reuses_a_run_with_unchanged_inputs(repo: Path, origin: Path, 
     entries = [e / "model.skops" for e in stored.iterdir()]  # base and head of the check
     assert len(entries) == 2
     assert model in [e.read_bytes() for e in entries]  # the very model that was checked
+
+
+def test_a_histgradientboosting_model_is_promoted(repo: Path, origin: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """scikit-learn's own internals (its TreePredictor) are trusted; user classes are not."""
+    cfg = classification_config()
+    cfg["model"].update(
+        estimator="sklearn.ensemble.HistGradientBoostingClassifier",
+        params={"max_iter": 20, "random_state": 0},
+    )
+    from projects import write_config
+
+    write_config(repo, cfg)
+    commit_all(repo, "gradient boosting")
+    code, out, err = cli(capsys, "promote")
+    assert code == 0, out + err
+    assert tags(origin) == ["churn@v1"]

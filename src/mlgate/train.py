@@ -195,13 +195,17 @@ def _same_data(est: Any, spec: TrainSpec, used: list[str]) -> dict[str, Any]:
 
 
 def load_trusted(path: str) -> Any:
-    """A skops file, loaded only if every type in it is one skops trusts by default."""
+    """A skops file, loaded only if every type in it is one skops trusts by default or one
+    defined inside scikit-learn itself (skops' default list misses internals such as the
+    HistGradientBoosting ``TreePredictor``). Anything else, e.g. a class from the user's
+    repository, is refused: loading it would run code mlgate did not vet."""
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(file=path)
-    if untrusted:
-        raise UntrustedModel(untrusted)
-    return skops.io.load(path)
+    blocked = [name for name in untrusted if not name.startswith("sklearn.")]
+    if blocked:
+        raise UntrustedModel(blocked)
+    return skops.io.load(path, trusted=untrusted or None)
 
 
 class UntrustedModel(Exception):
