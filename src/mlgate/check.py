@@ -33,7 +33,7 @@ from mlgate.results import (
     SideResult,
     UserTemplate,
 )
-from mlgate.store import Cache, cache_dir
+from mlgate.store import Cache, atomic_write, cache_dir
 
 if TYPE_CHECKING:  # train (and its dataclasses) load only when a side must run
     from mlgate.train import TrainSpec, Worker
@@ -309,10 +309,7 @@ def write_run_record(
     if side.dirty:
         key += "-dirty"
     dest = root / cfg.model.name / f"{side.label}-{key}.json"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(record, indent=2, default=str))
-    os.replace(tmp, dest)
+    atomic_write(dest, json.dumps(record, indent=2, default=str).encode())
     return str(dest)
 
 

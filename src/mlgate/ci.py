@@ -23,6 +23,7 @@ from mlgate import git
 from mlgate.errors import ExitCode, MlgateError, UsageError
 from mlgate.forge import ForbiddenError, Forge, ForgeError, State, upsert_comment
 from mlgate.results import CheckResult
+from mlgate.store import atomic_write
 
 T = TypeVar("T")
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
@@ -262,13 +263,6 @@ def append_summary(path: str, markdown: str) -> None:
         f.write(markdown if markdown.endswith("\n") else markdown + "\n")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def result_document(change: Change, result: CheckResult) -> dict[str, Any]:
     """The saved result (schema/result.schema.json) for `mlgate publish`."""
     return {
@@ -485,9 +479,10 @@ def _leave_files(
 ) -> None:
     """The result file (for upload-artifact and publish), the report, summary and outputs."""
     saved = (cwd / result_path).absolute()
-    _write_atomic(saved, json.dumps(result_document(change, result), indent=2, default=str))
+    document = json.dumps(result_document(change, result), indent=2, default=str)
+    atomic_write(saved, document.encode())
     report_path = saved.with_name("mlgate-report.md")
-    _write_atomic(report_path, body)
+    atomic_write(report_path, body.encode("utf-8"))
     outcome.result_path, outcome.report_path = saved, report_path
     outcome.lines.append(f"mlgate: result saved to {saved}; report in {report_path}")
     if not github:

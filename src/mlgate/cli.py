@@ -145,12 +145,6 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _check(
     cwd: Path,
     base: str | None,
@@ -175,7 +169,9 @@ def _check(
         )
     text = render(result, cast("Format", fmt), color=_color() and output is None)
     if output:
-        _write_atomic(Path(output), text)
+        from mlgate.store import atomic_write
+
+        atomic_write(Path(output), text.encode("utf-8"))
         verdict = "passes" if result.passed else "fails"
         print(f"mlgate: {result.model} {verdict} the gate; report in {output}", file=sys.stderr)
     else:
@@ -305,6 +301,7 @@ def _init(cwd: Path, args: argparse.Namespace) -> int:
 def _data(cwd: Path, args: argparse.Namespace) -> int:
     from mlgate import data as data_mod
     from mlgate import git
+    from mlgate.report import fmt_size
     from mlgate.store import Cache
 
     root = git.root(git.open_repo(cwd))
@@ -324,7 +321,7 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
         for e in entries:
             cached = "cached" if e.in_cache else "not cached"
             print(
-                f"{e.path:<{width}}  {e.sha256[:8]}  {_size(e.size):>9}  file {e.data:<8}  "
+                f"{e.path:<{width}}  {e.sha256[:8]}  {fmt_size(e.size):>9}  file {e.data:<8}  "
                 f"{cached:<10}  storage: {e.in_storage}"
             )
         return int(ExitCode.OK)
@@ -338,15 +335,6 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
     else:
         print(f"{verb} {len(done)} file(s)" + "".join(f"\n  {p}" for p in done))
     return int(ExitCode.OK)
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 def _rel(cwd: Path, root: Path, path: str) -> str:

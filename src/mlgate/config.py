@@ -9,6 +9,7 @@ on the earliest line is reported.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import functools
@@ -210,7 +211,7 @@ def _scorer_tasks() -> dict[str, Task | None]:
     sklearn.metrics costs seconds, and the parent process needs only these names."""
     from importlib.metadata import version
 
-    from mlgate.store import cache_dir
+    from mlgate.store import atomic_write, cache_dir
 
     path = cache_dir() / "meta" / f"scorers-sklearn-{version('scikit-learn')}.json"
     try:
@@ -219,13 +220,8 @@ def _scorer_tasks() -> dict[str, Task | None]:
     except (OSError, ValueError):
         pass
     table = _scorer_tasks_from_sklearn()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(table))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only cache only costs the import next time
+    with contextlib.suppress(OSError):  # a read-only cache only costs the import next time
+        atomic_write(path, json.dumps(table).encode())
     return table
 
 

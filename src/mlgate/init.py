@@ -3,12 +3,12 @@ GitHub workflow that runs the mlgate action."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from mlgate.errors import DataError, UsageError
+from mlgate.store import atomic_write
 from mlgate.templating import template_dir
 
 ACTION = "mlgate/mlgate@v1"
@@ -98,15 +98,6 @@ def _render(name: str, values: dict[str, Any]) -> str:
     return env.get_template(name).render(**values)
 
 
-def _write(path: Path, text: str, force: bool) -> None:
-    if path.exists() and not force:
-        raise UsageError(f"{path} already exists; pass --force to overwrite it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def init(
     cwd: Path,
     *,
@@ -131,5 +122,5 @@ def init(
         if path.exists() and not force:
             raise UsageError(f"{path} already exists; pass --force to overwrite it")
     for path, text in targets:
-        _write(path, text, force=True)
+        atomic_write(path, text.encode("utf-8"))
     return [path for path, _ in targets]
