@@ -416,9 +416,16 @@ def _run(
     fresh = [s for s in sides if s.cached is None]
     rescore = test_changed and base_side is not None and base_side.cached is not None
     labels = [s.label for s in fresh] + (["base-on-head"] if rescore else [])
-    from mlgate.train import Worker
+    from mlgate.train import Worker, share_of_cpus
 
-    workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
+    # Only trainers run at once; the re-scoring worker runs after them.
+    threads = share_of_cpus(len(fresh))
+    workers = {
+        label: stack.enter_context(
+            Worker(label, tmp, threads=threads if label in ("base", "head") else None)
+        )
+        for label in labels
+    }
     reused = [s.label for s in sides if s.cached is not None]
     if reused:
         progress(f"reusing the earlier run of {' and '.join(reused)} (same inputs)")

@@ -365,17 +365,52 @@ def child_main(argv: Sequence[str]) -> int:
 
 # --- parent side ------------------------------------------------------------------------
 
+# Thread pools that size themselves to every core: OpenMP (HistGradientBoosting, KMeans),
+# the BLAS libraries numpy/scipy link, and joblib's ``n_jobs=-1`` (LOKY_MAX_CPU_COUNT).
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "LOKY_MAX_CPU_COUNT",
+)
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def share_of_cpus(concurrent: int) -> int | None:
+    """Threads per worker when ``concurrent`` workers train at once: each gets its share,
+    because two pools spinning on all cores at once run far slower than one after the other.
+    None when a single worker may use everything."""
+    if concurrent <= 1:
+        return None
+    return max(1, usable_cpus() // concurrent)
+
+
+def thread_limits(threads: int, env: Mapping[str, str]) -> dict[str, str]:
+    """The environment that caps a worker's thread pools; a limit the user set wins."""
+    return {var: str(threads) for var in _THREAD_VARS if not env.get(var)}
+
 
 class Worker:
     """The child process for one side. It starts at once and imports sklearn, pandas and
     skops while the parent works out what to train; ``start`` then sends the spec.
     Output goes to a log file, so a chatty estimator can never block on a full pipe."""
 
-    def __init__(self, label: str, workdir: Path) -> None:
+    def __init__(self, label: str, workdir: Path, *, threads: int | None = None) -> None:
         self.label = label
         self.out_path = workdir / f"{label}-out.json"
         self.log_path = workdir / f"{label}.log"
         env = dict(os.environ)
+        if threads is not None:
+            env.update(thread_limits(threads, env))
         # The child must import this mlgate (even from a source checkout), then user code.
         here = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
