@@ -21,7 +21,10 @@ def isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
     monkeypatch.setenv("MLGATE_CACHE_DIR", str(home / "mlgate-cache"))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     for var in list(os.environ):
-        if var.startswith(("GIT_", "GITHUB_", "GITLAB_", "CI_")) or var in {"CI", "MLGATE_TOKEN"}:
+        if var.startswith(("GIT_", "GITHUB_", "GITLAB_", "CI_", "MLFLOW_")) or var in {
+            "CI",
+            "MLGATE_TOKEN",
+        }:
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "author@example.com")

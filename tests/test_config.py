@@ -169,7 +169,7 @@ def test_evaluated_metrics_adds_gated_metrics_but_not_runtime_ones() -> None:
             "name: churn",
             "nme: churn",
             "mlgate.yaml:3: model.nme: unknown key; expected one of name, task, estimator, "
-            "params, deps",
+            "params, deps, train",
         ),
         (
             "storage:",
@@ -201,7 +201,8 @@ def test_evaluated_metrics_adds_gated_metrics_but_not_runtime_ones() -> None:
         (
             "  estimator: sklearn.ensemble.RandomForestClassifier",
             "",
-            "mlgate.yaml:2: model: missing required key 'estimator'",
+            "mlgate.yaml:2: model: missing 'estimator' (a scikit-learn estimator) or "
+            "'train' (your own command)",
         ),
         (
             "version: 1\n",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from mlgate.train import Worker, share_of_cpus, thread_limits, usable_cpus
@@ -33,6 +34,11 @@ def test_the_worker_process_sees_its_share(tmp_path: Path) -> None:
         environ = Path(f"/proc/{worker.proc.pid}/environ")
         if not environ.exists():  # not Linux
             return
+        # Until exec, /proc shows the forked parent's environment: wait for the child itself.
+        cmdline = Path(f"/proc/{worker.proc.pid}/cmdline")
+        deadline = time.monotonic() + 30
+        while b"mlgate.train" not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         seen = dict(item.split("=", 1) for item in environ.read_text().split("\0") if "=" in item)
         if "OMP_NUM_THREADS" in os.environ:
             assert seen["OMP_NUM_THREADS"] == os.environ["OMP_NUM_THREADS"]

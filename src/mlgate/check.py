@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import posixpath
 import tempfile
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
@@ -22,7 +23,7 @@ from mlgate import config as config_mod
 from mlgate import data as data_mod
 from mlgate import git, runcache
 from mlgate.config import Config
-from mlgate.errors import ConfigError, UsageError
+from mlgate.errors import ConfigError, DataError, UsageError
 from mlgate.gate import evaluate
 from mlgate.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.results import (
@@ -49,6 +50,8 @@ class _Side:
     paths: dict[str, Path] = field(default_factory=dict)  # role -> verified local bytes
     code_root: Path | None = None  # set by prepare(), only for a side that trains
     cached: dict[str, Any] | None = None  # a stored run with the same inputs
+    # The run's parameters: model.params, or command mode's params file at this side.
+    params: dict[str, Any] = field(default_factory=dict)
 
     @functools.cached_property
     def digest(self) -> str:
@@ -85,14 +88,92 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
     found: dict[str, DataSummary] = {}
     for role in ("train", "test"):
         path = getattr(cfg.data, role)
-        summary = data_mod.describe(files, path)
+        if path is None:  # command mode may leave data out
+            continue
+        summary = data_mod.describe(files, path, base=cfg.base)
         if summary is None:
             raise cfg.error(
-                f"{path} not found in {files.ref}: neither {path} nor {path}.ptr exists",
+                f"{path} not found in {files.ref}: neither {path} nor {path}.ptr "
+                f"nor {path}.dvc exists",
                 f"data.{role}",
             )
         found[role] = summary
+    if cfg.command_mode:  # the command may read any pointed file: each is an input
+        listed = {s.path for s in found.values()}
+        for path in _pointed(files, cfg):
+            if path in listed:
+                continue
+            try:
+                summary = data_mod.describe(files, path, base=cfg.base)
+            except DataError:
+                continue  # e.g. a DVC directory output: only listed data must be usable
+            if summary is not None:
+                found[path] = summary
     return found
+
+
+def _pointed(files: git.Files, cfg: Config) -> list[str]:
+    """Data paths behind the pointers on this side, under the config's directory: mlgate's
+    ``.ptr`` files and DVC's ``.dvc`` files (not its ``.dvc/`` directory)."""
+    prefix = f"{cfg.base}/" if cfg.base else ""
+    if isinstance(files, git.WorkingFiles):
+        listed = git.run_git(
+            [
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+                "--",
+                "*.ptr",
+                "*.dvc",
+            ],
+            files.root,
+        ).split("\0")
+    else:
+        listed = files.list_files(cfg.base)
+    found = []
+    for path in listed:
+        if not path.startswith(prefix) or path.startswith(".dvc/") or "/.dvc/" in path:
+            continue
+        if path.endswith((".ptr", ".dvc")):
+            found.append(path[: -len(".ptr")])
+    return sorted(set(found))
+
+
+def _params(files: git.Files, cfg: Config) -> dict[str, Any]:
+    """The run's parameters: ``model.params`` or command mode's params file, plus, in a DVC
+    pipeline repository, the params DVC tracks (``params.yaml``, ``dvc.lock``) by file."""
+    spec = cfg.model.train
+    found: dict[str, Any] = {}
+    if spec is None:
+        found = dict(cfg.model.params)
+    elif spec.params is not None:
+        from mlgate.command import read_params
+
+        where = (
+            spec.params
+            if isinstance(files, git.WorkingFiles) or not files.sha
+            else f"{spec.params}@{files.sha[:7]}"
+        )
+        found = read_params(files.read(spec.params), where)
+    if _dvc_pipeline(files, cfg):
+        from mlgate.dvcfiles import dvc_params
+
+        own = spec.params if spec is not None else None
+        for name, values in dvc_params(files, cfg.base).items():
+            if name != own:  # command mode's own params file is already shown, unprefixed
+                found[name] = values
+    return found
+
+
+def _dvc_pipeline(files: git.Files, cfg: Config) -> bool:
+    places = dict.fromkeys(["", cfg.base])
+    return any(
+        files.read(posixpath.join(p, name)) is not None
+        for p in places
+        for name in ("dvc.yaml", "dvc.lock")
+    )
 
 
 def describe_side(
@@ -102,7 +183,7 @@ def describe_side(
     config_path: str = config_mod.DEFAULT_CONFIG,
 ) -> _Side:
     """What a side is, from pointers and git alone: no download, no export."""
-    return _Side(label, files, cfg, _describe(files, cfg), config_path)
+    return _Side(label, files, cfg, _describe(files, cfg), config_path, params=_params(files, cfg))
 
 
 def prepare(
@@ -115,13 +196,54 @@ def prepare(
 ) -> None:
     """Verified local bytes of the side's data, and its code, for a side that must run."""
     for role in roles:
-        if role not in side.paths:
+        if role not in side.paths and role in side.data:
             summary = side.data[role]
             side.paths[role] = data_mod.materialize(
-                side.files, summary.path, cache=cache, storage=side.cfg.storage
+                side.files,
+                summary.path,
+                cache=cache,
+                storage=side.cfg.storage,
+                base=side.cfg.base,
             )
     if code and side.code_root is None:
         side.code_root = stack.enter_context(git.exported(side.files, tmp))
+        if side.cfg.command_mode:
+            _place_data(side, cache)
+
+
+def _place_data(side: _Side, cache: Cache) -> None:
+    """Command mode: every data file of the side at its path in the side's checkout, the way
+    the command expects to find it. An export gets copies (the command may write to them;
+    the cache must stay intact). The working tree gets only what is missing, like
+    ``mlgate data pull``; a local file that differs from its pointer is an error, since the
+    report would claim the pointer's bytes."""
+    from mlgate.store import copy_verified
+
+    assert side.code_root is not None
+    working = isinstance(side.files, git.WorkingFiles)
+    for role, summary in side.data.items():
+        dest = side.code_root / summary.path
+        if summary.source in ("git", "worktree"):
+            continue  # already there: committed, or the user's own file
+        if dest.is_file():
+            if not working:
+                continue
+            if cache.sha256_of(dest) != summary.sha256:
+                raise DataError(
+                    f"{summary.path} differs from its pointer; record it with "
+                    f"`mlgate data add {summary.path}` or restore it with `mlgate data pull`"
+                )
+            continue
+        if role not in side.paths:
+            side.paths[role] = data_mod.materialize(
+                side.files,
+                summary.path,
+                cache=cache,
+                storage=side.cfg.storage,
+                base=side.cfg.base,
+            )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        copy_verified(side.paths[role], dest, summary.sha256)
 
 
 def load_side(
@@ -144,6 +266,8 @@ def train_spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
 
     cfg = side.cfg
     assert side.code_root is not None, "prepare() the side first"
+    assert cfg.model.estimator and cfg.model.task and cfg.data.train and cfg.data.test
+    assert cfg.data.target
     return TrainSpec(
         estimator=cfg.model.estimator,
         params=dict(cfg.model.params),
@@ -162,6 +286,26 @@ def train_spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
         extra_eval=None if extra is None else str(extra.paths["test"]),
         extra_eval_name=None if extra is None else extra.cfg.data.test,
     )
+
+
+def run_commands(
+    sides: list[_Side], cache: Cache, stack: ExitStack, tmp: Path, threads: int | None
+) -> list[dict[str, Any]]:
+    """Command mode: both sides' commands at once, each in its own checkout."""
+    from mlgate import command
+
+    running = []
+    for side in sorted(sides, key=lambda s: s.label != "head"):
+        prepare(side, cache, stack, tmp)
+        assert side.code_root is not None
+        run = command.start(side.label, side.cfg, side.code_root, tmp, threads=threads)
+        stack.callback(run.stop)
+        running.append(run)
+    by_label = {r.label: r for r in running}
+    records = {}
+    for side in sorted(sides, key=lambda s: s.label != "head"):  # head's errors first
+        records[side.label] = command.finish(by_label[side.label], side.cfg)
+    return [records[s.label] for s in sides]
 
 
 def _train(
@@ -185,23 +329,32 @@ def _train(
     return records
 
 
-def _flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten_params(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as dotted names: ``{a: {b: 1}}`` -> ``{a.b: 1}``."""
     flat: dict[str, Any] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
-            flat.update(_flatten(value, f"{name}."))
+            flat.update(flatten_params(value, f"{name}."))
         else:
             flat[name] = value
     return flat
 
 
-def params_diff(base: Config | None, head: Config) -> tuple[ParamChange, ...]:
-    """Changed estimator and params (nested dicts as dotted names). No baseline: no diff."""
+def params_diff(
+    base: Config | None,
+    head: Config,
+    base_params: Mapping[str, Any] | None = None,
+    head_params: Mapping[str, Any] | None = None,
+) -> tuple[ParamChange, ...]:
+    """Changed estimator (or command) and params, nested dicts as dotted names. The params
+    default to the configs' ``model.params``. No baseline: no diff."""
     if base is None:
         return ()
-    old = {"estimator": base.model.estimator, **_flatten(base.model.params)}
-    new = {"estimator": head.model.estimator, **_flatten(head.model.params)}
+    old_params = base.model.params if base_params is None else base_params
+    new_params = head.model.params if head_params is None else head_params
+    old = {"estimator": base.model.kind, **flatten_params(old_params)}
+    new = {"estimator": head.model.kind, **flatten_params(new_params)}
     changes: list[ParamChange] = []
     for name in sorted(old.keys() | new.keys(), key=lambda n: (n != "estimator", n)):
         if name not in new:
@@ -254,8 +407,8 @@ def side_result(side: _Side, record: Mapping[str, Any]) -> SideResult:
         ref=side.files.ref,
         sha=side.files.sha,
         metrics=dict(record["metrics"]),
-        params=dict(side.cfg.model.params),
-        estimator=side.cfg.model.estimator,
+        params=dict(side.params),
+        estimator=side.cfg.model.kind,
         data=side.data,
         dirty=dirty,
         fit_seconds=record["fit_seconds"],
@@ -366,29 +519,74 @@ def _shared_results(root: Path, sides: list[_Side]) -> list[str]:
     return warnings
 
 
-def _rescore_spec(base: _Side, head: _Side, tmp: Path) -> TrainSpec:
+def _score_spec(
+    cfg: Config, ref: str, test: str, test_name: str, model_out: str, champion: str | None
+) -> TrainSpec:
+    """A worker spec that trains nothing: it scores stored models on ``test``."""
     from mlgate.train import TrainSpec
 
-    """Score a stored base model on head's test rows (same-data), without retraining it."""
-    assert base.cached is not None
-    cfg = base.cfg
     return TrainSpec(
         estimator="",
         params={},
-        task=cfg.model.task,
-        code_root=str(tmp),
-        project_dir=str(tmp),
+        task=cfg.model.task or "",
+        code_root="",
+        project_dir="",
         train="",
-        test=str(head.paths["test"]),
-        train_name=cfg.data.train,
-        test_name=head.cfg.data.test,
-        ref=head.files.ref,
-        target=cfg.data.target,
+        test=test,
+        train_name=cfg.data.train or "",
+        test_name=test_name,
+        ref=ref,
+        target=cfg.data.target or "",
         features=list(cfg.data.features) if cfg.data.features else None,
-        metrics=list(cfg.evaluated_metrics),
-        model_out="",
-        champion_model=base.cached["model_path"],
+        metrics=_scorable(cfg),
+        model_out=model_out,
+        champion_model=champion,
         score_only=True,
+    )
+
+
+def _rescore_spec(base: _Side, head: _Side, model_path: str) -> TrainSpec:
+    """Score a stored base model on head's test rows (same-data), without retraining it."""
+    assert head.cfg.data.test
+    test = str(head.paths["test"])
+    return _score_spec(base.cfg, head.files.ref, test, head.cfg.data.test, "", model_path)
+
+
+def command_score_spec(side: _Side, tmp: Path, model_path: str, champion: str | None) -> TrainSpec:
+    """Command mode's promotion: smoke-test the command's model, and score it and the
+    champion on the side's test rows (when data.test and data.target say which)."""
+    cfg = side.cfg
+    has_test = bool(cfg.data.test and cfg.data.target and "test" in side.data)
+    test = ""
+    if has_test:
+        from mlgate.store import Cache
+
+        with ExitStack() as stack:
+            prepare(side, Cache(), stack, tmp, roles=("test",), code=False)
+        test = str(side.paths["test"])
+    spec = _score_spec(cfg, side.files.ref, test, cfg.data.test or "", model_path, champion)
+    return replace(spec, smoke_test=True, score_candidate=has_test)
+
+
+def _scorable(cfg: Config) -> list[str]:
+    """The metrics mlgate can compute itself from a model (not a command's own metrics)."""
+    known = set(config_mod.known_metrics())
+    return [m for m in cfg.evaluated_metrics if m in known]
+
+
+def _can_rescore(base: _Side, head: _Side) -> bool:
+    """Command mode: the base model can be scored on head's rows only with a model file,
+    test data and target on both sides, and at least one metric mlgate computes itself."""
+    cfg = base.cfg
+    spec = cfg.model.train
+    has_model = (base.cached or {}).get("model_path") or (spec is not None and spec.model)
+    return bool(
+        has_model
+        and cfg.data.target
+        and head.cfg.data.test
+        and "test" in head.data
+        and "test" in base.data
+        and _scorable(cfg)
     )
 
 
@@ -408,14 +606,28 @@ def _run(
     Workers start before data is fetched, so their imports overlap that work."""
     sides = [s for s in (base_side, head_side) if s is not None]
     test_changed = (
-        base_side is not None and base_side.data["test"].sha256 != head_side.data["test"].sha256
+        base_side is not None
+        and "test" in base_side.data
+        and "test" in head_side.data
+        and base_side.data["test"].sha256 != head_side.data["test"].sha256
     )
     # A result shared as a git note has no model file to re-score on new test rows.
     if test_changed and base_side and base_side.cached and "model_path" not in base_side.cached:
         base_side.cached = None
     fresh = [s for s in sides if s.cached is None]
-    rescore = test_changed and base_side is not None and base_side.cached is not None
-    labels = [s.label for s in fresh] + (["base-on-head"] if rescore else [])
+    # Each side runs the way its own config says (a PR may switch modes).
+    commands = [s for s in fresh if s.cfg.command_mode]
+    estimators = [s for s in fresh if not s.cfg.command_mode]
+    # The base's same-data scores come from its training worker when it trains in
+    # estimator mode; otherwise a worker scores its stored or freshly written model.
+    rescore = (
+        test_changed
+        and base_side is not None
+        and base_side not in estimators
+        and (base_side.cached is not None or base_side.cfg.command_mode)
+        and _can_rescore(base_side, head_side)
+    )
+    labels: list[str] = [s.label for s in estimators] + (["base-on-head"] if rescore else [])
     from mlgate.train import Worker, share_of_cpus
 
     # Only trainers run at once; the re-scoring worker runs after them.
@@ -426,42 +638,57 @@ def _run(
         )
         for label in labels
     }
-    reused = [s.label for s in sides if s.cached is not None]
+    reused = [s.label for s in sides if s not in fresh]
     if reused:
         progress(f"reusing the earlier run of {' and '.join(reused)} (same inputs)")
     if fresh or test_changed:
         progress("fetching data and code")
-    for side in sorted(fresh, key=lambda s: s.label != "head"):  # head's errors first
+    for side in sorted(estimators, key=lambda s: s.label != "head"):  # head's errors first
         prepare(side, cache, stack, tmp)
     if test_changed:
         prepare(head_side, cache, stack, tmp, roles=("test",), code=False)
     if fresh:
         progress(f"training {' and '.join(s.label for s in fresh)}")
+    same_data = head_side if test_changed else None
     records = dict(
         zip(
-            [s.label for s in fresh],
-            _train(fresh, workers, tmp, head_side if test_changed else None),
+            [s.label for s in estimators],
+            _train(estimators, workers, tmp, same_data),
             strict=True,
         )
     )
+    ran = run_commands(commands, cache, stack, tmp, threads)
+    records.update(zip([s.label for s in commands], ran, strict=True))
     for side in fresh:
         record = records[side.label]
-        if record.get("model_path"):
+        if record.get("model_path") or side.cfg.command_mode:
+            kept = record.get("model_path")
             runcache.store(
                 side.cfg.model.name,
                 side.digest,
                 {**record, "digest": side.digest},
-                Path(record["model_path"]),
+                Path(kept) if kept else None,
             )
     for side in sides:
-        if side.cached is not None:
+        if side not in fresh:
+            assert side.cached is not None
             records[side.label] = {**side.cached, "cached": True}
     if rescore:
         assert base_side is not None
-        progress("scoring the stored base model on head's test data")
-        workers["base-on-head"].start(_rescore_spec(base_side, head_side, tmp))
-        scored = workers["base-on-head"].result().get("champion") or {}
-        records["base"]["same_data"] = scored
+        model_path = records["base"].get("model_path")
+        if model_path:
+            progress("scoring the base model on head's test data")
+            spec = _rescore_spec(base_side, head_side, model_path)
+            workers["base-on-head"].start(spec)
+            scored = workers["base-on-head"].result().get("champion") or {}
+            records["base"]["same_data"] = scored
+        else:
+            records["base"]["same_data"] = {"error": "the base run kept no model file"}
+    elif test_changed and base_side is not None and base_side not in estimators:
+        records["base"]["same_data"] = {
+            "error": "scoring the base model on head's rows needs model.train.model, "
+            "data.test and data.target, and a metric mlgate computes itself"
+        }
     return records, test_changed
 
 
@@ -487,7 +714,7 @@ def _compare(
     comparison, note, base_values, on_head = _comparison(base_res, base_record)
     names = [*cfg.evaluated_metrics, *(m for m in RUNTIME_METRICS if m in cfg.gate)]
     head_values = {**head_res.metrics, **_runtime(head_res)}
-    rows = tuple(diff_metrics(base_values, head_values, names))
+    rows = tuple(diff_metrics(base_values, head_values, names, direction=cfg.direction))
     notes = list(_gate_changes(base_side.cfg if base_side else None, cfg))
     if head_res.dirty:
         shown = ", ".join(head_res.dirty[:5]) + (" …" if len(head_res.dirty) > 5 else "")
@@ -497,7 +724,7 @@ def _compare(
     return CheckResult(
         report_template=_user_template(head_side),
         model=cfg.model.name,
-        task=cfg.model.task,
+        task=cfg.model.task or "command",
         base=base_res,
         head=head_res,
         rows=rows,
@@ -506,7 +733,12 @@ def _compare(
         comparison=comparison,
         comparison_note=note,
         base_on_head_data=on_head,
-        params_diff=params_diff(base_side.cfg if base_side else None, cfg),
+        params_diff=params_diff(
+            base_side.cfg if base_side else None,
+            cfg,
+            base_side.params if base_side else None,
+            head_side.params,
+        ),
         data_diff=data_diff(base_side.data if base_side else None, head_side.data),
         notes=tuple(notes),
     )

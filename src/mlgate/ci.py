@@ -378,6 +378,10 @@ def _check_change(
         "success" if result.passed else "failure", context, status_description(result.to_dict())
     )
     _leave_files(cwd, environ, change, result, body, result_path, outcome, github)
+    from mlgate.mlflowlog import log_check  # a no-op unless MLFLOW_TRACKING_URI is set
+
+    for message in log_check(result, environ):
+        warn(message)
     for check in result.verdict.failed:
         title = escape_property(f"mlgate: {model} failed the gate")
         outcome.lines.append(

@@ -176,6 +176,10 @@ def _check(
         print(f"mlgate: {result.model} {verdict} the gate; report in {output}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    from mlgate.mlflowlog import log_check  # a no-op unless MLFLOW_TRACKING_URI is set
+
+    for warning in log_check(result):
+        print(f"mlgate: warning: {warning}", file=sys.stderr)
     return int(ExitCode.OK if result.passed else ExitCode.GATE_FAILED)
 
 
@@ -274,8 +278,11 @@ def _validate(cwd: Path, config: str) -> int:
 
     cfg = config_mod.load_path(cwd / config)
     rules = sum(1 for _ in cfg.gate)
+    how: str = cfg.model.task or "command mode"
+    if cfg.model.task and cfg.command_mode:
+        how += ", command mode"
     print(
-        f"{config}: ok (model {cfg.model.name}, {cfg.model.task}, "
+        f"{config}: ok (model {cfg.model.name}, {how}, "
         f"{len(cfg.evaluated_metrics)} metric(s), {rules} gated)"
     )
     return int(ExitCode.OK)

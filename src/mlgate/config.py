@@ -18,6 +18,7 @@ import json
 import math
 import os
 import posixpath
+import shlex
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
@@ -28,7 +29,7 @@ import yaml
 
 from mlgate.errors import ConfigError
 from mlgate.gate import RULE_KINDS, Rule
-from mlgate.metrics import ALIASES, RUNTIME_METRICS
+from mlgate.metrics import ALIASES, RUNTIME_METRICS, Direction, direction
 from mlgate.paths import repo_relpath
 
 if TYPE_CHECKING:
@@ -44,19 +45,41 @@ DEFAULT_CONFIG = "mlgate.yaml"
 
 
 @dataclass(frozen=True)
+class CommandSpec:
+    """Command mode: the repository's own training command (``model.train``)."""
+
+    argv: tuple[str, ...]  # split without a shell
+    metrics: str  # repo-relative paths, like every path in a Config
+    model: str | None
+    params: str | None
+    timeout: float
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
-    task: Task
-    estimator: str  # "pkg.mod.Class" or "pkg.mod:factory"
+    task: Task | None  # always set with an estimator; optional in command mode
+    estimator: str | None  # "pkg.mod.Class" or "pkg.mod:factory"; None in command mode
     params: dict[str, Any]
     deps: tuple[str, ...] = ()  # globs relative to the config's directory (run-cache inputs)
+    train: CommandSpec | None = None
+
+    @property
+    def kind(self) -> str:
+        """What trains the model, for reports: the estimator or the command."""
+        if self.train is not None:
+            return "command: " + shlex.join(self.train.argv)
+        assert self.estimator is not None
+        return self.estimator
 
 
 @dataclass(frozen=True)
 class DataSpec:
-    train: str  # repo-relative, normalized by paths.repo_relpath
-    test: str
-    target: str
+    # Repo-relative, normalized by paths.repo_relpath. All three are set with an estimator;
+    # in command mode any may be None.
+    train: str | None
+    test: str | None
+    target: str | None
     features: tuple[str, ...] | None  # None: every column but the target
 
 
@@ -70,7 +93,7 @@ class PromoteSpec:
 class Config:
     model: ModelSpec
     data: DataSpec
-    metrics: tuple[str, ...]
+    metrics: tuple[str, ...]  # names, in report order
     gate: dict[str, Rule]
     promote: PromoteSpec
     storage: str | None
@@ -81,6 +104,17 @@ class Config:
     # The config's directory, repo-relative ("" at the root): paths in the config are
     # relative to it, and the model's own code is imported from it first (monorepos).
     base: str = ""
+    # Metrics mlgate does not know (command mode), by name -> higher is better.
+    custom_metrics: dict[str, bool] = field(default_factory=dict)
+
+    def direction(self, name: str) -> Direction:
+        if name in self.custom_metrics:
+            return "higher" if self.custom_metrics[name] else "lower"
+        return direction(name)
+
+    @property
+    def command_mode(self) -> bool:
+        return self.model.train is not None
 
     def line_of(self, key: str) -> int | None:
         """Line of ``key``, else of its closest parent that has one."""
@@ -545,23 +579,108 @@ _EXPLAIN: dict[str, Callable[[ValidationError, KeyPath], list[tuple[KeyPath, str
 # --- semantic checks (the data already matches the schema) -----------------------------
 
 
+def _metric_name(entry: str | dict[str, Any]) -> str:
+    return entry if isinstance(entry, str) else str(entry["name"])
+
+
 def _semantic_errors(data: dict[str, Any], base: str, fail: Fail) -> Iterator[ConfigError]:
-    task = data["model"]["task"]
-    for i, name in enumerate(data["metrics"]):
-        yield from _check_metric(name, f"metrics[{i}]", task, known_metrics(), fail)
-    gate_choices = tuple(sorted({*known_metrics(), *RUNTIME_METRICS}))
+    model = data["model"]
+    yield from _check_mode(model, data, fail)
+    command = "train" in model
+    task = model.get("task")
+    seen: set[str] = set()
+    custom: set[str] = set()
+    for i, entry in enumerate(data["metrics"]):
+        name, key = _metric_name(entry), f"metrics[{i}]"
+        if name in seen:
+            yield fail(f"{name!r} is listed twice", key)
+        seen.add(name)
+        declared = None if isinstance(entry, str) else entry.get("higher_is_better")
+        if command and name not in known_metrics() and name not in RUNTIME_METRICS:
+            if declared is None:
+                yield fail(
+                    f"mlgate does not know metric {name!r}; say which way is better: "
+                    f"{{name: {name}, higher_is_better: true}} (or false)",
+                    key,
+                )
+            custom.add(name)
+            continue
+        yield from _check_metric(name, key, task, known_metrics(), fail)
+        if declared is not None and (direction(name) == "higher") != declared:
+            yield fail(
+                f"{name!r} is known: {direction(name)} is better; "
+                f"higher_is_better: {_show(declared)} contradicts it",
+                f"{key}.higher_is_better",
+            )
+    gate_choices = tuple(sorted({*known_metrics(), *RUNTIME_METRICS, *custom}))
     for name, rule in data.get("gate", {}).items():
+        if command and name not in gate_choices:
+            yield fail(
+                f"{name!r} is not a metric mlgate knows nor one listed in metrics; list it "
+                f"there as {{name: {name}, higher_is_better: true}} (or false)",
+                key_str(("gate", name)),
+            )
+            continue
         yield from _check_metric(name, key_str(("gate", name)), task, gate_choices, fail)
         yield from _check_rule(rule, key_str(("gate", name)), fail)
-    yield from _check_data(data["data"], base, fail)
+    if "data" in data:
+        yield from _check_data(data["data"], base, fail)
+    if command:
+        for key in ("metrics", "model", "params"):
+            if key in model["train"]:
+                yield from _check_path(model["train"][key], base, f"model.train.{key}", fail)
+        yield from _check_command(model["train"]["command"], fail)
     yield from _check_tag(data.get("promote", {}).get("tag"), fail)
     template = data.get("report", {}).get("template")
     if template is not None:
         yield from _check_path(template, base, "report.template", fail)
 
 
+def _check_mode(model: dict[str, Any], data: dict[str, Any], fail: Fail) -> Iterator[ConfigError]:
+    """Estimator mode or command mode, and what each needs."""
+    if "train" in model and "estimator" in model:
+        yield fail(
+            "give either estimator (mlgate trains it) or train (your own command), not both",
+            "model.train",
+        )
+        return
+    if "train" in model:
+        if "params" in model:
+            yield fail(
+                "with train (command mode) parameters come from a file: model.train.params",
+                "model.params",
+            )
+        return
+    if "estimator" not in model:
+        yield fail(
+            "missing 'estimator' (a scikit-learn estimator) or 'train' (your own command)",
+            "model",
+        )
+        return
+    if "task" not in model:
+        yield fail("missing required key 'task' (classification or regression)", "model")
+    section = data.get("data")
+    if section is None:
+        yield fail("missing required key 'data' (train, test and target)", "")
+        return
+    missing = [k for k in ("train", "test", "target") if k not in section]
+    if missing:
+        plural = "s" if len(missing) > 1 else ""
+        yield fail(f"missing required key{plural} {', '.join(map(repr, missing))}", "data")
+
+
+def _check_command(command: str | list[str], fail: Fail) -> Iterator[ConfigError]:
+    try:
+        argv = shlex.split(command) if isinstance(command, str) else command
+    except ValueError as e:
+        yield fail(f"cannot split the command: {e}", "model.train.command")
+        return
+    if not argv:
+        yield fail("expected a command, got an empty one", "model.train.command")
+
+
 def _check_metric(
-    name: str, key: str, task: str, choices: tuple[str, ...], fail: Fail
+    name: str, key: str, task: str | None, choices: tuple[str, ...], fail: Fail
 ) -> Iterator[ConfigError]:
     if name not in choices:
         close = difflib.get_close_matches(name, choices, n=1)
@@ -569,7 +688,7 @@ def _check_metric(
         yield fail(f"unknown metric {name!r}{hint}; expected one of {', '.join(choices)}", key)
         return
     kind = metric_task(name)
-    if kind is not None and kind != task:
+    if kind is not None and task is not None and kind != task:
         yield fail(f"{name!r} is a {kind} metric but model.task is {task}", key)
 
 
@@ -598,9 +717,10 @@ def _check_path(path: str, base: str, key: str, fail: Fail) -> Iterator[ConfigEr
 
 def _check_data(data: dict[str, Any], base: str, fail: Fail) -> Iterator[ConfigError]:
     for side in ("train", "test"):
-        yield from _check_path(data[side], base, f"data.{side}", fail)
+        if side in data:
+            yield from _check_path(data[side], base, f"data.{side}", fail)
     for i, feature in enumerate(data.get("features") or ()):
-        if feature == data["target"]:
+        if feature == data.get("target"):
             yield fail(
                 f"{feature!r} is the target column; it cannot also be a feature",
                 f"data.features[{i}]",
@@ -625,33 +745,58 @@ def _check_tag(tag: str | None, fail: Fail) -> Iterator[ConfigError]:
 
 
 def _build(data: dict[str, Any], file: str, lines: dict[str, int], base: str) -> Config:
-    model, section = data["model"], data["data"]
+    model, section = data["model"], data.get("data", {})
     promote, report = data.get("promote", {}), data.get("report", {})
     features = section.get("features")
     template = report.get("template")
+
+    def path(value: str | None) -> str | None:
+        return None if value is None else resolve(value, base)
+
     return Config(
         model=ModelSpec(
             name=model["name"],
-            task=model["task"],
-            estimator=model["estimator"],
+            task=model.get("task"),
+            estimator=model.get("estimator"),
             params=copy.deepcopy(model.get("params", {})),
             deps=tuple(model.get("deps", ())),
+            train=_command(model["train"], base) if "train" in model else None,
         ),
         data=DataSpec(
-            train=resolve(section["train"], base),
-            test=resolve(section["test"], base),
-            target=section["target"],
+            train=path(section.get("train")),
+            test=path(section.get("test")),
+            target=section.get("target"),
             features=None if features is None else tuple(features),
         ),
-        metrics=tuple(data["metrics"]),
+        metrics=tuple(_metric_name(m) for m in data["metrics"]),
         gate={name: _rule(rule) for name, rule in data.get("gate", {}).items()},
         promote=PromoteSpec(**promote),
         storage=data.get("storage"),
-        report_template=None if template is None else resolve(template, base),
+        report_template=path(template),
         file=file,
         lines=lines,
         raw=data,
         base=base,
+        custom_metrics={
+            m["name"]: bool(m["higher_is_better"])
+            for m in data["metrics"]
+            if isinstance(m, dict)
+            and "higher_is_better" in m
+            and m["name"] not in known_metrics()
+            and m["name"] not in RUNTIME_METRICS
+        },
+    )
+
+
+def _command(section: dict[str, Any], base: str) -> CommandSpec:
+    command = section["command"]
+    model, params = section.get("model"), section.get("params")
+    return CommandSpec(
+        argv=tuple(shlex.split(command) if isinstance(command, str) else command),
+        metrics=resolve(section["metrics"], base),
+        model=None if model is None else resolve(model, base),
+        params=None if params is None else resolve(params, base),
+        timeout=float(section.get("timeout", 3600)),
     )
 
 

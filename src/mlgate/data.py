@@ -1,8 +1,10 @@
 """Data files: what a side of the comparison holds, and the ``mlgate data`` commands.
 
-A data file is either committed to git directly or stands behind a pointer
-(``<path>.ptr``) whose bytes live in the cache and storage. ``describe`` answers from the
-pointer alone (no download); ``materialize`` gives a local, verified copy to train on.
+A data file is either committed to git directly, stands behind a pointer (``<path>.ptr``)
+whose bytes live in the cache and storage, or is tracked by DVC (``<path>.dvc`` or a
+``dvc.lock`` output; see dvcfiles). ``describe`` answers from the pointer alone (no
+download; a DVC file's md5 is mapped to its sha256 once its bytes were seen);
+``materialize`` gives a local, verified copy to train on.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, NoReturn
 
+from mlgate import dvcfiles
 from mlgate.errors import ConfigError, DataError, UsageError
 from mlgate.git import Files, WorkingFiles, ignored, run_git
 from mlgate.paths import repo_relpath
@@ -246,13 +249,17 @@ def _line(e: BaseException) -> str:
 # --- one side of a comparison ------------------------------------------------------------
 
 
-def describe(files: Files, path: str) -> DataSummary | None:
-    """What this side holds at ``path``: from its pointer (no download) or the file itself."""
+def describe(files: Files, path: str, *, base: str = "") -> DataSummary | None:
+    """What this side holds at ``path``: from its pointer (no download), its DVC pointer,
+    or the file itself. ``base`` is the config's directory (where a dvc.lock may be)."""
     rel = repo_relpath(path)
     raw = files.read(pointer_path(rel))
     if raw is not None:
         ptr = parse(raw, where=_where(files, pointer_path(rel)))
         return DataSummary(rel, ptr.sha256, ptr.size, ptr.rows, ptr.columns, source="pointer")
+    out = dvcfiles.find_out(files, rel, base=base)
+    if out is not None:
+        return _describe_dvc(files, out)
     if isinstance(files, WorkingFiles):
         return _describe_file(files.root / rel, rel)
     data = files.read(rel)
@@ -273,7 +280,51 @@ def _describe_file(path: Path, rel: str) -> DataSummary | None:
     return DataSummary(rel, digest, size, rows, columns, source="worktree")
 
 
-def materialize(files: Files, path: str, *, cache: Cache, storage: str | None) -> Path:
+def _describe_dvc(files: Files, out: dvcfiles.DvcOut) -> DataSummary:
+    """A DVC-tracked file: named by md5, summarized by sha256 like any other.
+
+    In the working tree, DVC usually has the file checked out too. When it holds the
+    pointer's bytes (``dvc status`` would call it unchanged), the summary is the DVC
+    one, read from the local file. When it does not, the file was edited after
+    ``dvc add``: the head of a local check is the working tree, so its bytes are what
+    is trained and shown (source "worktree"), as for an edited file committed to git.
+    """
+    cache = Cache()
+    if isinstance(files, WorkingFiles) and (local := files.root / out.path).is_file():
+        sha = dvcfiles.local_match(local, out, cache)
+        if sha is None:
+            return _describe_file(local, out.path) or _gone(out.path)
+        rows, columns = _summary(local, out.path, sha, root=cache.root)
+        size = local.stat().st_size
+        return DataSummary(out.path, sha, size, rows, columns, source="dvc", md5=out.md5)
+    known = dvcfiles.known_sha256(out, cache)
+    if known is not None:
+        summary = _known_summary(out.path, known[0], root=cache.root)
+        if summary is not None:  # seen before: no download, no read
+            sha, size = known
+            return DataSummary(out.path, sha, size, *summary, source="dvc", md5=out.md5)
+    # Never seen: the sha256 that everything downstream is keyed by needs the bytes.
+    sha, obj = dvcfiles.fetch_out(files, out, cache=cache)
+    rows, columns = _summary(obj, out.path, sha, root=cache.root)
+    size = obj.stat().st_size
+    return DataSummary(out.path, sha, size, rows, columns, source="dvc", md5=out.md5)
+
+
+def _known_summary(fmt_from: str, sha256: str, *, root: Path) -> Summary | None:
+    """The summary of known bytes without reading them, when the summary cache has it."""
+    if data_format(fmt_from) is None:
+        return None, None  # not tabular: nothing to read anyway
+    key = _summary_key(fmt_from)
+    return None if key is None else _read_summary(root / "summaries" / f"{sha256}.json", key)
+
+
+def _gone(rel: str) -> NoReturn:
+    raise DataError(f"{rel} disappeared from the working tree while being read")
+
+
+def materialize(
+    files: Files, path: str, *, cache: Cache, storage: str | None, base: str = ""
+) -> Path:
     """A local, verified copy (in the cache) of this side's data at ``path``."""
     rel = repo_relpath(path)
     ptr_rel = pointer_path(rel)
@@ -284,6 +335,11 @@ def materialize(files: Files, path: str, *, cache: Cache, storage: str | None) -
         local = root / rel if root is not None else None
         ptr = parse(raw, where=where)
         return fetch(ptr, name=where, cache=cache, storage=storage, local=local, local_label=rel)
+    out = dvcfiles.find_out(files, rel, base=base)
+    if out is not None and (root is None or not (root / rel).is_file()):
+        # Verified against the md5 on the way in; a working file is handled below, as
+        # describe did: its bytes, whether they match the DVC pointer or were edited since.
+        return dvcfiles.fetch_out(files, out, cache=cache)[1]
     if root is not None and (root / rel).is_file():
         # Copy, don't hand out the working file: it could change while training reads it.
         return cache.add_file(root / rel)[1]

@@ -192,6 +192,44 @@ class WorkingFiles:
             return None
 
 
+def blob_shas(files: CommitFiles | WorkingFiles) -> dict[str, str]:
+    """Every tracked file on this side -> its git blob sha (content hash), without reading
+    the files git already knows. For the working tree, tracked files as they are on disk:
+    modified ones are hashed, deleted ones left out; untracked files are not code."""
+    if isinstance(files, CommitFiles):
+        out = files.repo.git.ls_tree("-r", "-z", "--full-tree", files.sha)
+        found = {}
+        for entry in out.split("\0"):
+            if entry:
+                meta, _, path = entry.partition("\t")
+                _mode, kind, sha = meta.split()
+                if kind == "blob":
+                    found[path] = sha
+        return found
+    root = files.root
+    found = {}
+    for entry in run_git(["ls-files", "-z", "-s"], root).split("\0"):
+        if entry:
+            meta, _, path = entry.partition("\t")
+            found[path] = meta.split()[1]
+    changed = [p for p in run_git(["ls-files", "-z", "--modified"], root).split("\0") if p]
+    existing = [p for p in dict.fromkeys(changed) if (root / p).is_file()]
+    for path in changed:
+        found.pop(path, None)
+    if existing:
+        proc = subprocess.run(
+            ["git", "hash-object", "--stdin-paths"],
+            cwd=root,
+            input="\n".join(existing) + "\n",
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise GitError(f"git hash-object failed: {proc.stderr.strip()}")
+        found.update(zip(existing, proc.stdout.split(), strict=True))
+    return found
+
+
 def files_at(repo: gitpython.Repo, rev: str | None) -> CommitFiles | WorkingFiles:
     """``rev`` None means the working tree."""
     return WorkingFiles(repo) if rev is None else CommitFiles(repo, rev)

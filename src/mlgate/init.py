@@ -1,5 +1,8 @@
-"""``mlgate init``: a starter mlgate.yaml (columns read from a data file when given) and a
-GitHub workflow that runs the mlgate action."""
+"""``mlgate init``: a starter mlgate.yaml and a GitHub workflow that runs the mlgate action.
+
+A repository that already trains its own way (a ``dvc.yaml`` pipeline, an ``MLproject``, a
+``train.py``) gets a command-mode config around that; otherwise an estimator config, with
+columns read from a data file when given."""
 
 from __future__ import annotations
 
@@ -84,6 +87,117 @@ def starter_values(
     return values
 
 
+# --- an existing training setup: command mode --------------------------------------------
+
+_LOWER_HINTS = ("loss", "error", "rmse", "mae", "mse", "time", "latency", "size")
+
+
+def _yaml(path: Path) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+
+
+def _metric_entries(names: list[str]) -> list[dict[str, Any]]:
+    """Known metric names as they are; other names with a guessed direction to review."""
+    from mlgate.config import known_metrics
+
+    entries: list[dict[str, Any]] = []
+    for name in names:
+        if name in known_metrics():
+            entries.append({"name": name, "higher_is_better": None})
+        else:
+            lower = any(h in name.lower() for h in _LOWER_HINTS)
+            entries.append({"name": name, "higher_is_better": not lower})
+    return entries
+
+
+def _metrics_in(root: Path, rel: str) -> list[str]:
+    """Numeric keys of an existing metrics file (from an earlier run), dotted."""
+    from mlgate.command import read_metrics
+    from mlgate.errors import TrainingError
+
+    path = root / rel
+    if not path.is_file():
+        return []
+    try:
+        return list(read_metrics(path, rel))[:10]
+    except TrainingError:
+        return []
+
+
+def _dvc_setup(root: Path) -> dict[str, Any] | None:
+    """``dvc.yaml``: the pipeline is the command; its stages' metrics files are read."""
+    doc = _yaml(root / "dvc.yaml")
+    if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict):
+        return None
+    metrics_file = None
+    for stage in doc["stages"].values():
+        for entry in (stage or {}).get("metrics", []) if isinstance(stage, dict) else []:
+            name = next(iter(entry)) if isinstance(entry, dict) else entry
+            if isinstance(name, str):
+                metrics_file = metrics_file or name
+    return {
+        "found": "dvc.yaml",
+        "command": "dvc repro",
+        "metrics_file": metrics_file or "metrics.json",
+    }
+
+
+def _mlproject_setup(root: Path) -> dict[str, Any] | None:
+    """``MLproject``: its main entry point's command, run directly (no ``mlflow run``)."""
+    doc = _yaml(root / "MLproject")
+    if not isinstance(doc, dict):
+        return None
+    main = (doc.get("entry_points") or {}).get("main") or {}
+    command = main.get("command") if isinstance(main, dict) else None
+    if not isinstance(command, str) or "{" in command:
+        command = "python train.py"  # parameter placeholders need values: review it
+    return {"found": "MLproject", "command": command, "metrics_file": "metrics.json"}
+
+
+def _train_py_setup(root: Path) -> dict[str, Any] | None:
+    """``train.py``: run it; the metrics file is the first ``*metrics*.json/yaml`` it names."""
+    script = next((p for p in (root / "train.py", root / "src" / "train.py") if p.is_file()), None)
+    if script is None:
+        return None
+    text = script.read_text(encoding="utf-8", errors="replace")
+    named = re.search(r"""["']([\w./-]*metrics[\w.-]*\.(?:json|ya?ml))["']""", text)
+    return {
+        "found": script.relative_to(root).as_posix(),
+        "command": f"python {script.relative_to(root).as_posix()}",
+        "metrics_file": named.group(1) if named else "metrics.json",
+    }
+
+
+def detect_setup(root: Path) -> dict[str, Any] | None:
+    """An existing training setup at ``root``, most specific first."""
+    for detect in (_dvc_setup, _mlproject_setup, _train_py_setup):
+        found = detect(root)
+        if found is not None:
+            return found
+    return None
+
+
+def command_values(root: Path, setup: dict[str, Any], name: str | None) -> dict[str, Any]:
+    names = _metrics_in(root, setup["metrics_file"]) or ["accuracy"]
+    metrics = _metric_entries(names)
+    first = metrics[0]
+    rule: dict[str, float] = {"max_regression_pct": 2.0}
+    return {
+        **setup,
+        "name": name or _model_name(root),
+        "task": None,
+        "params_file": "params.yaml" if (root / "params.yaml").is_file() else None,
+        "data": {},
+        "metrics": metrics,
+        "gate": {first["name"]: rule},
+    }
+
+
 def _render(name: str, values: dict[str, Any]) -> str:
     import jinja2
 
@@ -113,8 +227,11 @@ def init(
     from mlgate import git
 
     root = git.root(git.open_repo(cwd))
-    values = starter_values(root, data, target, task, name)
-    config_text = _render("mlgate.yaml.j2", values)
+    setup = detect_setup(root) if data is None and task is None and target is None else None
+    if setup is not None:
+        config_text = _render("mlgate-command.yaml.j2", command_values(root, setup, name))
+    else:
+        config_text = _render("mlgate.yaml.j2", starter_values(root, data, target, task, name))
     config_mod.load(config_text)  # never write a starter that mlgate itself would reject
     workflow = _render("workflow.yml.j2", {"action": ACTION, "branch": branch})
     targets = [(root / config_mod.DEFAULT_CONFIG, config_text), (root / WORKFLOW, workflow)]

@@ -9,7 +9,7 @@ recorded and may be gated too; lower is better.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -84,6 +84,8 @@ def diff_metrics(
     base: Mapping[str, float] | None,
     head: Mapping[str, float],
     names: Sequence[str],
+    *,
+    direction: Callable[[str], Direction] = direction,
 ) -> list[MetricDelta]:
     """The rows of the metrics table, in ``names`` order. ``base`` is None without a baseline."""
     return [

@@ -197,7 +197,7 @@ def promote(
                 _files(cfg, lineage, candidate, scored, state, outcome),
             )
             if written is not None:
-                return replace(outcome, **written, attempts=attempt)
+                return _logged(replace(outcome, **written, attempts=attempt), root, remote, push)
         _restore(root, remote, cfg)
         raise GitError(
             f"could not promote {cfg.model.name} after {MAX_ATTEMPTS} attempts: the production "
@@ -212,8 +212,10 @@ def _evaluate(
     from mlgate.check import train_spec
     from mlgate.train import Worker, raise_failure
 
-    spec = train_spec(side, tmp, None)
     champion = str(state.champion_model) if state.champion_model else None
+    if side.cfg.command_mode:
+        return _evaluate_command(side, champion, tmp, previous)
+    spec = train_spec(side, tmp, None)
     if previous is None:
         spec = replace(spec, smoke_test=True, champion_model=champion)
     else:  # the model exists (a stored run, or an earlier attempt): score, smoke-test it
@@ -239,6 +241,43 @@ def _evaluate(
     return candidate, scored
 
 
+def _evaluate_command(
+    side: Any, champion: str | None, tmp: Path, previous: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Command mode: run the command once (its model file is what gets promoted), then in a
+    worker smoke-test that model and score it and the champion on the same test rows."""
+    from mlgate.check import command_score_spec, run_commands
+    from mlgate.store import Cache
+    from mlgate.train import Worker
+
+    cfg = side.cfg
+    if cfg.model.train.model is None:
+        raise cfg.error(
+            "promotion needs the model file: set model.train.model (a .skops file the "
+            "command writes)",
+            "model.train",
+        )
+    if previous is None:
+        with ExitStack() as stack:
+            (previous,) = run_commands([side], Cache(), stack, tmp, None)
+    spec = command_score_spec(side, tmp, previous["model_path"], champion)
+    with Worker(f"promote-{len(list(tmp.glob('promote-*-out.json')))}", tmp) as worker:
+        worker.start(spec)
+        record = worker.result()
+    candidate = {
+        **previous,
+        "params": side.params,
+        "smoke": record.get("smoke", {"ok": False, "error": "not run"}),
+    }
+    mine = (record.get("candidate") or {}).get("metrics")
+    if mine:  # the candidate measured exactly as the champion is
+        candidate["metrics"] = {**candidate["metrics"], **mine}
+    scored = record.get("champion") or {}
+    if scored.get("untrusted"):
+        raise DataError(scored["error"])
+    return candidate, scored
+
+
 def _decide(
     cfg: config_mod.Config,
     state: _State,
@@ -249,7 +288,9 @@ def _decide(
 ) -> Outcome:
     names = list(cfg.evaluated_metrics)
     champion_metrics = scored.get("metrics")
-    rows = tuple(diff_metrics(champion_metrics, candidate["metrics"], names))
+    rows = tuple(
+        diff_metrics(champion_metrics, candidate["metrics"], names, direction=cfg.direction)
+    )
     champion = f"production v{state.champion.version}" if state.champion else "production"
     verdict = evaluate(cfg.gate, rows, labels=(champion, "candidate"))
     reasons = [c.message for c in verdict.failed]
@@ -305,7 +346,13 @@ def _lineage(
     )
 
 
-def _card(cfg: config_mod.Config, lineage: Lineage, outcome: Outcome, previous: str | None) -> str:
+def _card(
+    cfg: config_mod.Config,
+    lineage: Lineage,
+    outcome: Outcome,
+    previous: str | None,
+    params: dict[str, Any],
+) -> str:
     from mlgate.card import render_card
 
     return render_card(
@@ -313,9 +360,9 @@ def _card(cfg: config_mod.Config, lineage: Lineage, outcome: Outcome, previous: 
         rules=cfg.gate,
         checks=outcome.verdict.checks,
         metric_order=list(cfg.evaluated_metrics),
-        task=cfg.model.task,
-        estimator=cfg.model.estimator,
-        params=cfg.model.params,
+        task=cfg.model.task or "command",
+        estimator=cfg.model.kind,
+        params=params,
         previous_card=previous,
     )
 
@@ -343,7 +390,7 @@ def _files(
         production.path(name, production.METRICS_FILE): _json(metrics),
         production.path(name, production.LINEAGE_FILE): _json(lineage.to_dict()),
         production.path(name, production.CARD_FILE): _card(
-            cfg, lineage, outcome, state.champion_card
+            cfg, lineage, outcome, state.champion_card, candidate.get("params", cfg.model.params)
         ).encode(),
     }
 
@@ -391,6 +438,15 @@ def _write(
         "card": card,
         "version": lineage.version,
     }
+
+
+def _logged(outcome: Outcome, root: Path, remote: str | None, push: bool) -> Outcome:
+    """A written version is also logged to MLflow when MLFLOW_TRACKING_URI is set; a failure
+    to log is a note, never a failed promotion."""
+    from mlgate.mlflowlog import log_promotion
+
+    warnings = log_promotion(root, outcome, local_only=remote is not None and not push)
+    return replace(outcome, notes=(*outcome.notes, *warnings)) if warnings else outcome
 
 
 def _undo(root: Path, branch_ref: str, commit: str, old: str | None, tag: str | None) -> None:
@@ -446,7 +502,7 @@ def rollback(
                 return outcome
             written = _write(root, remote, push, cfg, state, lineage, files)
             if written is not None:
-                return replace(outcome, **written)
+                return _logged(replace(outcome, **written), root, remote, push)
         _restore(root, remote, cfg)
         raise GitError(f"could not roll back after {MAX_ATTEMPTS} attempts; run it again")
 

@@ -275,9 +275,10 @@ def retyped(columns: Sequence[Mapping[str, str]]) -> list[str]:
 
 
 def sides(change: Mapping[str, Any], key: str) -> tuple[Any, Any]:
-    """``key`` of a data change's old and new summaries (None where a side is absent)."""
+    """``key`` of a data change's old and new summaries (None where a side or, in a result
+    saved by an older mlgate, the key is absent)."""
     old, new = change["old"], change["new"]
-    return (None if old is None else old[key], None if new is None else new[key])
+    return (None if old is None else old.get(key), None if new is None else new.get(key))
 
 
 # --- text layout ---------------------------------------------------------------------------

@@ -22,7 +22,8 @@ class DataSummary:
     size: int
     rows: int | None = None
     columns: dict[str, str] | None = None  # name -> dtype, in file order
-    source: Literal["pointer", "git", "worktree"] = "pointer"
+    source: Literal["pointer", "git", "worktree", "dvc"] = "pointer"
+    md5: str | None = None  # a DVC-tracked file's md5, as its .dvc or dvc.lock names it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +33,7 @@ class DataSummary:
             "rows": self.rows,
             "columns": self.columns,
             "source": self.source,
+            "md5": self.md5,
         }
 
 

@@ -42,25 +42,41 @@ def code_files(files: Files, cfg: Config) -> list[str]:
     """The repo files the model's code comes from: the whole top-level package (or module)
     of ``model.estimator`` where the worker would import it, plus ``model.deps`` globs.
     The whole package, not just the factory's file: it may import its siblings."""
-    module = (
-        cfg.model.estimator.partition(":")[0]
-        if ":" in cfg.model.estimator
-        else (cfg.model.estimator.rpartition(".")[0])
-    )
-    top = module.split(".")[0]
     found: list[str] = []
-    for root in dict.fromkeys([posixpath.join(cfg.base, "src"), cfg.base, "src", ""]):
-        package = posixpath.join(root, top) if root else top
-        inside = [p for p in files.list_files(package) if p.endswith(".py")]
-        single = f"{package}.py"
-        if inside or files.read(single) is not None:
-            found = inside or [single]
-            break  # the first place on the worker's sys.path wins, as in Python
+    if cfg.model.estimator is not None:
+        found = _package_files(files, cfg, cfg.model.estimator)
     everything = files.list_files(cfg.base) if cfg.model.deps else []
     prefix = f"{cfg.base}/" if cfg.base else ""
     for pattern in cfg.model.deps:
         found += [p for p in everything if fnmatch.fnmatch(p, prefix + pattern)]
     return sorted(set(found))
+
+
+def _package_files(files: Files, cfg: Config, estimator: str) -> list[str]:
+    module = estimator.partition(":")[0] if ":" in estimator else estimator.rpartition(".")[0]
+    top = module.split(".")[0]
+    for root in dict.fromkeys([posixpath.join(cfg.base, "src"), cfg.base, "src", ""]):
+        package = posixpath.join(root, top) if root else top
+        inside = [p for p in files.list_files(package) if p.endswith(".py")]
+        single = f"{package}.py"
+        if inside or files.read(single) is not None:
+            return inside or [single]  # the first place on sys.path wins, as in Python
+    return []
+
+
+def _command_code(files: Files, cfg: Config, data: Mapping[str, DataSummary]) -> dict[str, str]:
+    """Command mode without ``model.deps``: every tracked file, so any code change retrains.
+    Left out: what the digest covers otherwise (data files and their pointers, the config
+    itself) and the command's own outputs, so a run does not invalidate itself."""
+    from mlgate.git import CommitFiles, WorkingFiles, blob_shas
+    from mlgate.pointers import pointer_path
+
+    assert isinstance(files, (CommitFiles, WorkingFiles)) and cfg.model.train is not None
+    spec = cfg.model.train
+    skip = {posixpath.join(cfg.base, "mlgate.yaml"), spec.metrics, spec.model}
+    for summary in data.values():
+        skip |= {summary.path, pointer_path(summary.path)}
+    return {p: sha for p, sha in blob_shas(files).items() if p not in skip}
 
 
 def digest(
@@ -71,19 +87,23 @@ def digest(
 ) -> str:
     """Everything that decides a side's result, and nothing else (so a README edit or an
     unrelated file keeps the cached result). ``versions`` default to the installed ones."""
-    code = {}
-    for path in code_files(files, cfg):
-        content = files.read(path)
-        code[path] = hashlib.sha256(content or b"").hexdigest()
+    if cfg.model.train is not None and not cfg.model.deps:
+        code = _command_code(files, cfg, data)
+    else:
+        code = {}
+        for path in code_files(files, cfg):
+            content = files.read(path)
+            code[path] = hashlib.sha256(content or b"").hexdigest()
     model = cfg.raw["model"]
     inputs = {
-        "model": {k: model.get(k) for k in ("task", "estimator", "params")},
+        "model": {k: model.get(k) for k in ("task", "estimator", "params", "train")},
         "data": {
             "target": cfg.data.target,
             "features": list(cfg.data.features or ()),
             **{role: d.sha256 for role, d in sorted(data.items())},
         },
         "metrics": list(cfg.evaluated_metrics),
+        "directions": dict(sorted(cfg.custom_metrics.items())),
         "code": code,
         "versions": dict(versions) if versions is not None else library_versions(),
     }
@@ -94,17 +114,19 @@ def _entry(model: str, digest: str) -> Path:
     return cache_dir() / "runs" / "by-inputs" / model / digest
 
 
-def store(model: str, digest: str, record: Mapping[str, Any], model_file: Path) -> None:
-    """Write the entry into a temp directory, then rename it into place: all or nothing."""
+def store(model: str, digest: str, record: Mapping[str, Any], model_file: Path | None) -> None:
+    """Write the entry into a temp directory, then rename it into place: all or nothing.
+    ``model_file`` None: a command-mode run that writes no model keeps only its record."""
     final = _entry(model, digest)
-    if final.exists() or not model_file.exists():
+    if final.exists() or (model_file is not None and not model_file.exists()):
         return
     tmp = final.with_name(f".{digest}.{os.getpid()}.tmp")
     try:
         tmp.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(model_file, tmp / "model.skops")
         kept = {k: v for k, v in record.items() if k not in ("log", "model_path", "same_data")}
-        kept["model_sha256"] = hashlib.sha256((tmp / "model.skops").read_bytes()).hexdigest()
+        if model_file is not None:
+            shutil.copyfile(model_file, tmp / "model.skops")
+            kept["model_sha256"] = hashlib.sha256((tmp / "model.skops").read_bytes()).hexdigest()
         (tmp / "record.json").write_text(json.dumps(kept, default=str))
         os.replace(tmp, final)
     except OSError:
@@ -112,10 +134,13 @@ def store(model: str, digest: str, record: Mapping[str, Any], model_file: Path) 
 
 
 def lookup(model: str, digest: str) -> dict[str, Any] | None:
-    """The stored record with ``model_path`` set, if its model file is intact."""
+    """The stored record, with ``model_path`` set when it kept a model and the file is
+    intact (a damaged model file makes the whole entry a miss)."""
     entry = _entry(model, digest)
     try:
         record: dict[str, Any] = json.loads((entry / "record.json").read_text())
+        if "model_sha256" not in record:
+            return record
         data = (entry / "model.skops").read_bytes()
     except (OSError, ValueError):
         return None

@@ -51,6 +51,9 @@ class TrainSpec:
     smoke_test: bool = False
     champion_model: str | None = None
     score_only: bool = False  # skip training: only score champion_model (a promotion retry)
+    # Command mode's promotion: also score model_out (the command's model) on this test data,
+    # so candidate and champion are measured the same way on the same rows.
+    score_candidate: bool = False
 
 
 class WorkerFailure(MlgateError):
@@ -236,10 +239,14 @@ def _smoke_test(path: str, x_test: Any) -> dict[str, Any]:
 def _score_champion(spec: TrainSpec, test: Any) -> dict[str, Any]:
     """The production model on this side's test rows, or why that cannot be done."""
     assert spec.champion_model is not None
+    return _score_file(spec.champion_model, spec, test, "the production model")
+
+
+def _score_file(path: str, spec: TrainSpec, test: Any, who: str) -> dict[str, Any]:
     try:
-        model = load_trusted(spec.champion_model)
+        model = load_trusted(path)
     except UntrustedModel as e:
-        return {"untrusted": True, "error": f"the production model was not loaded: {e}"}
+        return {"untrusted": True, "error": f"{who} was not loaded: {e}"}
     columns = [str(c) for c in test.columns]
     wanted = [str(c) for c in getattr(model, "feature_names_in_", [])] or [
         c for c in (spec.features or columns) if c != spec.target
@@ -247,20 +254,39 @@ def _score_champion(spec: TrainSpec, test: Any) -> dict[str, Any]:
     missing = [c for c in [*wanted, spec.target] if c not in columns]
     if missing:
         listed = ", ".join(map(repr, missing))
-        return {
-            "error": f"the candidate's test data lacks column(s) {listed} the production model uses"
-        }
+        return {"error": f"the candidate's test data lacks column(s) {listed} {who} uses"}
     try:
         return {"metrics": score(model, test[wanted], test[spec.target], spec.metrics)}
     except Exception as e:
         why = f"{type(e).__name__}: {e}"
-        return {"error": f"the production model cannot score the candidate's test data: {why}"}
+        return {"error": f"{who} cannot score the candidate's test data: {why}"}
+
+
+def _load_only(path: str) -> dict[str, Any]:
+    """No evaluation rows to predict on (command mode without data.test): the model must at
+    least load with trusted types only."""
+    try:
+        load_trusted(path)
+    except UntrustedModel as e:
+        return {"ok": False, "error": f"the saved model cannot be loaded safely: {e}"}
+    except Exception as e:
+        return {"ok": False, "error": f"the saved model does not load: {type(e).__name__}: {e}"}
+    return {"ok": True, "rows": 0}
 
 
 def run(spec: TrainSpec) -> dict[str, Any]:
     if spec.score_only:  # a promotion reusing a stored run, or retrying after a race
-        test = load_frame(spec.test, spec.test_name)
         out: dict[str, Any] = {"ok": True, "versions": _versions()}
+        if not spec.test:  # command mode without evaluation data
+            if spec.smoke_test:
+                out["smoke"] = _load_only(spec.model_out)
+            if spec.champion_model:
+                why = "there is no data.test and data.target to score the production model on"
+                out["champion"] = {"error": why}
+            return out
+        test = load_frame(spec.test, spec.test_name)
+        if spec.score_candidate:
+            out["candidate"] = _score_file(spec.model_out, spec, test, "the candidate model")
         if spec.champion_model:
             out["champion"] = _score_champion(spec, test)
         if spec.smoke_test:
@@ -337,14 +363,19 @@ def child_main(argv: Sequence[str]) -> int:
         return 0  # the parent needed no model from this side
     start = time.perf_counter()
     spec = TrainSpec(**json.loads(text))
-    os.chdir(spec.project_dir)
+    if spec.project_dir:  # empty for a spec that only scores stored models: no user code
+        os.chdir(spec.project_dir)
     # The project's own code first (a monorepo's model next to its config), then the repo's.
-    candidates = [
-        os.path.join(spec.project_dir, "src"),
-        spec.project_dir,
-        os.path.join(spec.code_root, "src"),
-        spec.code_root,
-    ]
+    candidates = (
+        [
+            os.path.join(spec.project_dir, "src"),
+            spec.project_dir,
+            os.path.join(spec.code_root, "src"),
+            spec.code_root,
+        ]
+        if spec.project_dir
+        else []
+    )
     sys.path[:0] = [p for p in dict.fromkeys(candidates) if os.path.isdir(p)]
     try:
         record = run(spec)

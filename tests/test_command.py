@@ -1,0 +1,334 @@
+"""Command mode: the repository's own `train.py` instead of an estimator named in the config.
+Real git repositories, the real training command run by mlgate, nothing of mlgate mocked."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conftest import commit_all, git
+from projects import classification_config, classification_frames, cli, run_json, write_frames
+
+TRAIN_PY = '''\
+"""Train with plain scikit-learn, write metrics and the model: a typical train.py."""
+import json, os, sys
+from pathlib import Path
+
+import pandas as pd
+import skops.io
+import yaml
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, log_loss
+
+assert os.environ["MLGATE_SIDE"] in ("base", "head"), os.environ.get("MLGATE_SIDE")
+assert Path(os.environ["MLGATE_OUTPUT_DIR"]).is_dir()
+params = yaml.safe_load(open("params.yaml"))["train"]
+train, test = pd.read_csv("data/train.csv"), pd.read_csv("data/test.csv")
+model = LogisticRegression(C=params["C"], max_iter=500)
+model.fit(train.drop(columns="label"), train["label"])
+x, y = test.drop(columns="label"), test["label"]
+predicted = model.predict(x)
+out = Path(sys.argv[1])
+out.mkdir(exist_ok=True)
+print("trained on", len(train), "rows")
+metrics = {
+    "accuracy": accuracy_score(y, predicted),
+    "f1_macro": f1_score(y, predicted, average="macro"),
+    "loss": {"val": log_loss(y, model.predict_proba(x))},
+    "note": "strings are ignored",
+}
+(out / "metrics.json").write_text(json.dumps(metrics))
+skops.io.dump(model, out / "model.skops")
+'''
+
+
+def command_config(**train: Any) -> dict[str, Any]:
+    """``train`` overrides model.train's keys; None drops a key."""
+    cfg = {
+        "version": 1,
+        "model": {
+            "name": "churn",
+            "train": {
+                "command": [sys.executable, "train.py", "out"],
+                "metrics": "out/metrics.json",
+                "model": "out/model.skops",
+                "params": "params.yaml",
+                **train,
+            },
+        },
+        "data": {"test": "data/test.csv", "target": "label"},
+        "metrics": ["accuracy", "f1_macro", {"name": "loss.val", "higher_is_better": False}],
+        "gate": {"accuracy": {"min": 0.5, "max_regression": 0.02}, "loss.val": {"max": 5.0}},
+    }
+    section = cfg["model"]["train"]
+    cfg["model"]["train"] = {k: v for k, v in section.items() if v is not None}
+    return cfg
+
+
+def command_project(repo: Path, *, script: str = TRAIN_PY, C: float = 1.0, **train: Any) -> str:
+    (repo / "mlgate.yaml").write_text(yaml.safe_dump(command_config(**train), sort_keys=False))
+    (repo / "train.py").write_text(script)
+    (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"C": C}}))
+    (repo / ".gitignore").write_text("out/\n")
+    write_frames(repo, *classification_frames())
+    return commit_all(repo, "base")
+
+
+def test_command_mode_reports_like_estimator_mode(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    command_project(repo)
+    (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"C": 0.05}}))
+    code, report = run_json(capsys)
+    assert code == 0, report
+    head, base = report["head"], report["base"]
+    assert not head["cached"] and not base["cached"]
+    assert head["estimator"].startswith("command: ") and "train.py out" in head["estimator"]
+    assert [c["name"] for c in report["params_diff"]] == ["train.C"]
+    assert report["params_diff"][0]["base"] == 1.0 and report["params_diff"][0]["head"] == 0.05
+    rows = {r["name"]: r for r in report["metrics"]}
+    assert list(rows) == ["accuracy", "f1_macro", "loss.val"]
+    assert rows["loss.val"]["direction"] == "lower"
+    assert head["metrics"]["loss.val"] != base["metrics"]["loss.val"]
+
+    # The same model in estimator mode gives the same figures: one report, two ways in.
+    cfg = classification_config()
+    cfg["model"]["params"] = {"C": 0.05, "max_iter": 500}
+    (repo / "mlgate.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    code, estimator_report = run_json(capsys)
+    assert code == 0
+    for name in ("accuracy", "f1_macro"):
+        assert estimator_report["head"]["metrics"][name] == pytest.approx(
+            head["metrics"][name], abs=1e-12
+        )
+
+
+def test_a_second_check_reuses_both_runs_and_base_never_touches_the_worktree(
+    repo: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    command_project(repo)
+    (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"C": 0.5}}))
+    code, first = run_json(capsys)
+    assert code == 0
+    # The head ran in the working tree (its outputs are there); the base in its own export.
+    assert json.loads((repo / "out" / "metrics.json").read_text())["accuracy"] == pytest.approx(
+        first["head"]["metrics"]["accuracy"]
+    )
+    assert git(repo, "status", "--porcelain") == "M params.yaml"
+    code, second = run_json(capsys)
+    assert code == 0
+    assert second["head"]["cached"] and second["base"]["cached"]
+    assert second["head"]["metrics"] == first["head"]["metrics"]
+    # A code change retrains (every tracked file is an input in command mode) ...
+    (repo / "helper.txt").write_text("x")
+    git(repo, "add", "helper.txt")
+    code, third = run_json(capsys)
+    assert not third["head"]["cached"] and third["base"]["cached"]
+
+
+def test_data_diff_and_same_data_scoring(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    command_project(repo)
+    train, test = classification_frames(seed=3)
+    write_frames(repo, train, test)
+    code, report = run_json(capsys)
+    assert code in (0, 1)
+    assert {c["path"]: c["status"] for c in report["data_diff"]} == {"data/test.csv": "modified"}
+    assert report["comparison"] == "same-data"
+    assert set(report["base_on_head_data"]) == {"accuracy", "f1_macro"}
+
+
+def script_that(body: str) -> str:
+    return f"import sys, time\nprint('starting')\n{body}\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "train", "expected"),
+    [
+        ("print('boom: no GPU'); sys.exit(1)", {}, "exited with 1"),
+        ("time.sleep(30)", {"timeout": 1}, "timed out after 1 s (model.train.timeout)"),
+        ("pass", {}, "succeeded but wrote no out/metrics.json"),
+    ],
+    ids=["exit-1", "timeout", "no-metrics"],
+)
+def test_failing_commands_exit_3_with_the_reason_and_the_log_tail(  # type: ignore[no-untyped-def]
+    repo: Path, capsys, body: str, train: dict[str, Any], expected: str
+) -> None:
+    command_project(repo, script=script_that(body), **train)
+    code, _, err = cli(capsys, "check")
+    assert code == 3, err
+    first = err.splitlines()[0]
+    assert first.startswith("mlgate: error: head: `") and expected in first, err
+    assert "    starting" in err  # the log tail, indented under the reason
+    if "boom" in body:
+        assert "    boom: no GPU" in err
+
+
+def test_malformed_metrics_file_names_the_file(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    body = (
+        "import os; os.makedirs('out', exist_ok=True); open('out/metrics.json','w').write('[1, 2')"
+    )
+    command_project(repo, script=script_that(body))
+    code, _, err = cli(capsys, "check")
+    assert code == 3
+    assert "metrics file out/metrics.json is not valid JSON or YAML" in err
+
+
+def test_a_metric_missing_from_the_file_is_named(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    body = (
+        "import os, json; os.makedirs('out', exist_ok=True); "
+        "json.dump({'accuracy': 0.9}, open('out/metrics.json','w'))"
+    )
+    command_project(repo, script=script_that(body), model=None)
+    code, _, err = cli(capsys, "check")
+    assert code == 3
+    assert "metric(s) 'f1_macro', 'loss.val' not in out/metrics.json (it has: accuracy)" in err
+
+
+def test_unknown_metric_needs_a_direction(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    command_project(repo)
+    cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
+    cfg["metrics"] = ["accuracy", "loss.val"]
+    (repo / "mlgate.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    code, _, err = cli(capsys, "validate")
+    assert code == 2
+    assert "metrics[1]: mlgate does not know metric 'loss.val'; say which way is better" in err
+    assert "higher_is_better" in err
+
+
+def test_estimator_and_train_together_is_a_config_error(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    command_project(repo)
+    cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
+    cfg["model"]["estimator"] = "sklearn.linear_model.LogisticRegression"
+    (repo / "mlgate.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    code, _, err = cli(capsys, "validate")
+    assert code == 2
+    assert "model.train: give either estimator" in err
+
+
+def test_command_mode_promotion(repo: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    command_project(repo)
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    code, out, err = cli(capsys, "promote")
+    assert code == 0, err
+    assert "promoted as v1" in out
+    files = git(bare, "ls-tree", "-r", "--name-only", "production").split()
+    assert "churn/model.skops" in files and "churn/MODEL_CARD.md" in files
+    lineage = json.loads(git(bare, "show", "production:churn/lineage.json"))
+    assert lineage["metrics"]["loss.val"] > 0
+    # A much worse model (heavily regularized) is refused against v1 on the same rows.
+    (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"C": 0.0001}}))
+    commit_all(repo, "over-regularize")
+    code, out, err = cli(capsys, "promote")
+    assert code == 1, out + err
+    assert "accuracy dropped" in out + err
+    assert git(bare, "tag", "--list").split() == ["churn@v1"]
+
+
+def test_init_adopts_an_existing_train_py(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`mlgate init` in a repo with a train.py that wrote metrics before: a command-mode
+    config that validates, lists the metrics it found, and then checks end to end."""
+    script = TRAIN_PY.replace("out = Path(sys.argv[1])", 'out = Path("out")')
+    (repo / "train.py").write_text(script)
+    (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"C": 1.0}}))
+    (repo / "out").mkdir()
+    (repo / "out" / "metrics.json").write_text(
+        json.dumps({"accuracy": 0.9, "loss": {"val": 0.3}, "f1_macro": 0.8})
+    )
+    (repo / ".gitignore").write_text("out/\n")
+    write_frames(repo, *classification_frames())
+    text = (
+        (repo / "train.py")
+        .read_text()
+        .replace('(out / "metrics.json")', 'Path("out/metrics.json")')
+    )
+    (repo / "train.py").write_text(text)
+    code, _, err = cli(capsys, "init")
+    assert code == 0, err
+    cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
+    assert cfg["model"]["train"]["command"] == "python train.py"
+    assert cfg["model"]["train"]["metrics"] == "out/metrics.json"
+    assert cfg["model"]["train"]["params"] == "params.yaml"
+    assert cfg["metrics"] == [
+        "accuracy",
+        {"name": "loss.val", "higher_is_better": False},
+        "f1_macro",
+    ]
+    assert cli(capsys, "validate")[0] == 0
+    # `python` may not be the venv's on PATH here: run it with this interpreter.
+    cfg["model"]["train"]["command"] = [sys.executable, "train.py"]
+    (repo / "mlgate.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    commit_all(repo, "adopt mlgate")
+    code, out, err = cli(capsys, "check", "--format", "json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["comparison"] == "same-data"
+    assert report["head"]["metrics"]["accuracy"] > 0.5
+
+
+def test_init_reads_a_dvc_pipeline(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (repo / "dvc.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "stages": {
+                    "train": {
+                        "cmd": "python train.py",
+                        "deps": ["train.py"],
+                        "metrics": [{"eval/scores.json": {"cache": False}}],
+                    }
+                }
+            }
+        )
+    )
+    code, _, err = cli(capsys, "init")
+    assert code == 0, err
+    cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
+    assert cfg["model"]["train"]["command"] == "dvc repro"
+    assert cfg["model"]["train"]["metrics"] == "eval/scores.json"
+    assert cli(capsys, "validate")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            lambda c: c["metrics"].append({"name": "rmse", "higher_is_better": True}),
+            "metrics[3].higher_is_better: 'rmse' is known: lower is better; "
+            "higher_is_better: true contradicts it",
+        ),
+        (
+            lambda c: c["model"].update(params={"C": 1}),
+            "model.params: with train (command mode) parameters come from a file",
+        ),
+        (
+            lambda c: c["model"]["train"].update(command="python train.py 'unclosed"),
+            "model.train.command: cannot split the command: No closing quotation",
+        ),
+        (
+            lambda c: c["gate"].update({"loss.test": {"max": 1}}),
+            "gate.loss.test: 'loss.test' is not a metric mlgate knows nor one listed in metrics",
+        ),
+        (
+            lambda c: c["metrics"].append("accuracy"),
+            "metrics[3]: 'accuracy' is listed twice",
+        ),
+        (
+            lambda c: c["model"]["train"].update(metrics="../../etc/metrics.json"),
+            "model.train.metrics:",
+        ),
+    ],
+    ids=["contradiction", "params", "quote", "gate-name", "twice", "escape"],
+)
+def test_command_mode_config_errors(repo: Path, capsys, change, expected: str) -> None:  # type: ignore[no-untyped-def]
+    cfg = command_config()
+    change(cfg)
+    (repo / "mlgate.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    code, _, err = cli(capsys, "validate")
+    assert code == 2
+    assert expected in err, err
+    assert len(err.strip().splitlines()) == 1
