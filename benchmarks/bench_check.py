@@ -82,6 +82,8 @@ FOREST = "sklearn.ensemble.RandomForestClassifier"
 def build(workdir: Path) -> tuple[demo_mod.Demo, list[str]]:
     """The demo repository on ``new-data``, plus the plain script's command line."""
     demo = demo_mod.setup_base(workdir, verbose=False)
+    # Measure what users see: Python caches compiled modules (some CI images turn it off).
+    demo.env.pop("PYTHONDONTWRITEBYTECODE", None)
     demo_mod.make_new_data_branch(demo)
     for release in ("v1", "v2"):
         out = str(workdir / "plain" / release)

@@ -332,3 +332,31 @@ def test_command_mode_config_errors(repo: Path, capsys, change, expected: str) -
     assert code == 2
     assert expected in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_pr_reuses_the_default_branchs_command_run_shared_as_a_note(
+    repo: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """`mlgate ci` on main shares the command's run as a git note; a PR check in a fresh
+    clone with an empty cache runs only its head's command."""
+    from test_runcache import _ci_push, sides_cached
+
+    command_project(repo)
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    git(repo, "remote", "add", "origin", str(origin))
+    git(repo, "push", "-q", "origin", "main")
+    _ci_push(repo, tmp_path, monkeypatch, capsys)
+    assert git(origin, "notes", "--ref=mlgate", "list")
+
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    monkeypatch.setenv("MLGATE_CACHE_DIR", str(tmp_path / "other-machine-cache"))
+    monkeypatch.chdir(clone)
+    git(clone, "checkout", "-q", "-b", "feature")
+    (clone / "params.yaml").write_text(yaml.safe_dump({"train": {"C": 0.5}}))
+    commit_all(clone, "C 0.5")
+    code, report = run_json(capsys)
+    assert code == 0, report
+    assert sides_cached(report) == (True, False)
+    assert report["notes"] == []

@@ -416,3 +416,18 @@ def test_unreachable_url_is_a_data_error(cache: Cache) -> None:
     ptr = Pointer(SHA, len(DATA), url=url)
     with pytest.raises(DataError, match=r"\(connection failed\)$"):
         fetch(ptr, name="p", cache=cache, storage=None, local=None)
+
+
+def test_large_copies_overlap_hashing_and_writing_and_stay_exact(tmp_path: Path) -> None:
+    """Above PIPELINE_MIN a writer thread writes chunk i while chunk i+1 is hashed: the
+    copy and its sha256 must still be exact, including a short last chunk."""
+    import os
+
+    from mlgate.store import HASH_CHUNK, PIPELINE_MIN, copy_hashing
+
+    src = tmp_path / "big.bin"
+    data = os.urandom(PIPELINE_MIN + 3 * HASH_CHUNK + 123)
+    src.write_bytes(data)
+    dest = tmp_path / "copy.bin"
+    assert copy_hashing(src, dest, sync=False) == hashlib.sha256(data).hexdigest()
+    assert dest.read_bytes() == data

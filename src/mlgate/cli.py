@@ -308,10 +308,10 @@ def _init(cwd: Path, args: argparse.Namespace) -> int:
 def _data(cwd: Path, args: argparse.Namespace) -> int:
     from mlgate import data as data_mod
     from mlgate import git
-    from mlgate.report import fmt_size
     from mlgate.store import Cache
+    from mlgate.units import fmt_size
 
-    root = git.root(git.open_repo(cwd))
+    root = git.toplevel(cwd)  # no GitPython: `data` commands are plumbing
     storage = _storage(root)
     cache = Cache()
     if args.data_command == "add":

@@ -17,11 +17,9 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Literal, NoReturn
+from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn
 
-from mlgate import dvcfiles
 from mlgate.errors import ConfigError, DataError, UsageError
 from mlgate.git import Files, WorkingFiles, ignored, run_git
 from mlgate.paths import repo_relpath
@@ -42,6 +40,9 @@ from mlgate.store import (
     short,
     temp_beside,
 )
+
+if TYPE_CHECKING:
+    from mlgate import dvcfiles
 
 __all__ = [
     "StatusEntry",
@@ -214,6 +215,8 @@ def _summary_key(fmt_from: str) -> dict[str, str | None] | None:
     if fmt is None:
         return None  # not tabular: the summary is (None, None) without reading anything
     try:
+        from importlib import metadata  # ~15 ms: only when a summary is computed
+
         pandas = metadata.version("pandas")
         pyarrow = metadata.version("pyarrow") if fmt == "parquet" else None
     except metadata.PackageNotFoundError:
@@ -257,6 +260,8 @@ def describe(files: Files, path: str, *, base: str = "") -> DataSummary | None:
     if raw is not None:
         ptr = parse(raw, where=_where(files, pointer_path(rel)))
         return DataSummary(rel, ptr.sha256, ptr.size, ptr.rows, ptr.columns, source="pointer")
+    from mlgate import dvcfiles  # only where a data file may be DVC-tracked
+
     out = dvcfiles.find_out(files, rel, base=base)
     if out is not None:
         return _describe_dvc(files, out)
@@ -289,6 +294,8 @@ def _describe_dvc(files: Files, out: dvcfiles.DvcOut) -> DataSummary:
     ``dvc add``: the head of a local check is the working tree, so its bytes are what
     is trained and shown (source "worktree"), as for an edited file committed to git.
     """
+    from mlgate import dvcfiles
+
     cache = Cache()
     if isinstance(files, WorkingFiles) and (local := files.root / out.path).is_file():
         sha = dvcfiles.local_match(local, out, cache)
@@ -335,6 +342,8 @@ def materialize(
         local = root / rel if root is not None else None
         ptr = parse(raw, where=where)
         return fetch(ptr, name=where, cache=cache, storage=storage, local=local, local_label=rel)
+    from mlgate import dvcfiles
+
     out = dvcfiles.find_out(files, rel, base=base)
     if out is not None and (root is None or not (root / rel).is_file()):
         # Verified against the md5 on the way in; a working file is handled below, as

@@ -39,6 +39,24 @@ def open_repo(path: str | os.PathLike[str] = ".") -> gitpython.Repo:
         ) from e
 
 
+def toplevel(path: str | os.PathLike[str] = ".") -> Path:
+    """The working tree root containing ``path``, asking git itself (GitPython costs ~40 ms
+    to import; commands that need only the root skip it). UsageError like ``open_repo``."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True
+    )
+    if proc.returncode != 0 or not proc.stdout.strip():
+        if "bare" in proc.stderr or proc.stderr.strip().startswith("fatal: this operation"):
+            raise UsageError(
+                f"{os.path.abspath(path)} is in a bare repository; mlgate needs a working tree"
+            )
+        raise UsageError(
+            f"{os.path.abspath(path)} is not inside a git repository; run mlgate from your "
+            "project's checkout (or `git init` first)"
+        )
+    return Path(proc.stdout.strip())
+
+
 def root(repo: gitpython.Repo) -> Path:
     if repo.working_tree_dir is None:
         raise UsageError(f"{repo.git_dir} is a bare repository; mlgate needs a working tree")

@@ -27,6 +27,7 @@ from mlgate.errors import ConfigError
 from mlgate.metrics import RUNTIME_METRICS
 from mlgate.results import CheckResult, UserTemplate
 from mlgate.templating import template_dir
+from mlgate.units import fmt_size
 
 MARKER = "<!-- mlgate:report model={name} -->"
 COMMENT_LIMIT = 65536  # GitHub's maximum comment body, in characters
@@ -167,18 +168,6 @@ def fmt_number(value: float) -> str:
     if magnitude >= 1e4:
         return f"{value:,.1f}"
     return f"{value:.4f}"
-
-
-def fmt_size(size: float) -> str:
-    """Bytes in binary units: ``512 B``, ``1.5 KiB``, ``2.0 MiB``."""
-    amount = float(size)
-    if abs(amount) < 1024:
-        return f"{amount:.0f} B"
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        amount /= 1024
-        if abs(amount) < 1024 or unit == "TiB":
-            return f"{amount:.1f} {unit}"
-    raise AssertionError("unreachable")
 
 
 def fmt_seconds(seconds: float) -> str:

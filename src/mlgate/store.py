@@ -11,6 +11,7 @@ none, since racing writers rename identical verified bytes into place.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import secrets
 import shutil
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from mlgate.errors import ConfigError, DataError
@@ -153,23 +154,54 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def copy_hashing(src: Path, dest: Path) -> str:
-    """Copy ``src`` to ``dest`` (synced to disk) and return the sha256 of the bytes copied.
+def copy_hashing(src: Path, dest: Path, *, sync: bool = True) -> str:
+    """Copy ``src`` to ``dest`` and return the sha256 of the bytes copied.
 
-    One read of ``src`` serves both the hash and the copy.
+    One read of ``src`` serves both the hash and the copy; for a large file, writing a
+    chunk overlaps hashing the next (both release the GIL), so two cores do it in about
+    the time of the slower of the two. ``sync`` flushes ``dest`` to disk before returning;
+    the local cache skips that (every use of a cache object verifies its bytes first, so
+    one torn by a crash is caught and fetched again); storage other machines read from,
+    and files handed to the user, are synced.
     """
     h = hashlib.sha256()
-    buf = bytearray(HASH_CHUNK)
-    view = memoryview(buf)
     with src.open("rb", buffering=0) as fin, dest.open("wb", buffering=0) as fout:
-        while n := fin.readinto(buf):
-            chunk = view[:n]
-            h.update(chunk)
-            _write_all(fout, chunk)
-        # Synced before the caller renames it into place, so a crash never leaves an
-        # object (or a pointer naming it) whose bytes did not reach the disk.
-        os.fsync(fout.fileno())
+        if os.fstat(fin.fileno()).st_size >= PIPELINE_MIN:
+            _copy_pipelined(fin, fout, h)
+        else:
+            buf = bytearray(HASH_CHUNK)
+            view = memoryview(buf)
+            while n := fin.readinto(buf):
+                chunk = view[:n]
+                h.update(chunk)
+                _write_all(fout, chunk)
+        if sync:  # before the caller renames it into place
+            os.fsync(fout.fileno())
     return h.hexdigest()
+
+
+PIPELINE_MIN = 16 * 1024**2  # below this, a thread costs more than it saves
+
+
+def _copy_pipelined(fin: Any, fout: BinaryIO, h: Any) -> None:
+    """Read chunk i+1 and hash it while a writer thread writes chunk i (two buffers)."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    buffers = [bytearray(HASH_CHUNK), bytearray(HASH_CHUNK)]
+    pending: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        for i in itertools.count():
+            buf = buffers[i % 2]  # the writer is done with it: it was waited for below
+            n = fin.readinto(buf)
+            if not n:
+                break
+            chunk = memoryview(buf)[:n]
+            h.update(chunk)
+            if pending is not None:
+                pending.result()  # re-raises the writer's error
+            pending = writer.submit(_write_all, fout, chunk)
+        if pending is not None:
+            pending.result()
 
 
 def _write_all(f: BinaryIO, chunk: memoryview) -> None:
@@ -179,9 +211,9 @@ def _write_all(f: BinaryIO, chunk: memoryview) -> None:
         chunk = chunk[written:]
 
 
-def copy_verified(src: Path, dest: Path, sha256: str) -> None:
+def copy_verified(src: Path, dest: Path, sha256: str, *, sync: bool = True) -> None:
     """Copy ``src`` to ``dest``, hashing while copying; HashMismatch when it is not ``sha256``."""
-    actual = copy_hashing(src, dest)
+    actual = copy_hashing(src, dest, sync=sync)
     if actual != sha256:
         raise HashMismatch(
             f"{src} has sha256 {short(actual)}, expected {short(sha256)}; "
@@ -243,7 +275,7 @@ class Cache:
     def put_file(self, src: Path, sha256: str) -> Path:
         """Store a copy of ``src`` as ``sha256``; HashMismatch (nothing stored) if it is not."""
         with os_errors(f"cannot store {src} in the cache {self.root}"), self.lock(sha256):
-            return self._put(sha256, lambda tmp: copy_verified(src, tmp, sha256))
+            return self._put(sha256, lambda tmp: copy_verified(src, tmp, sha256, sync=False))
 
     def add_file(self, src: Path) -> tuple[str, Path]:
         """Store a copy of the working-tree file ``src``; returns its sha256 and the object.
@@ -263,7 +295,7 @@ class Cache:
         # The temp file sits in the objects directory: the same filesystem, so the rename
         # into place once the digest is known is atomic.
         with temp_beside(self.objects / "incoming") as tmp:
-            digest = copy_hashing(src, tmp)
+            digest = copy_hashing(src, tmp, sync=False)
             if stat_of(src) != before:
                 # The copy may mix old and new bytes: refuse it rather than store a torn file.
                 raise DataError(f"{src} changed while being stored; try again once it is written")
@@ -619,7 +651,7 @@ def _from_local(local: Path, ptr: Pointer, tmp: Path, stats: StatCache) -> None:
     if size != ptr.size or stats.lookup(local) not in (None, ptr.sha256):
         raise HashMismatch(f"{local} differs from its pointer", reason="modified")
     before, started = stat_of(local), time.time_ns()
-    actual = copy_hashing(local, tmp)
+    actual = copy_hashing(local, tmp, sync=False)  # into the cache
     stats.remember(local, before, stat_of(local), actual, started_ns=started)
     if actual != ptr.sha256:
         raise HashMismatch(f"{local} differs from its pointer", reason="modified")
