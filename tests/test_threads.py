@@ -1,12 +1,26 @@
-"""Parallel training shares the cores: each worker's thread pools get their share."""
+"""Two sides training at once share the cores: estimators that use every core take turns
+at full width, others run side by side with their pools capped to their share."""
 
 from __future__ import annotations
 
-import os
+import threading
 import time
 from pathlib import Path
 
-from mlgate.train import Worker, share_of_cpus, thread_limits, usable_cpus
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_info
+
+from mlgate.train import (
+    TrainSpec,
+    cpu_share,
+    share_of_cpus,
+    thread_limits,
+    usable_cpus,
+    uses_every_core,
+)
 
 
 def test_one_worker_is_not_limited() -> None:
@@ -27,23 +41,44 @@ def test_a_limit_the_user_set_wins() -> None:
     assert limits["LOKY_MAX_CPU_COUNT"] == "3"
 
 
-def test_the_worker_process_sees_its_share(tmp_path: Path) -> None:
-    """The child really starts with the limits (read back from /proc, not from our dict)."""
-    worker = Worker("head", tmp_path, threads=1)
-    try:
-        environ = Path(f"/proc/{worker.proc.pid}/environ")
-        if not environ.exists():  # not Linux
-            return
-        # Until exec, /proc shows the forked parent's environment: wait for the child itself.
-        cmdline = Path(f"/proc/{worker.proc.pid}/cmdline")
-        deadline = time.monotonic() + 30
-        while b"mlgate.train" not in cmdline.read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        seen = dict(item.split("=", 1) for item in environ.read_text().split("\0") if "=" in item)
-        if "OMP_NUM_THREADS" in os.environ:
-            assert seen["OMP_NUM_THREADS"] == os.environ["OMP_NUM_THREADS"]
-        else:
-            assert seen["OMP_NUM_THREADS"] == "1"
-        assert seen["LOKY_MAX_CPU_COUNT"] in ("1", os.environ.get("LOKY_MAX_CPU_COUNT"))
-    finally:
-        worker.cancel()
+def test_which_estimators_use_every_core() -> None:
+    assert uses_every_core(HistGradientBoostingClassifier())
+    assert uses_every_core(make_pipeline(StandardScaler(), HistGradientBoostingClassifier()))
+    assert uses_every_core(RandomForestClassifier(n_jobs=-1))
+    assert not uses_every_core(RandomForestClassifier())
+    assert not uses_every_core(LogisticRegression())
+
+
+def _spec(tmp_path: Path, threads: int | None) -> TrainSpec:
+    return TrainSpec(
+        *("", {}, "classification", "", "", "", "", "", "", "", "label", None, [], ""),
+        threads=threads,
+        turns=str(tmp_path / "cores.lock"),
+    )
+
+
+def test_wide_estimators_take_turns(tmp_path: Path) -> None:
+    """While one side holds the turn, the other waits; then it runs."""
+    spec = _spec(tmp_path, threads=1)
+    order: list[str] = []
+    entered = threading.Event()
+
+    def first() -> None:
+        with cpu_share(HistGradientBoostingClassifier(), spec):
+            entered.set()
+            time.sleep(0.3)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    entered.wait(5)
+    with cpu_share(HistGradientBoostingClassifier(), spec):
+        order.append("second runs")
+    thread.join()
+    assert order == ["first done", "second runs"]
+
+
+def test_narrow_estimators_run_capped_to_their_share(tmp_path: Path) -> None:
+    with cpu_share(LogisticRegression(), _spec(tmp_path, threads=1)):
+        pools = threadpool_info()
+        assert pools and all(p["num_threads"] == 1 for p in pools)

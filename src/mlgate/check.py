@@ -312,11 +312,15 @@ def _train(
     sides: list[_Side], workers: Mapping[str, Worker], tmp: Path, same_data_for_base: _Side | None
 ) -> list[dict[str, Any]]:
     """Both sides at once: two processes use the two cores, and neither sees the other's code."""
-    from mlgate.train import raise_failure
+    from mlgate.train import raise_failure, share_of_cpus
 
+    share = share_of_cpus(len(sides))
     for side in sides:
         extra = same_data_for_base if side.label == "base" else None
-        workers[side.label].start(train_spec(side, tmp, extra))
+        spec = train_spec(side, tmp, extra)
+        if share is not None:
+            spec = replace(spec, threads=share, turns=str(tmp / "cores.lock"))
+        workers[side.label].start(spec)
     records = [workers[s.label].result() for s in sides]
     for side, record in zip(sides, records, strict=True):
         if not record["ok"]:
@@ -630,14 +634,10 @@ def _run(
     labels: list[str] = [s.label for s in estimators] + (["base-on-head"] if rescore else [])
     from mlgate.train import Worker, share_of_cpus
 
-    # Only trainers run at once; the re-scoring worker runs after them.
+    # Commands training at once get their share of the cores through the environment;
+    # estimator workers through their spec (see train.cpu_share).
     threads = share_of_cpus(len(fresh))
-    workers = {
-        label: stack.enter_context(
-            Worker(label, tmp, threads=threads if label in ("base", "head") else None)
-        )
-        for label in labels
-    }
+    workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
     reused = [s.label for s in sides if s not in fresh]
     if reused:
         progress(f"reusing the earlier run of {' and '.join(reused)} (same inputs)")

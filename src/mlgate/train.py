@@ -9,6 +9,7 @@ parent turns into the right exit code. sklearn and pandas are imported only here
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import json
@@ -17,7 +18,8 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,10 @@ class TrainSpec:
     # Command mode's promotion: also score model_out (the command's model) on this test data,
     # so candidate and champion are measured the same way on the same rows.
     score_candidate: bool = False
+    # Two sides training at once share the cores: ``threads`` is this side's share, and
+    # ``turns`` a lock file that estimators which use every core take turns on.
+    threads: int | None = None
+    turns: str | None = None
 
 
 class WorkerFailure(MlgateError):
@@ -137,14 +143,22 @@ def split_xy(frame: Any, spec: TrainSpec, name: str) -> tuple[Any, Any]:
 
 
 def score(est: Any, x: Any, y: Any, metrics: Sequence[str]) -> dict[str, float]:
-    from sklearn.metrics import get_scorer
+    """Every metric in one multi-metric scorer: scikit-learn then predicts (and
+    predict_proba's) once for all of them instead of once per metric."""
+    from sklearn.metrics import check_scoring
 
-    out: dict[str, float] = {}
-    for name in metrics:
-        scorer = get_scorer(ALIASES.get(name, name))
-        value = float(scorer(est, x, y))
-        out[name] = -value if name in ALIASES else value
-    return out
+    if not metrics:
+        return {}
+    scoring = {name: ALIASES.get(name, name) for name in metrics}
+    try:
+        values = check_scoring(est, scoring=scoring)(est, x, y)
+    except (TypeError, ValueError):  # scikit-learn < 1.4: no multi-metric check_scoring
+        from sklearn.metrics import get_scorer
+
+        values = {name: get_scorer(scorer)(est, x, y) for name, scorer in scoring.items()}
+    return {
+        name: -float(values[name]) if name in ALIASES else float(values[name]) for name in metrics
+    }
 
 
 def _versions() -> dict[str, str]:
@@ -299,13 +313,15 @@ def run(spec: TrainSpec) -> dict[str, Any]:
     x_test, y_test = split_xy(test, spec, spec.test_name)
     label = spec.estimator.rpartition(".")[2].rpartition(":")[2]
     try:
-        start = time.perf_counter()
-        est.fit(x_train, y_train)
-        fit_seconds = time.perf_counter() - start
-        start = time.perf_counter()
-        est.predict(x_test)
-        predict_seconds = time.perf_counter() - start
-        metrics = score(est, x_test, y_test, spec.metrics)
+        with cpu_share(est, spec):
+            start = time.perf_counter()
+            est.fit(x_train, y_train)
+            fit_seconds = time.perf_counter() - start
+            # predict_time: the predictions the metrics need, made once (not a separate
+            # predict call whose only use would be the timing).
+            start = time.perf_counter()
+            metrics = score(est, x_test, y_test, spec.metrics)
+            predict_seconds = time.perf_counter() - start
     except Exception as e:
         config_problem = _params_error(e)
         if config_problem:
@@ -331,6 +347,52 @@ def run(spec: TrainSpec) -> dict[str, Any]:
     return record
 
 
+# Estimators that run OpenMP on every core by themselves (scikit-learn's histogram
+# gradient boosting, k-means, neighbors searches), by the module their class lives in.
+_OPENMP_MODULES = (
+    "sklearn.ensemble._hist_gradient_boosting",
+    "sklearn.cluster",
+    "sklearn.neighbors",
+)
+
+
+def uses_every_core(est: Any) -> bool:
+    """Whether fitting ``est`` (or any estimator inside it, e.g. a Pipeline step) runs on
+    every core: a known OpenMP estimator, or ``n_jobs`` set to anything but None/1."""
+    try:
+        nested = list(est.get_params(deep=True).values())
+    except Exception:
+        nested = []
+    for obj in [est, *nested]:
+        if type(obj).__module__.startswith(_OPENMP_MODULES):
+            return True
+        if hasattr(obj, "fit") and getattr(obj, "n_jobs", None) not in (None, 1):
+            return True
+    return False
+
+
+@contextmanager
+def cpu_share(est: Any, spec: TrainSpec) -> Iterator[None]:
+    """How this side uses the cores while the other side trains too. An estimator that
+    uses every core by itself takes turns with the other side (a file lock) and runs at
+    full width: two such fits at once on half the cores each leave a core idle as soon as
+    the faster one ends. Anything else runs at the same time as the other side, its BLAS
+    and OpenMP pools capped to its share so the two do not oversubscribe the cores."""
+    if spec.threads is None:
+        yield
+        return
+    if spec.turns and uses_every_core(est):
+        from filelock import FileLock
+
+        with FileLock(spec.turns):
+            yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=spec.threads):
+        yield
+
+
 def _save_model(est: Any, path: str) -> dict[str, Any]:
     """Save with skops (never pickle); a model skops cannot save still gets its metrics."""
     import skops.io
@@ -346,13 +408,23 @@ def _save_model(est: Any, path: str) -> dict[str, Any]:
 
 
 def _warm_up() -> None:
-    """Import the heavy libraries while the parent is still resolving revisions and data."""
+    """Import the heavy libraries while the parent is still resolving revisions and data.
+    skops (~0.5 s: it walks scikit-learn's estimators) is needed only to save the model, so
+    it loads in a background thread while the data is read and the model fits, which
+    spend their time in C with the GIL released."""
+    import threading
+
     try:
         import pandas  # noqa: F401
         import sklearn.metrics  # noqa: F401
-        import skops.io  # noqa: F401
     except ImportError:
-        pass  # reported properly when the spec needs them
+        return  # reported properly when the spec needs them
+    threading.Thread(target=_import_skops, daemon=True).start()
+
+
+def _import_skops() -> None:
+    with contextlib.suppress(ImportError):
+        import skops.io  # noqa: F401
 
 
 def child_main(argv: Sequence[str]) -> int:
@@ -435,13 +507,11 @@ class Worker:
     skops while the parent works out what to train; ``start`` then sends the spec.
     Output goes to a log file, so a chatty estimator can never block on a full pipe."""
 
-    def __init__(self, label: str, workdir: Path, *, threads: int | None = None) -> None:
+    def __init__(self, label: str, workdir: Path) -> None:
         self.label = label
         self.out_path = workdir / f"{label}-out.json"
         self.log_path = workdir / f"{label}.log"
         env = dict(os.environ)
-        if threads is not None:
-            env.update(thread_limits(threads, env))
         # The child must import this mlgate (even from a source checkout), then user code.
         here = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
