@@ -100,9 +100,12 @@ def parse(data: bytes | str, *, where: str) -> Pointer:
     )
 
 
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load(data: bytes | str, *, where: str) -> dict[Any, Any]:
     try:
-        doc = yaml.safe_load(data)
+        doc = yaml.load(data, Loader=_LOADER)  # the C loader when built: ~10x faster
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
