@@ -360,3 +360,16 @@ def test_a_pr_reuses_the_default_branchs_command_run_shared_as_a_note(
     assert code == 0, report
     assert sides_cached(report) == (True, False)
     assert report["notes"] == []
+
+
+def test_init_reads_an_mlproject(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    (repo / "MLproject").write_text(
+        "name: churn\nentry_points:\n  main:\n    command: python fit.py --seed 1\n"
+    )
+    (repo / "params.yaml").write_text("lr: 0.1\n")
+    code, _, err = cli(capsys, "init")
+    assert code == 0, err
+    cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
+    assert cfg["model"]["train"]["command"] == "python fit.py --seed 1"
+    assert cfg["model"]["train"]["params"] == "params.yaml"
+    assert cli(capsys, "validate")[0] == 0
