@@ -532,3 +532,41 @@ def test_metric_lines_follow_the_file(names: list[str]) -> None:
         assert [cfg.line_of(f"metrics[{i}]") for i in range(len(names))] == list(
             range(first, first + len(names))
         )
+
+
+def test_the_shipped_scorer_table_matches_the_installed_scikit_learn() -> None:
+    """schema/scorers.json lets a fresh machine check a config without importing
+    scikit-learn; its names and tasks must be the installed version's (refresh it with
+    ``config._scorer_tasks_from_sklearn()`` when scikit-learn adds scorers)."""
+    import sklearn
+
+    shipped = json.loads((Path(config.__file__).parent / "schema" / "scorers.json").read_text())
+    live = config._scorer_tasks_from_sklearn()
+    common = shipped["scorers"].keys() & live.keys()
+    assert {n: shipped["scorers"][n] for n in common} == {n: live[n] for n in common}
+    if shipped["scikit-learn"] == sklearn.__version__:
+        assert shipped["scorers"] == live
+
+
+def test_a_fresh_machine_checks_a_config_without_importing_scikit_learn(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    text = yaml.safe_dump(
+        {
+            "version": 1,
+            "model": {"name": "m", "task": "classification", "estimator": "a.B"},
+            "data": {"train": "t.csv", "test": "s.csv", "target": "y"},
+            "metrics": ["accuracy", "roc_auc", "f1_macro"],
+            "gate": {"accuracy": {"min": 0.5}, "fit_time": {"max": 60}},
+        }
+    )
+    code = (
+        "import sys\n"
+        "from mlgate import config\n"
+        f"config.load({text!r})\n"
+        "print('SKLEARN', 'sklearn' in sys.modules)\n"
+    )
+    env = {**__import__("os").environ, "MLGATE_CACHE_DIR": str(tmp_path / "empty-cache")}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert "SKLEARN False" in proc.stdout, proc.stderr

@@ -574,8 +574,7 @@ def command_score_spec(side: _Side, tmp: Path, model_path: str, champion: str | 
 
 def _scorable(cfg: Config) -> list[str]:
     """The metrics mlgate can compute itself from a model (not a command's own metrics)."""
-    known = set(config_mod.known_metrics())
-    return [m for m in cfg.evaluated_metrics if m in known]
+    return [m for m in cfg.evaluated_metrics if config_mod.is_known_metric(m)]
 
 
 def _can_rescore(base: _Side, head: _Side) -> bool:

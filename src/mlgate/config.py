@@ -232,11 +232,27 @@ def known_metrics() -> tuple[str, ...]:
     return tuple(sorted({*_scorer_tasks(), *ALIASES}))
 
 
+def is_known_metric(name: str) -> bool:
+    """A scikit-learn scorer name or an alias. Answered from the table shipped with mlgate
+    when it has the name, so checking a config imports no scikit-learn (~1.7 s on a fresh
+    CI machine, on the critical path); other names ask the installed scikit-learn."""
+    return name in ALIASES or name in _shipped_scorers() or name in _scorer_tasks()
+
+
 def metric_task(name: str) -> Task | None:
     """The task a metric belongs to, or None when it fits both (clustering) or is unknown."""
     if name in ALIASES:
         return "regression"
-    return _scorer_tasks().get(name)
+    shipped = _shipped_scorers()
+    return shipped[name] if name in shipped else _scorer_tasks().get(name)
+
+
+@functools.cache
+def _shipped_scorers() -> dict[str, Task | None]:
+    """scikit-learn's scorers as of the version mlgate was released with (schema/scorers.json;
+    a test keeps it equal to the installed scikit-learn's)."""
+    text = resources.files("mlgate").joinpath("schema/scorers.json").read_text("utf-8")
+    return cast(dict[str, Task | None], json.loads(text)["scorers"])
 
 
 @functools.cache
@@ -596,7 +612,7 @@ def _semantic_errors(data: dict[str, Any], base: str, fail: Fail) -> Iterator[Co
             yield fail(f"{name!r} is listed twice", key)
         seen.add(name)
         declared = None if isinstance(entry, str) else entry.get("higher_is_better")
-        if command and name not in known_metrics() and name not in RUNTIME_METRICS:
+        if command and not is_known_metric(name) and name not in RUNTIME_METRICS:
             if declared is None:
                 yield fail(
                     f"mlgate does not know metric {name!r}; say which way is better: "
@@ -605,23 +621,23 @@ def _semantic_errors(data: dict[str, Any], base: str, fail: Fail) -> Iterator[Co
                 )
             custom.add(name)
             continue
-        yield from _check_metric(name, key, task, known_metrics(), fail)
+        yield from _check_metric(name, key, task, (), fail)
         if declared is not None and (direction(name) == "higher") != declared:
             yield fail(
                 f"{name!r} is known: {direction(name)} is better; "
                 f"higher_is_better: {_show(declared)} contradicts it",
                 f"{key}.higher_is_better",
             )
-    gate_choices = tuple(sorted({*known_metrics(), *RUNTIME_METRICS, *custom}))
+    gate_extra = {*RUNTIME_METRICS, *custom}
     for name, rule in data.get("gate", {}).items():
-        if command and name not in gate_choices:
+        if command and not (name in custom or name in RUNTIME_METRICS or is_known_metric(name)):
             yield fail(
                 f"{name!r} is not a metric mlgate knows nor one listed in metrics; list it "
                 f"there as {{name: {name}, higher_is_better: true}} (or false)",
                 key_str(("gate", name)),
             )
             continue
-        yield from _check_metric(name, key_str(("gate", name)), task, gate_choices, fail)
+        yield from _check_metric(name, key_str(("gate", name)), task, gate_extra, fail)
         yield from _check_rule(rule, key_str(("gate", name)), fail)
     if "data" in data:
         yield from _check_data(data["data"], base, fail)
@@ -680,9 +696,15 @@ def _check_command(command: str | list[str], fail: Fail) -> Iterator[ConfigError
 
 
 def _check_metric(
-    name: str, key: str, task: str | None, choices: tuple[str, ...], fail: Fail
+    name: str, key: str, task: str | None, extra: Iterable[str], fail: Fail
 ) -> Iterator[ConfigError]:
-    if name not in choices:
+    """``name`` must be a known metric or one of ``extra``; the full list of choices (which
+    may import scikit-learn) is computed only to word the error."""
+    extra = frozenset(extra)
+    if name in extra:  # runtime or declared custom metrics: no task to check
+        return
+    if not is_known_metric(name):
+        choices = tuple(sorted({*known_metrics(), *extra}))
         close = difflib.get_close_matches(name, choices, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         yield fail(f"unknown metric {name!r}{hint}; expected one of {', '.join(choices)}", key)
@@ -782,7 +804,7 @@ def _build(data: dict[str, Any], file: str, lines: dict[str, int], base: str) ->
             for m in data["metrics"]
             if isinstance(m, dict)
             and "higher_is_better" in m
-            and m["name"] not in known_metrics()
+            and not is_known_metric(m["name"])
             and m["name"] not in RUNTIME_METRICS
         },
     )

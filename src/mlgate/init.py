@@ -103,11 +103,11 @@ def _yaml(path: Path) -> Any:
 
 def _metric_entries(names: list[str]) -> list[dict[str, Any]]:
     """Known metric names as they are; other names with a guessed direction to review."""
-    from mlgate.config import known_metrics
+    from mlgate.config import is_known_metric
 
     entries: list[dict[str, Any]] = []
     for name in names:
-        if name in known_metrics():
+        if is_known_metric(name):
             entries.append({"name": name, "higher_is_better": None})
         else:
             lower = any(h in name.lower() for h in _LOWER_HINTS)
