@@ -431,3 +431,22 @@ def test_large_copies_overlap_hashing_and_writing_and_stay_exact(tmp_path: Path)
     dest = tmp_path / "copy.bin"
     assert copy_hashing(src, dest, sync=False) == hashlib.sha256(data).hexdigest()
     assert dest.read_bytes() == data
+
+
+def test_the_userspace_fallback_copy_is_exact_too(tmp_path: Path) -> None:
+    """Where the kernel cannot copy (another file system, an old kernel) or the source
+    changed during a kernel copy, one userspace pass copies and hashes."""
+    import os
+
+    from mlgate.store import HASH_CHUNK, _copy_pipelined
+
+    data = os.urandom(5 * HASH_CHUNK + 7)
+    (tmp_path / "src.bin").write_bytes(data)
+    h = hashlib.sha256()
+    with (
+        (tmp_path / "src.bin").open("rb", buffering=0) as fin,
+        (tmp_path / "dst.bin").open("wb", buffering=0) as fout,
+    ):
+        _copy_pipelined(fin, fout, h)
+    assert h.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "dst.bin").read_bytes() == data

@@ -10,6 +10,7 @@ none, since racing writers rename identical verified bytes into place.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import itertools
 import os
@@ -157,30 +158,90 @@ def sha256_file(path: Path) -> str:
 def copy_hashing(src: Path, dest: Path, *, sync: bool = True) -> str:
     """Copy ``src`` to ``dest`` and return the sha256 of the bytes copied.
 
-    One read of ``src`` serves both the hash and the copy; for a large file, writing a
-    chunk overlaps hashing the next (both release the GIL), so two cores do it in about
-    the time of the slower of the two. ``sync`` flushes ``dest`` to disk before returning;
-    the local cache skips that (every use of a cache object verifies its bytes first, so
-    one torn by a crash is caught and fetched again); storage other machines read from,
-    and files handed to the user, are synced.
+    ``src`` is read from disk once. A large file (>= PIPELINE_MIN) is copied by the kernel
+    (``copy_file_range``) in a thread while this thread hashes it (the second reader finds
+    its pages cached), which takes about as long as hashing alone; if ``src`` changed
+    meanwhile (its stat), or the kernel cannot copy, it falls back to one userspace pass
+    in which writing chunk i overlaps hashing chunk i+1. ``sync`` flushes ``dest`` before
+    returning; the local cache skips that (every use of a cache object verifies its bytes
+    first, so one torn by a crash is caught and fetched again); storage other machines
+    read from, and files handed to the user, are synced.
     """
-    h = hashlib.sha256()
     with src.open("rb", buffering=0) as fin, dest.open("wb", buffering=0) as fout:
-        if os.fstat(fin.fileno()).st_size >= PIPELINE_MIN:
-            _copy_pipelined(fin, fout, h)
-        else:
-            buf = bytearray(HASH_CHUNK)
-            view = memoryview(buf)
-            while n := fin.readinto(buf):
-                chunk = view[:n]
-                h.update(chunk)
-                _write_all(fout, chunk)
+        size = os.fstat(fin.fileno()).st_size
+        digest = _kernel_copy_hashing(fin, fout, size) if size >= PIPELINE_MIN else None
+        if digest is None:
+            fin.seek(0)
+            fout.seek(0)
+            fout.truncate()
+            h = hashlib.sha256()
+            if size >= PIPELINE_MIN:
+                _copy_pipelined(fin, fout, h)
+            else:
+                buf = bytearray(HASH_CHUNK)
+                view = memoryview(buf)
+                while n := fin.readinto(buf):
+                    chunk = view[:n]
+                    h.update(chunk)
+                    _write_all(fout, chunk)
+            digest = h.hexdigest()
         if sync:  # before the caller renames it into place
             os.fsync(fout.fileno())
-    return h.hexdigest()
+    return digest
 
 
 PIPELINE_MIN = 16 * 1024**2  # below this, a thread costs more than it saves
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+
+
+def _kernel_copy_hashing(fin: Any, fout: Any, size: int) -> str | None:
+    """The sha256 of ``fin`` with its bytes copied to ``fout`` by the kernel, or None
+    (nothing trustworthy written) when the kernel cannot or ``fin`` changed meanwhile."""
+    copy_range = getattr(os, "copy_file_range", None)
+    if copy_range is None:
+        return None
+    src, dst = fin.fileno(), fout.fileno()
+    before = os.fstat(src)
+    try:  # the first chunk synchronously: it tells whether the kernel can copy at all
+        done = copy_range(src, dst, min(HASH_CHUNK, size), 0, 0)
+    except OSError as e:
+        if e.errno in _NO_KERNEL_COPY:
+            return None
+        raise
+    failure: list[BaseException] = []
+
+    def rest() -> None:
+        offset = done
+        try:
+            while offset < size:
+                n = copy_range(src, dst, size - offset, offset, offset)
+                if n == 0:
+                    raise OSError(errno.EIO, f"{fin.name}: shorter than its size")
+                offset += n
+        except BaseException as e:  # reported to the hashing thread
+            failure.append(e)
+
+    import threading
+
+    copier = threading.Thread(target=rest, name="mlgate-copy")
+    copier.start()
+    h = hashlib.sha256()
+    buf = bytearray(HASH_CHUNK)
+    view = memoryview(buf)
+    try:
+        while n := fin.readinto(buf):
+            h.update(view[:n])
+    finally:
+        copier.join()
+    if failure:
+        raise failure[0]
+    after = os.fstat(src)
+    same = (before.st_size, before.st_mtime_ns, before.st_ctime_ns) == (
+        after.st_size,
+        after.st_mtime_ns,
+        after.st_ctime_ns,
+    )
+    return h.hexdigest() if same and after.st_size == size else None
 
 
 def _copy_pipelined(fin: Any, fout: BinaryIO, h: Any) -> None:
