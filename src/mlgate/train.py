@@ -9,7 +9,6 @@ parent turns into the right exit code. sklearn and pandas are imported only here
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import importlib
 import json
@@ -409,22 +408,15 @@ def _save_model(est: Any, path: str) -> dict[str, Any]:
 
 def _warm_up() -> None:
     """Import the heavy libraries while the parent is still resolving revisions and data.
-    skops (~0.5 s: it walks scikit-learn's estimators) is needed only to save the model, so
-    it loads in a background thread while the data is read and the model fits, which
-    spend their time in C with the GIL released."""
-    import threading
-
+    (skops, needed only to save the model, loads here too: loading it in a background
+    thread instead was measured slower, since its imports hold the GIL that reading the
+    CSV needs.)"""
     try:
         import pandas  # noqa: F401
         import sklearn.metrics  # noqa: F401
-    except ImportError:
-        return  # reported properly when the spec needs them
-    threading.Thread(target=_import_skops, daemon=True).start()
-
-
-def _import_skops() -> None:
-    with contextlib.suppress(ImportError):
         import skops.io  # noqa: F401
+    except ImportError:
+        pass  # reported properly when the spec needs them
 
 
 def child_main(argv: Sequence[str]) -> int:
