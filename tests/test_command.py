@@ -373,3 +373,21 @@ def test_init_reads_an_mlproject(repo: Path, capsys) -> None:  # type: ignore[no
     assert cfg["model"]["train"]["command"] == "python fit.py --seed 1"
     assert cfg["model"]["train"]["params"] == "params.yaml"
     assert cli(capsys, "validate")[0] == 0
+
+
+def test_dvc_pipeline_params_appear_in_the_params_diff(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """In a repository with a DVC pipeline, params.yaml and dvc.lock's params are part of
+    the params diff (here next to an estimator's own params)."""
+    from projects import base_project
+
+    (repo / "dvc.yaml").write_text(
+        "stages:\n  prep:\n    cmd: python prep.py\n    params: [prep]\n"
+    )
+    (repo / "params.yaml").write_text(yaml.safe_dump({"prep": {"window": 7, "drop_na": True}}))
+    base_project(repo, classification_config(), classification_frames())
+    (repo / "params.yaml").write_text(yaml.safe_dump({"prep": {"window": 14, "drop_na": True}}))
+    code, report = run_json(capsys)
+    assert code == 0, report
+    changes = {c["name"]: (c["base"], c["head"]) for c in report["params_diff"]}
+    assert changes == {"params.yaml.prep.window": (7, 14)}
+    assert report["head"]["params"]["C"] == 1.0  # the estimator's own params stay unprefixed
