@@ -108,3 +108,12 @@ def base_project(repo: Path, cfg: dict[str, Any], frames: tuple[pd.DataFrame, pd
     write_config(repo, cfg)
     write_frames(repo, *frames)
     return commit_all(repo, "base")
+
+
+def push_to_origin(repo: Path, tmp_path: Path) -> Path:
+    """A bare ``origin`` (``tmp_path/origin.git``) holding ``repo``'s main branch."""
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    git(repo, "remote", "add", "origin", str(bare))
+    git(repo, "push", "-q", "origin", "main")
+    return bare

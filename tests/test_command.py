@@ -12,7 +12,14 @@ import pytest
 import yaml
 
 from conftest import commit_all, git
-from projects import classification_config, classification_frames, cli, run_json, write_frames
+from projects import (
+    classification_config,
+    classification_frames,
+    cli,
+    push_to_origin,
+    run_json,
+    write_frames,
+)
 
 TRAIN_PY = '''\
 """Train with plain scikit-learn, write metrics and the model: a typical train.py."""
@@ -210,10 +217,7 @@ def test_estimator_and_train_together_is_a_config_error(repo: Path, capsys) -> N
 
 def test_command_mode_promotion(repo: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     command_project(repo)
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "main")
+    bare = push_to_origin(repo, tmp_path)
     code, out, err = cli(capsys, "promote")
     assert code == 0, err
     assert "promoted as v1" in out
@@ -342,10 +346,7 @@ def test_a_pr_reuses_the_default_branchs_command_run_shared_as_a_note(
     from test_runcache import _ci_push, sides_cached
 
     command_project(repo)
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "-q", "origin", "main")
+    origin = push_to_origin(repo, tmp_path)
     _ci_push(repo, tmp_path, monkeypatch, capsys)
     assert git(origin, "notes", "--ref=mlgate", "list")
 

@@ -24,7 +24,13 @@ from mlflow import MlflowClient
 from conftest import FIXTURES, commit_all, git
 from mlgate import __version__
 from mlgate.mlflowlog import clean_key, finite, flatten
-from projects import base_project, classification_config, classification_frames, set_params
+from projects import (
+    base_project,
+    classification_config,
+    classification_frames,
+    push_to_origin,
+    set_params,
+)
 from test_ci import github_env, pr_event
 
 # The installed SQLAlchemy warns about MLflow's own store code when the tests read it back.
@@ -40,10 +46,7 @@ def uri(tmp_path: Path) -> str:
 def project(repo: Path, tmp_path: Path) -> Path:
     """main with a model pushed to a bare origin; HEAD on a feature branch that changes C."""
     base_project(repo, classification_config(), classification_frames())
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "main")
+    push_to_origin(repo, tmp_path)
     return repo
 
 

@@ -15,7 +15,14 @@ import pytest
 import skops.io
 
 from conftest import FIXTURES, commit_all, git
-from projects import base_project, classification_config, classification_frames, cli, set_params
+from projects import (
+    base_project,
+    classification_config,
+    classification_frames,
+    cli,
+    push_to_origin,
+    set_params,
+)
 from test_ci import github_env, read_outputs
 
 
@@ -23,11 +30,7 @@ from test_ci import github_env, read_outputs
 def origin(repo: Path, tmp_path: Path) -> Path:
     """The project committed on main and pushed to a bare origin."""
     base_project(repo, classification_config(), classification_frames())
-    bare = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(bare))
-    git(repo, "remote", "add", "origin", str(bare))
-    git(repo, "push", "-q", "origin", "main")
-    return bare
+    return push_to_origin(repo, tmp_path)
 
 
 def show(where: Path, rev: str, path: str) -> bytes:

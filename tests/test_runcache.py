@@ -25,6 +25,7 @@ from projects import (
     base_project,
     classification_config,
     classification_frames,
+    push_to_origin,
     read_csv_at,
     run_json,
     set_params,
@@ -237,10 +238,7 @@ def test_a_pr_check_reuses_the_default_branchs_shared_run(
     repo: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     base_project(repo, classification_config(), classification_frames())
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "init", "-q", "--bare", str(origin))
-    git(repo, "remote", "add", "origin", str(origin))
-    git(repo, "push", "-q", "origin", "main")
+    origin = push_to_origin(repo, tmp_path)
     _ci_push(repo, tmp_path, monkeypatch, capsys)
     assert git(origin, "notes", "--ref=mlgate", "list")  # the note reached the remote
 

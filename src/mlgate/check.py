@@ -34,7 +34,7 @@ from mlgate.results import (
     SideResult,
     UserTemplate,
 )
-from mlgate.store import Cache, atomic_write, cache_dir
+from mlgate.store import Cache, atomic_write, cache_dir, copy_verified
 
 if TYPE_CHECKING:  # train (and its dataclasses) load only when a side must run
     from mlgate.train import TrainSpec, Worker
@@ -115,30 +115,16 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
 def _pointed(files: git.Files, cfg: Config) -> list[str]:
     """Data paths behind the pointers on this side, under the config's directory: mlgate's
     ``.ptr`` files and DVC's ``.dvc`` files (not its ``.dvc/`` directory)."""
-    prefix = f"{cfg.base}/" if cfg.base else ""
+    suffixes = (".ptr", ".dvc")
     if isinstance(files, git.WorkingFiles):
-        listed = git.run_git(
-            [
-                "ls-files",
-                "-z",
-                "--cached",
-                "--others",
-                "--exclude-standard",
-                "--",
-                "*.ptr",
-                "*.dvc",
-            ],
-            files.root,
-        ).split("\0")
+        paths = data_mod.pointed_files(files.root, suffixes)
     else:
         listed = files.list_files(cfg.base)
-    found = []
-    for path in listed:
-        if not path.startswith(prefix) or path.startswith(".dvc/") or "/.dvc/" in path:
-            continue
-        if path.endswith((".ptr", ".dvc")):
-            found.append(path[: -len(".ptr")])
-    return sorted(set(found))
+        paths = [p[: -len(".ptr")] for p in listed if p.endswith(suffixes)]  # both 4 chars
+    prefix = f"{cfg.base}/" if cfg.base else ""
+    return sorted(
+        {p for p in paths if p.startswith(prefix) and not (p.startswith(".dvc/") or "/.dvc/" in p)}
+    )
 
 
 def _params(files: git.Files, cfg: Config) -> dict[str, Any]:
@@ -151,12 +137,7 @@ def _params(files: git.Files, cfg: Config) -> dict[str, Any]:
     elif spec.params is not None:
         from mlgate.command import read_params
 
-        where = (
-            spec.params
-            if isinstance(files, git.WorkingFiles) or not files.sha
-            else f"{spec.params}@{files.sha[:7]}"
-        )
-        found = read_params(files.read(spec.params), where)
+        found = read_params(files.read(spec.params), git.where_at(files, spec.params))
     if _dvc_pipeline(files, cfg):
         from mlgate.dvcfiles import dvc_params
 
@@ -196,19 +177,25 @@ def prepare(
 ) -> None:
     """Verified local bytes of the side's data, and its code, for a side that must run."""
     for role in roles:
-        if role not in side.paths and role in side.data:
-            summary = side.data[role]
-            side.paths[role] = data_mod.materialize(
-                side.files,
-                summary.path,
-                cache=cache,
-                storage=side.cfg.storage,
-                base=side.cfg.base,
-            )
+        if role in side.data:
+            _local_copy(side, role, cache)
     if code and side.code_root is None:
         side.code_root = stack.enter_context(git.exported(side.files, tmp))
         if side.cfg.command_mode:
             _place_data(side, cache)
+
+
+def _local_copy(side: _Side, role: str, cache: Cache) -> Path:
+    """The verified bytes of one of the side's data files, in the cache (fetched once)."""
+    if role not in side.paths:
+        side.paths[role] = data_mod.materialize(
+            side.files,
+            side.data[role].path,
+            cache=cache,
+            storage=side.cfg.storage,
+            base=side.cfg.base,
+        )
+    return side.paths[role]
 
 
 def _place_data(side: _Side, cache: Cache) -> None:
@@ -217,33 +204,21 @@ def _place_data(side: _Side, cache: Cache) -> None:
     the cache must stay intact). The working tree gets only what is missing, like
     ``mlgate data pull``; a local file that differs from its pointer is an error, since the
     report would claim the pointer's bytes."""
-    from mlgate.store import copy_verified
-
     assert side.code_root is not None
     working = isinstance(side.files, git.WorkingFiles)
     for role, summary in side.data.items():
         dest = side.code_root / summary.path
-        if summary.source in ("git", "worktree"):
-            continue  # already there: committed, or the user's own file
+        if summary.source in ("git", "worktree") or (dest.is_file() and not working):
+            continue  # already there: committed, the user's own file, or in the export
         if dest.is_file():
-            if not working:
-                continue
             if cache.sha256_of(dest) != summary.sha256:
                 raise DataError(
                     f"{summary.path} differs from its pointer; record it with "
                     f"`mlgate data add {summary.path}` or restore it with `mlgate data pull`"
                 )
             continue
-        if role not in side.paths:
-            side.paths[role] = data_mod.materialize(
-                side.files,
-                summary.path,
-                cache=cache,
-                storage=side.cfg.storage,
-                base=side.cfg.base,
-            )
         dest.parent.mkdir(parents=True, exist_ok=True)
-        copy_verified(side.paths[role], dest, summary.sha256)
+        copy_verified(_local_copy(side, role, cache), dest, summary.sha256)
 
 
 def load_side(
@@ -289,11 +264,14 @@ def train_spec(side: _Side, tmp: Path, extra: _Side | None) -> TrainSpec:
 
 
 def run_commands(
-    sides: list[_Side], cache: Cache, stack: ExitStack, tmp: Path, threads: int | None
+    sides: list[_Side], cache: Cache, stack: ExitStack, tmp: Path
 ) -> list[dict[str, Any]]:
-    """Command mode: both sides' commands at once, each in its own checkout."""
+    """Command mode: both sides' commands at once, each in its own checkout and with its
+    share of the cores through the environment (the commands are opaque to mlgate)."""
     from mlgate import command
+    from mlgate.train import share_of_cpus
 
+    threads = share_of_cpus(len(sides))
     running = []
     for side in sorted(sides, key=lambda s: s.label != "head"):
         prepare(side, cache, stack, tmp)
@@ -631,11 +609,8 @@ def _run(
         and _can_rescore(base_side, head_side)
     )
     labels: list[str] = [s.label for s in estimators] + (["base-on-head"] if rescore else [])
-    from mlgate.train import Worker, share_of_cpus
+    from mlgate.train import Worker
 
-    # Commands training at once get their share of the cores through the environment;
-    # estimator workers through their spec (see train.cpu_share).
-    threads = share_of_cpus(len(fresh))
     workers = {label: stack.enter_context(Worker(label, tmp)) for label in labels}
     reused = [s.label for s in sides if s not in fresh]
     if reused:
@@ -656,7 +631,7 @@ def _run(
             strict=True,
         )
     )
-    ran = run_commands(commands, cache, stack, tmp, threads)
+    ran = run_commands(commands, cache, stack, tmp)
     records.update(zip([s.label for s in commands], ran, strict=True))
     for side in fresh:
         record = records[side.label]

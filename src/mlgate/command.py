@@ -17,7 +17,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +26,7 @@ import yaml
 
 from mlgate.config import CommandSpec, Config
 from mlgate.errors import ConfigError, TrainingError
+from mlgate.runcache import library_versions
 
 TAIL_LINES = 50
 MAX_METRICS_BYTES = 16 * 1024**2  # a metrics file is small; refuse to parse a huge one
@@ -125,7 +126,7 @@ def finish(run: Running, cfg: Config) -> dict[str, Any]:
         "predict_seconds": None,
         "seconds": seconds,
         "model_size": None,
-        "versions": _versions(),
+        "versions": library_versions(),
     }
     if spec.model is not None:
         model = _output(run, spec.model, cfg)
@@ -197,15 +198,15 @@ def read_metrics(path: Path, name: str) -> dict[str, float]:
     return flatten_numbers(doc)
 
 
-def flatten_numbers(doc: Mapping[Any, Any], prefix: str = "") -> dict[str, float]:
-    found: dict[str, float] = {}
-    for key, value in doc.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            found.update(flatten_numbers(value, f"{name}."))
-        elif isinstance(value, (int, float)) and not isinstance(value, bool):
-            found[name] = float(value)
-    return found
+def flatten_numbers(doc: Mapping[Any, Any]) -> dict[str, float]:
+    """The numbers in a nested mapping, by dotted name (``{loss: {val: 1}}`` -> ``loss.val``)."""
+    from mlgate.check import flatten_params
+
+    return {
+        name: float(value)
+        for name, value in flatten_params(doc).items()
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
+    }
 
 
 def pick_metrics(
@@ -226,12 +227,6 @@ def pick_metrics(
     return out
 
 
-def _versions() -> dict[str, str]:
-    from mlgate.runcache import library_versions
-
-    return library_versions()
-
-
 def read_params(data: bytes | None, name: str) -> dict[str, Any]:
     """A side's params file (YAML or JSON) as a mapping; missing: empty."""
     if data is None:
@@ -245,7 +240,3 @@ def read_params(data: bytes | None, name: str) -> dict[str, Any]:
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{name}: expected a mapping of parameters, got {type(doc).__name__}")
     return dict(doc)
-
-
-def argv_text(argv: Sequence[str]) -> str:
-    return shlex.join(argv)

@@ -221,9 +221,9 @@ def load_at(files: Files, path: str = DEFAULT_CONFIG) -> Config | None:
     data = files.read(path)
     if data is None:
         return None
-    # Only WorkingFiles has a root: the working tree is named by path alone.
-    label = path if hasattr(files, "root") or not files.sha else f"{path}@{files.sha[:7]}"
-    return load(data, file=label, base=posixpath.dirname(repo_relpath(path)))
+    from mlgate.git import where_at
+
+    return load(data, file=where_at(files, path), base=posixpath.dirname(repo_relpath(path)))
 
 
 @functools.cache

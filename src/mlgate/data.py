@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, Literal, NoReturn
 
 from mlgate.errors import ConfigError, DataError, UsageError
-from mlgate.git import Files, WorkingFiles, ignored, run_git
+from mlgate.git import Files, WorkingFiles, ignored, run_git, where_at
 from mlgate.paths import repo_relpath
 from mlgate.pointers import SUFFIX, Pointer, data_path, parse, pointer_path
 from mlgate.results import DataSummary
@@ -258,7 +258,7 @@ def describe(files: Files, path: str, *, base: str = "") -> DataSummary | None:
     rel = repo_relpath(path)
     raw = files.read(pointer_path(rel))
     if raw is not None:
-        ptr = parse(raw, where=_where(files, pointer_path(rel)))
+        ptr = parse(raw, where=where_at(files, pointer_path(rel)))
         return DataSummary(rel, ptr.sha256, ptr.size, ptr.rows, ptr.columns, source="pointer")
     from mlgate import dvcfiles  # only where a data file may be DVC-tracked
 
@@ -338,7 +338,7 @@ def materialize(
     raw = files.read(ptr_rel)
     root = files.root if isinstance(files, WorkingFiles) else None
     if raw is not None:
-        where = _where(files, ptr_rel)
+        where = where_at(files, ptr_rel)
         local = root / rel if root is not None else None
         ptr = parse(raw, where=where)
         return fetch(ptr, name=where, cache=cache, storage=storage, local=local, local_label=rel)
@@ -355,13 +355,6 @@ def materialize(
     if root is None and (data := files.read(rel)) is not None:
         return cache.put_bytes(data)
     raise DataError(f"data file {rel} not found at {files.ref}: neither {rel} nor {ptr_rel} exists")
-
-
-def _where(files: Files, path: str) -> str:
-    """``data/x.csv.ptr@abc1234`` at a commit, the bare path in the working tree."""
-    if isinstance(files, WorkingFiles) or not files.sha:
-        return path
-    return f"{path}@{files.sha[:7]}"
 
 
 # --- mlgate data add ---------------------------------------------------------------------
@@ -484,13 +477,19 @@ def status(root: Path, *, cache: Cache, storage: str | None) -> list[StatusEntry
     return entries
 
 
-def pointed_files(root: Path) -> list[str]:
-    """Data paths of every ``*.ptr`` that git tracks or would track, present on disk."""
+def pointed_files(root: Path, suffixes: tuple[str, ...] = (SUFFIX,)) -> list[str]:
+    """Data paths behind every pointer (``*.ptr``; also ``*.dvc`` when asked) that git
+    tracks or would track, present on disk."""
+    patterns = ["*" + s for s in suffixes]
     out = run_git(
-        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*" + SUFFIX], root
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *patterns], root
     )
-    found = {p for p in out.split("\0") if p.endswith(SUFFIX) and (root / p).is_file()}
-    return sorted(data_path(p) for p in found)
+    found = {p for p in out.split("\0") if p.endswith(suffixes) and (root / p).is_file()}
+    return sorted(_strip_suffix(p, suffixes) for p in found)
+
+
+def _strip_suffix(path: str, suffixes: tuple[str, ...]) -> str:
+    return next(path[: -len(s)] for s in suffixes if path.endswith(s))
 
 
 def _worktree_state(path: Path, ptr: Pointer, cache: Cache) -> Literal["ok", "modified", "missing"]:

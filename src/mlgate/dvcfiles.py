@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from mlgate.errors import ConfigError, DataError
-from mlgate.git import CommitFiles, Files, WorkingFiles
+from mlgate.git import CommitFiles, Files, WorkingFiles, where_at
 from mlgate.git import root as git_root
 from mlgate.pointers import Pointer
 from mlgate.statcache import stat_of
@@ -115,13 +115,6 @@ def find_out(files: Files, rel: str, *, base: str = "") -> DvcOut | None:
             if found is not None:
                 return found
     return None
-
-
-def where_at(files: Files, path: str) -> str:
-    """``data/x.csv.dvc@abc1234`` at a commit, the bare path in the working tree."""
-    if isinstance(files, WorkingFiles) or not files.sha:
-        return path
-    return f"{path}@{files.sha[:7]}"
 
 
 def _clean(path: str) -> str:

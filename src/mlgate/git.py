@@ -248,6 +248,14 @@ def blob_shas(files: CommitFiles | WorkingFiles) -> dict[str, str]:
     return found
 
 
+def where_at(files: Files, path: str) -> str:
+    """A file as messages name it: ``data/x.csv.ptr@abc1234`` at a commit, the bare path
+    in the working tree."""
+    if isinstance(files, WorkingFiles) or not files.sha:
+        return path
+    return f"{path}@{files.sha[:7]}"
+
+
 def files_at(repo: gitpython.Repo, rev: str | None) -> CommitFiles | WorkingFiles:
     """``rev`` None means the working tree."""
     return WorkingFiles(repo) if rev is None else CommitFiles(repo, rev)

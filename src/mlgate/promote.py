@@ -259,7 +259,7 @@ def _evaluate_command(
         )
     if previous is None:
         with ExitStack() as stack:
-            (previous,) = run_commands([side], Cache(), stack, tmp, None)
+            (previous,) = run_commands([side], Cache(), stack, tmp)
     spec = command_score_spec(side, tmp, previous["model_path"], champion)
     with Worker(f"promote-{len(list(tmp.glob('promote-*-out.json')))}", tmp) as worker:
         worker.start(spec)

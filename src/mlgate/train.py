@@ -199,15 +199,23 @@ def _same_data(est: Any, spec: TrainSpec, used: list[str]) -> dict[str, Any]:
     assert spec.extra_eval is not None
     name = spec.extra_eval_name or spec.extra_eval
     frame = load_frame(spec.extra_eval, name)
+    return _score_on(est, used, frame, spec, data="head's test data", who="the base model")
+
+
+def _score_on(
+    model: Any, used: list[str], frame: Any, spec: TrainSpec, *, data: str, who: str
+) -> dict[str, Any]:
+    """``{"metrics": ...}`` of ``model`` (which uses columns ``used``) on ``frame``, or
+    ``{"error": ...}`` saying why that is impossible."""
     columns = {str(c) for c in frame.columns}
     missing = [c for c in [*used, spec.target] if c not in columns]
     if missing:
         listed = ", ".join(map(repr, missing))
-        return {"error": f"head's test data lacks column(s) {listed} that the base model uses"}
+        return {"error": f"{data} lacks column(s) {listed} that {who} uses"}
     try:
-        return {"metrics": score(est, frame[used], frame[spec.target], spec.metrics)}
+        return {"metrics": score(model, frame[used], frame[spec.target], spec.metrics)}
     except Exception as e:
-        return {"error": f"the base model cannot score head's test data: {type(e).__name__}: {e}"}
+        return {"error": f"{who} cannot score {data}: {type(e).__name__}: {e}"}
 
 
 def load_trusted(path: str) -> Any:
@@ -264,15 +272,7 @@ def _score_file(path: str, spec: TrainSpec, test: Any, who: str) -> dict[str, An
     wanted = [str(c) for c in getattr(model, "feature_names_in_", [])] or [
         c for c in (spec.features or columns) if c != spec.target
     ]
-    missing = [c for c in [*wanted, spec.target] if c not in columns]
-    if missing:
-        listed = ", ".join(map(repr, missing))
-        return {"error": f"the candidate's test data lacks column(s) {listed} {who} uses"}
-    try:
-        return {"metrics": score(model, test[wanted], test[spec.target], spec.metrics)}
-    except Exception as e:
-        why = f"{type(e).__name__}: {e}"
-        return {"error": f"{who} cannot score the candidate's test data: {why}"}
+    return _score_on(model, wanted, test, spec, data="the candidate's test data", who=who)
 
 
 def _load_only(path: str) -> dict[str, Any]:
