@@ -26,7 +26,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from mlgate import history, production
+from mlgate.commands import history
+from mlgate.core import production
 from test_history import fast_import_versions  # the tests' fixture, so both build the same
 
 MODEL = "churn"

@@ -436,7 +436,7 @@ def scenario_data(workdir: Path, env: dict[str, str], warm, args, res) -> None:
     sha_cmd = [
         PY,
         "-c",
-        "import sys, pathlib; from mlgate.store import sha256_file; "
+        "import sys, pathlib; from mlgate.storage.hashing import sha256_file; "
         "sha256_file(pathlib.Path(sys.argv[1]))",
     ]
     rows["mlgate sha256_file (what add/status hash with)"] = time_runs(

@@ -11,10 +11,10 @@ from typing import Any
 import cmarkgfm
 from cmarkgfm.cmark import Options
 
-from mlgate.card import intended_use, render_card
-from mlgate.gate import Rule, RuleCheck, evaluate
-from mlgate.metrics import diff_metrics
-from mlgate.production import DataRef, Lineage
+from mlgate.core.gate import Rule, RuleCheck, evaluate
+from mlgate.core.metrics import diff_metrics
+from mlgate.core.production import DataRef, Lineage
+from mlgate.render.card import intended_use, render_card
 
 SHA_V1 = "1a2b3c4d" * 5
 SHA_V2 = "5e6f7a8b" * 5

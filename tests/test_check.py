@@ -318,8 +318,9 @@ def test_parquet_data_through_pointers(repo: Path, capsys) -> None:  # type: ign
 
 
 def test_data_diff_of_an_updated_pointer_needs_no_download(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from mlgate import data, git
-    from mlgate.check import data_diff
+    from mlgate import git
+    from mlgate.core.diff import data_diff
+    from mlgate.storage import datafiles as data
 
     train, test = classification_frames()
     write_config(repo, classification_config())

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, commit_all, git
-from mlgate.ci import escape_data, escape_property, github_change, gitlab_change, write_outputs
-from mlgate.publish import load_result
+from mlgate.commands.publish import load_result
+from mlgate.forge.actions import escape_data, escape_property, write_outputs
+from mlgate.forge.env import github_change, gitlab_change
 from projects import base_project, classification_config, classification_frames, cli, set_params
 
 
@@ -271,7 +272,7 @@ def test_other_events_do_nothing(repo: Path, tmp_path: Path, capsys, monkeypatch
 
 
 def test_pull_request_number_from_github_merge_messages() -> None:
-    from mlgate.ci import pull_request_of
+    from mlgate.commands.ci import pull_request_of
 
     assert pull_request_of("Merge pull request #12 from octo/feature\n\nbody") == 12
     assert pull_request_of("Tune C for churn (#34)\n\n* squashed") == 34

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from conftest import commit_all
-from mlgate import config
-from mlgate.config import DataSpec, ModelSpec, PromoteSpec
+from mlgate.core import config
+from mlgate.core.config import DataSpec, ModelSpec, PromoteSpec
+from mlgate.core.gate import Rule
 from mlgate.errors import ConfigError, ExitCode
-from mlgate.gate import Rule
 from mlgate.git import CommitFiles, WorkingFiles, open_repo
 
 # The example from DESIGN.md, verbatim: line numbers below refer to it.
@@ -478,7 +478,7 @@ def test_schema_is_valid_and_documented() -> None:
     Draft202012Validator.check_schema(schema)
     undocumented = [path for path, node in _properties(schema) if "description" not in node]
     assert undocumented == []
-    packaged = Path(config.__file__).parent / "schema" / "config.schema.json"
+    packaged = Path(config.__file__).parents[1] / "schema" / "config.schema.json"
     assert json.loads(packaged.read_text()) == schema
 
 
@@ -540,7 +540,7 @@ def test_the_shipped_scorer_table_matches_the_installed_scikit_learn() -> None:
     ``config._scorer_tasks_from_sklearn()`` when scikit-learn adds scorers)."""
     import sklearn
 
-    shipped = json.loads((Path(config.__file__).parent / "schema" / "scorers.json").read_text())
+    shipped = json.loads((Path(config.__file__).parents[1] / "schema" / "scorers.json").read_text())
     live = config._scorer_tasks_from_sklearn()
     common = shipped["scorers"].keys() & live.keys()
     assert {n: shipped["scorers"][n] for n in common} == {n: live[n] for n in common}
@@ -563,7 +563,7 @@ def test_a_fresh_machine_checks_a_config_without_importing_scikit_learn(tmp_path
     )
     code = (
         "import sys\n"
-        "from mlgate import config\n"
+        "from mlgate.core import config\n"
         f"config.load({text!r})\n"
         "print('SKLEARN', 'sklearn' in sys.modules)\n"
     )

@@ -8,23 +8,15 @@ import pytest
 
 from conftest import commit_all, git
 from httpserver import Route, serve
-from mlgate.data import (
-    StatusEntry,
-    add,
-    data_format,
-    describe,
-    materialize,
-    pull,
-    push,
-    sha256_file,
-    status,
-    summarize_file,
-)
+from mlgate.commands.data import StatusEntry, add, pull, push, status
+from mlgate.core.results import DataSummary
 from mlgate.errors import ConfigError, DataError, ExitCode, UsageError
 from mlgate.git import CommitFiles, WorkingFiles, open_repo
-from mlgate.pointers import Pointer, parse
-from mlgate.results import DataSummary
-from mlgate.store import Cache, object_relpath
+from mlgate.storage.datafiles import describe, materialize
+from mlgate.storage.formats import data_format, summarize_file
+from mlgate.storage.hashing import sha256_file
+from mlgate.storage.objects import Cache, object_relpath
+from mlgate.storage.pointers import Pointer, parse
 
 CSV = b"age,plan,score,label\n31,basic,0.5,1\n45,pro,1.5,0\n22,basic,2.0,1\n"
 CSV_V2 = CSV + b"60,pro,0.1,0\n"

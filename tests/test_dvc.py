@@ -18,12 +18,12 @@ import yaml
 
 from conftest import commit_all, git
 from httpserver import Route, serve
-from mlgate.data import describe, materialize
-from mlgate.dvcfiles import dvc_params, find_out, parse_config
 from mlgate.errors import DataError
 from mlgate.git import CommitFiles, WorkingFiles, open_repo
-from mlgate.pointers import Pointer
-from mlgate.store import Cache
+from mlgate.storage.datafiles import describe, materialize
+from mlgate.storage.dvc import dvc_params, find_out, parse_config
+from mlgate.storage.objects import Cache
+from mlgate.storage.pointers import Pointer
 from projects import classification_config, classification_frames, write_config
 
 CSV = b"age,plan,score,label\n31,basic,0.5,1\n45,pro,1.5,0\n22,basic,2.0,1\n"
@@ -556,7 +556,7 @@ def test_summary_schema_allows_md5_and_dvc_source() -> None:
 
 
 def test_legacy_md5_with_crlf_split_across_read_chunks(repo: Path, remote: Path) -> None:
-    from mlgate.store import HASH_CHUNK
+    from mlgate.storage.hashing import HASH_CHUNK
 
     data = b"a" * (HASH_CHUNK - 1) + b"\r\n" + b"b\r\n"  # the first read ends in \r
     legacy = md5(data.replace(b"\r\n", b"\n"))

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from mlgate.gate import Rule, evaluate
-from mlgate.metrics import MetricDelta, diff_metrics, direction
+from mlgate.core.gate import Rule, evaluate
+from mlgate.core.metrics import MetricDelta, diff_metrics, direction
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 limits = st.floats(min_value=0, max_value=1e3, allow_nan=False)

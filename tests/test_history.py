@@ -18,9 +18,11 @@ import cmarkgfm
 import pytest
 
 from conftest import git
-from mlgate import history, production
+from mlgate.commands import history
+from mlgate.core import production
+from mlgate.core.production import Version
 from mlgate.errors import GitError
-from mlgate.history import Version
+from mlgate.render.history import render as render_history
 
 ORDER = ("accuracy", "f1_macro")
 SHA_A = "1a2b3c4d5e6f" + "0" * 28
@@ -271,7 +273,7 @@ def three_versions(repo: Path) -> list[Version]:
 
 
 def test_text_is_an_aligned_table(repo: Path) -> None:
-    assert history.render(three_versions(repo), "churn", "text") == (
+    assert render_history(three_versions(repo), "churn", "text") == (
         "churn: 3 versions, current v3\n"
         "\n"
         "version  date                  source       accuracy  note\n"
@@ -296,7 +298,7 @@ def chart_series(block: str) -> tuple[list[str], list[float], float, float]:
 
 
 def test_markdown_is_a_gfm_table_and_a_mermaid_chart(repo: Path) -> None:
-    markdown = history.render(three_versions(repo), "churn", "markdown")
+    markdown = render_history(three_versions(repo), "churn", "markdown")
     html = cmarkgfm.github_flavored_markdown_to_html(markdown)
 
     assert html.startswith("<h2>Promoted versions of churn</h2>\n<p>3 versions, current v3.</p>")
@@ -339,7 +341,7 @@ def version(n: int, **changes: Any) -> Version:
 
 
 def test_the_chart_shows_the_last_60_versions_and_says_so() -> None:
-    markdown = history.render([version(n) for n in range(1, 76)], "churn", "markdown")
+    markdown = render_history([version(n) for n in range(1, 76)], "churn", "markdown")
 
     assert "The chart shows the last 60 of 75 versions." in markdown
     assert markdown.count("\n| v") == 75  # the table keeps every version
@@ -357,17 +359,17 @@ def test_the_chart_skips_missing_values_and_plain_decimals_only() -> None:
         version(4, metrics={"rmse": -2.5e-05}),
     ]
     labels, values, low, high = chart_series(
-        mermaid_blocks(history.render(versions, "churn", "markdown"))[0]
+        mermaid_blocks(render_history(versions, "churn", "markdown"))[0]
     )
     assert labels == ["v1", "v4"]
     assert values == [0.000015, -0.000025]
     assert (low, high) == (-0.000029, 0.000019)
-    assert "e-" not in mermaid_blocks(history.render(versions, "churn", "markdown"))[0]
+    assert "e-" not in mermaid_blocks(render_history(versions, "churn", "markdown"))[0]
 
 
 def test_no_chart_without_a_headline_value() -> None:
     versions = [version(1, metrics={}, headline_metric=None)]
-    markdown = history.render(versions, "churn", "markdown")
+    markdown = render_history(versions, "churn", "markdown")
     assert "| Version | Date | Source | metric | Note |" in markdown
     assert mermaid_blocks(markdown) == []
 
@@ -382,7 +384,7 @@ def test_untrusted_tag_contents_are_escaped(repo: Path) -> None:
     versions = history.list_versions(repo, "churn")
     assert versions[0].metrics == {name: 0.5}
 
-    markdown = history.render(versions, "churn", "markdown")
+    markdown = render_history(versions, "churn", "markdown")
     html = cmarkgfm.github_flavored_markdown_to_html(markdown)
     table = html[html.index("<table>") : html.index("</table>")]
     assert "<img" not in html and "<b>" not in html and "<script" not in html
@@ -392,22 +394,22 @@ def test_untrusted_tag_contents_are_escaped(repo: Path) -> None:
     assert '    y-axis "_img src_x onerror_alert(1)____bold____ _team__31m" 0.47 --> 0.53' in chart
     assert "`" not in chart and "<" not in chart
 
-    text = history.render(versions, "churn", "text")
+    text = render_history(versions, "churn", "text")
     assert "\x1b" not in text and len(text.splitlines()) == 4
 
 
 def test_an_unreadable_time_is_shown_escaped() -> None:
     versions = [version(1, time="<script>|x")]
-    assert "| v1 | &lt;script&gt;\\|x | 1a2b3c4 | 101.0000 |  |" in history.render(
+    assert "| v1 | &lt;script&gt;\\|x | 1a2b3c4 | 101.0000 |  |" in render_history(
         versions, "churn", "markdown"
     )
-    assert "v1       <script>|x  1a2b3c4" in history.render(versions, "churn", "text")
+    assert "v1       <script>|x  1a2b3c4" in render_history(versions, "churn", "text")
 
 
 def test_json_has_stable_keys_and_no_nan(repo: Path) -> None:
     promote(repo, lineage(1, pull_request=4, metrics={"accuracy": float("nan")}))
 
-    document = json.loads(history.render(history.list_versions(repo, "churn"), "churn", "json"))
+    document = json.loads(render_history(history.list_versions(repo, "churn"), "churn", "json"))
 
     assert document["model"] == "churn"
     [entry] = document["versions"]
@@ -436,14 +438,14 @@ def test_json_has_stable_keys_and_no_nan(repo: Path) -> None:
     ],
 )
 def test_an_empty_history_says_so(fmt: history.Format, output: str) -> None:
-    assert history.render([], "churn", fmt) == output
+    assert render_history([], "churn", fmt) == output
 
 
 def test_the_table_and_chart_follow_the_current_headline_metric() -> None:
     """A config may change its metrics: the latest version's headline metric is shown."""
     older = version(1, metrics={"rmse": 3.0}, headline_metric="rmse")
     latest = version(2, metrics={"rmse": 2.0, "mae": 1.5}, headline_metric="mae")
-    text = history.render([older, latest], "churn", "text")
+    text = render_history([older, latest], "churn", "text")
     assert text == (
         "churn: 2 versions, current v2\n"
         "\n"
@@ -451,4 +453,4 @@ def test_the_table_and_chart_follow_the_current_headline_metric() -> None:
         "v1       2024-05-01 10:00 UTC  1a2b3c4       —\n"
         "v2       2024-05-01 10:00 UTC  1a2b3c4  1.5000\n"
     )
-    assert history.render([older], "churn", "text").startswith("churn: 1 version, current v1\n")
+    assert render_history([older], "churn", "text").startswith("churn: 1 version, current v1\n")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from mlgate import config
+from mlgate.core import config
 from projects import classification_frames, cli, regression_frames, write_frames
 
 

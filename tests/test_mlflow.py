@@ -23,7 +23,7 @@ from mlflow import MlflowClient
 
 from conftest import FIXTURES, commit_all, git
 from mlgate import __version__
-from mlgate.mlflowlog import clean_key, finite, flatten
+from mlgate.interop.mlflow import clean_key, finite, flatten
 from projects import (
     base_project,
     classification_config,

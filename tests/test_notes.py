@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import commit_all, git
-from mlgate import notes
+from mlgate.run import notes
 
 
 def run_record(

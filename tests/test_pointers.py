@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlgate.errors import ConfigError, ExitCode
-from mlgate.pointers import Pointer, data_path, parse, pointer_path
+from mlgate.storage.pointers import Pointer, data_path, parse, pointer_path
 
 SHA = "3f1d2c4b" + "0" * 56
 WHERE = "data/train.csv.ptr@abc1234"

@@ -20,12 +20,14 @@ from cmarkgfm.cmark import Options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlgate import report
+from mlgate.core.gate import Rule, evaluate
+from mlgate.core.metrics import diff_metrics
+from mlgate.core.results import CheckResult, DataChange, DataSummary, ParamChange, SideResult
 from mlgate.errors import ConfigError
-from mlgate.gate import Rule, evaluate
-from mlgate.metrics import diff_metrics
-from mlgate.report import COMMENT_LIMIT, marker, md_escape, render
-from mlgate.results import CheckResult, DataChange, DataSummary, ParamChange, SideResult
+from mlgate.core import units
+from mlgate.render import markup, report
+from mlgate.render.markup import md_escape
+from mlgate.render.report import COMMENT_LIMIT, marker, render
 
 SHA_A = "a" * 40
 SHA_B = "b" * 40
@@ -742,7 +744,7 @@ def test_unknown_format() -> None:
     [(0.86341, "0.8634"), (0.0, "0"), (12345.678, "12,345.7"), (0.00001234, "1.234e-05")],
 )
 def test_fmt_number(value: float, expected: str) -> None:
-    assert report.fmt_number(value) == expected
+    assert markup.fmt_number(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -750,7 +752,7 @@ def test_fmt_number(value: float, expected: str) -> None:
     [(512, "512 B"), (1536, "1.5 KiB"), (5 * 1024**3, "5.0 GiB")],
 )
 def test_fmt_size(value: int, expected: str) -> None:
-    assert report.fmt_size(value) == expected
+    assert units.fmt_size(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -764,4 +766,4 @@ def test_fmt_size(value: int, expected: str) -> None:
     ],
 )
 def test_fmt_seconds(value: float, expected: str) -> None:
-    assert report.fmt_seconds(value) == expected
+    assert markup.fmt_seconds(value) == expected

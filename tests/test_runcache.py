@@ -17,10 +17,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 
 from conftest import commit_all, git
-from mlgate import config as config_mod
 from mlgate import git as mgit
-from mlgate import runcache
-from mlgate.results import DataSummary
+from mlgate.core import config as config_mod
+from mlgate.core.results import DataSummary
+from mlgate.run import runcache
 from projects import (
     base_project,
     classification_config,

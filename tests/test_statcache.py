@@ -18,12 +18,16 @@ from pathlib import Path
 import pytest
 
 from conftest import commit_all
-from mlgate.data import add, describe, status
+from mlgate.commands.data import add, status
+from mlgate.core.results import DataSummary
 from mlgate.git import CommitFiles, WorkingFiles, open_repo
-from mlgate.pointers import Pointer
-from mlgate.results import DataSummary
-from mlgate.statcache import RACY_NS, StatCache, stat_of
-from mlgate.store import HASH_CHUNK, Cache, cache_dir, fetch, sha256_file
+from mlgate.storage.datafiles import describe
+from mlgate.storage.fetch import fetch
+from mlgate.storage.hashing import HASH_CHUNK, sha256_file
+from mlgate.storage.layout import cache_dir
+from mlgate.storage.objects import Cache
+from mlgate.storage.pointers import Pointer
+from mlgate.storage.statcache import RACY_NS, StatCache, stat_of
 
 CSV = b"age,plan,score,label\n31,basic,0.5,1\n45,pro,1.5,0\n22,basic,2.0,1\n"
 CSV_SHA = hashlib.sha256(CSV).hexdigest()
@@ -172,8 +176,8 @@ def test_two_processes_at_once_never_see_a_torn_entry(tmp_path: Path) -> None:
     code = """
 import sys, time
 from pathlib import Path
-from mlgate.statcache import StatCache, stat_of
-from mlgate.store import sha256_file
+from mlgate.storage.statcache import StatCache, stat_of
+from mlgate.storage.hashing import sha256_file
 stats = StatCache(Path(sys.argv[1]), racy_ns=0)
 paths = [Path(p) for p in sys.argv[2:]]
 sums = {p: sha256_file(p) for p in paths}
@@ -264,7 +268,7 @@ def test_fetch_skips_a_working_tree_file_known_to_differ(tmp_path: Path) -> None
 
 DESCRIBE_IN_A_SUBPROCESS = """
 import json, sys
-from mlgate.data import describe
+from mlgate.storage.datafiles import describe
 from mlgate.git import CommitFiles, WorkingFiles, open_repo
 handle = open_repo(sys.argv[1])
 files = WorkingFiles(handle) if sys.argv[2] == "worktree" else CommitFiles(handle, sys.argv[2])
@@ -342,7 +346,7 @@ def test_read_frame_types_do_not_depend_on_pyarrow(tmp_path: Path) -> None:
     """Each column here reads differently with engine="pyarrow" (see data._read_csv)."""
     import pandas as pd
 
-    from mlgate.data import read_frame
+    from mlgate.storage.formats import read_frame
 
     text = (
         b"when,at,code,big,n\n"

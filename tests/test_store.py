@@ -11,19 +11,12 @@ import pytest
 
 from httpserver import Route, Server, serve
 from mlgate.errors import ConfigError, DataError, ExitCode
-from mlgate.pointers import Pointer
-from mlgate.store import (
-    Cache,
-    FileBackend,
-    HashMismatch,
-    HttpBackend,
-    ObjectMissing,
-    backend_for,
-    cache_dir,
-    fetch,
-    object_relpath,
-    redact,
-)
+from mlgate.http import redact_url as redact
+from mlgate.storage.backends import FileBackend, HttpBackend, backend_for
+from mlgate.storage.fetch import fetch
+from mlgate.storage.layout import cache_dir
+from mlgate.storage.objects import Cache, HashMismatch, ObjectMissing, object_relpath
+from mlgate.storage.pointers import Pointer
 
 DATA = b"age,plan,label\n31,basic,1\n45,pro,0\n" * 50
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -165,7 +158,7 @@ def test_processes_putting_the_same_object_make_one_good_object(
     src = tmp_path / "big.csv"
     src.write_bytes(big)
     code = (
-        "import sys; from pathlib import Path; from mlgate.store import Cache; "
+        "import sys; from pathlib import Path; from mlgate.storage.objects import Cache; "
         "Cache().put_file(Path(sys.argv[1]), sys.argv[2])"
     )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(src), digest]) for _ in range(4)]
@@ -423,7 +416,7 @@ def test_large_copies_overlap_hashing_and_writing_and_stay_exact(tmp_path: Path)
     copy and its sha256 must still be exact, including a short last chunk."""
     import os
 
-    from mlgate.store import HASH_CHUNK, PIPELINE_MIN, copy_hashing
+    from mlgate.storage.hashing import HASH_CHUNK, PIPELINE_MIN, copy_hashing
 
     src = tmp_path / "big.bin"
     data = os.urandom(PIPELINE_MIN + 3 * HASH_CHUNK + 123)
@@ -438,7 +431,7 @@ def test_the_userspace_fallback_copy_is_exact_too(tmp_path: Path) -> None:
     changed during a kernel copy, one userspace pass copies and hashes."""
     import os
 
-    from mlgate.store import HASH_CHUNK, _copy_pipelined
+    from mlgate.storage.hashing import HASH_CHUNK, _copy_pipelined
 
     data = os.urandom(5 * HASH_CHUNK + 7)
     (tmp_path / "src.bin").write_bytes(data)

@@ -13,14 +13,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info
 
-from mlgate.train import (
-    TrainSpec,
-    cpu_share,
-    share_of_cpus,
-    thread_limits,
-    usable_cpus,
-    uses_every_core,
-)
+from mlgate.run.fit import cpu_share, uses_every_core
+from mlgate.run.worker import TrainSpec, share_of_cpus, thread_limits, usable_cpus
 
 
 def test_one_worker_is_not_limited() -> None:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT
-from mlgate import init as init_mod
+from mlgate.commands import init as init_mod
 
 ACTION = REPO_ROOT / "action.yml"
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"

@@ -1,3 +1,26 @@
-"""mlgate: GitOps CI/CD for machine-learning repositories."""
+"""mlgate: GitOps CI/CD for machine-learning repositories.
+
+Layers (highest first; a module imports only from its own package and from lower lines):
+
+  __main__.py                  python -m mlgate
+  cli.py                       face: argparse -> typed call -> exit code; the only printer
+  api.py  progress.py          library facade (typed, no printing); progress on a terminal
+  commands/                    a module per subcommand: check ci publish promote history
+                                 init data validate
+  run/                         sides, workspace, worker process, command mode, run cache,
+                                 git notes
+  render/  interop/  forge/    report, card, history, templates | MLflow | GitHub, GitLab,
+                                 CI environment, poster, Actions files
+  storage/                     cache layout, files, hashing, objects, backends, fetch,
+                                 pointers, stat cache, formats, DVC, model files
+  core/                        pure: config, metrics, gate, diffs, results, run record,
+                                 production format, units
+  git.py  http.py              the boundaries to git and to HTTP
+  paths.py                     repository-relative paths
+  errors.py                    the error tree and exit codes
+
+Heavy libraries (pandas, scikit-learn, skops, jinja2, jsonschema, requests, mlflow) are
+imported where they are used, so ``mlgate --help`` and a warm check stay fast.
+"""
 
 __version__ = "0.1.0"

@@ -13,13 +13,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from mlgate import __version__
-from mlgate.errors import ExitCode, MlgateError
+from mlgate import __version__, progress
+from mlgate.errors import ExitCode, MlgateError, UsageError
 
 if TYPE_CHECKING:
-    from mlgate.report import Format
+    from mlgate.core.results import Outcome
+    from mlgate.render.report import Format
 
 FORMATS = ("text", "markdown", "json")
+
+
+CONFIG_HELP = "the model's config, relative to where you stand (default: mlgate.yaml)"
+
+
+def _config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE", help=CONFIG_HELP)
+
+
+def _format(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--format", choices=FORMATS, default="text", help=f"how to print {what} (default: text)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,15 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="train and compare base and head, apply the gate")
     c.add_argument("--base", metavar="REV", help="default: merge-base with the default branch")
     c.add_argument("--head", metavar="REV", help="default: the working tree")
-    c.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
-    c.add_argument("--format", choices=FORMATS, default="text")
+    _config(c)
+    _format(c, "the report")
     c.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
     c.add_argument(
         "--no-cache", action="store_true", help="retrain both sides, even with unchanged inputs"
     )
 
     ci = sub.add_parser("ci", help="in GitHub Actions / GitLab CI: check, comment, set status")
-    ci.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
+    _config(ci)
     ci.add_argument(
         "--no-fail", action="store_true", help="exit 0 when the gate fails (the status is red)"
     )
@@ -56,43 +70,55 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     pub = sub.add_parser("publish", help="post a saved result (fork PRs, from workflow_run)")
-    pub.add_argument("result", metavar="RESULT.json")
+    pub.add_argument(
+        "result", metavar="RESULT.json", help="the result file `mlgate ci` saved (an artifact)"
+    )
 
     pr = sub.add_parser("promote", help="promote the model at a revision to the production branch")
     pr.add_argument("--ref", default="HEAD", metavar="REV", help="the candidate (default HEAD)")
-    pr.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
+    _config(pr)
     pr.add_argument("--dry-run", action="store_true", help="compare and report, write nothing")
     pr.add_argument("--no-push", action="store_true", help="commit and tag locally only")
 
     rb = sub.add_parser("rollback", help="make version N current again, as a new version")
-    rb.add_argument("--to", type=int, required=True, metavar="N")
-    rb.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
-    rb.add_argument("--dry-run", action="store_true")
-    rb.add_argument("--no-push", action="store_true")
+    rb.add_argument(
+        "--to", type=int, required=True, metavar="N", help="the version to make current again"
+    )
+    _config(rb)
+    rb.add_argument(
+        "--dry-run", action="store_true", help="say what would be written, write nothing"
+    )
+    rb.add_argument("--no-push", action="store_true", help="commit and tag locally only")
 
     hi = sub.add_parser("history", help="promoted versions with their metrics")
-    hi.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
-    hi.add_argument("--format", choices=FORMATS, default="text")
+    _config(hi)
+    _format(hi, "the versions")
 
     v = sub.add_parser("validate", help="check mlgate.yaml against the schema")
-    v.add_argument("-c", "--config", default="mlgate.yaml", metavar="FILE")
+    _config(v)
 
     i = sub.add_parser("init", help="write a starter mlgate.yaml and GitHub workflow")
     i.add_argument("--data", metavar="PATH", help="a training data file to read columns from")
     i.add_argument("--target", metavar="COLUMN", help="the column to predict")
-    i.add_argument("--task", choices=("classification", "regression"))
+    i.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        help="what the model does (default: guessed from the target column)",
+    )
     i.add_argument("--name", help="model name (default: the directory name)")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
 
     d = sub.add_parser("data", help="versioned data: pointers and storage")
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     add = dsub.add_parser("add", help="record data files as pointers and store their bytes")
-    add.add_argument("paths", nargs="+", metavar="PATH")
+    add.add_argument("paths", nargs="+", metavar="PATH", help="the data files to add")
     add.add_argument("--url", help="an explicit download URL to record in the pointer")
     dsub.add_parser("status", help="pointers vs working tree, cache and storage")
     for name, text in (("pull", "fetch data into the working tree"), ("push", "upload data")):
         sp = dsub.add_parser(name, help=text)
-        sp.add_argument("paths", nargs="*", metavar="PATH")
+        sp.add_argument(
+            "paths", nargs="*", metavar="PATH", help="data files or pointers (default: all)"
+        )
     return p
 
 
@@ -154,9 +180,10 @@ def _check(
     output: str | None,
     no_cache: bool = False,
 ) -> int:
-    from mlgate import progress
-    from mlgate.check import run_check
-    from mlgate.report import render
+    from mlgate.commands.check import run_check  # the core: keeps --help fast
+    from mlgate.interop.mlflow import log_check  # with it: a no-op unless MLFLOW_TRACKING_URI
+    from mlgate.render.report import render  # jinja2
+    from mlgate.storage.files import atomic_write  # with the core
 
     with progress.shown() as shown:
         result = run_check(
@@ -169,22 +196,18 @@ def _check(
         )
     text = render(result, cast("Format", fmt), color=_color() and output is None)
     if output:
-        from mlgate.store import atomic_write
-
         atomic_write(Path(output), text.encode("utf-8"))
         verdict = "passes" if result.passed else "fails"
         print(f"mlgate: {result.model} {verdict} the gate; report in {output}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    from mlgate.mlflowlog import log_check  # a no-op unless MLFLOW_TRACKING_URI is set
-
     for warning in log_check(result):
         print(f"mlgate: warning: {warning}", file=sys.stderr)
     return int(ExitCode.OK if result.passed else ExitCode.GATE_FAILED)
 
 
 def _promote(cwd: Path, args: argparse.Namespace) -> int:
-    from mlgate.promote import promote, summary_lines
+    from mlgate.commands.promote import promote  # the core: keeps --help fast
 
     outcome = promote(
         cwd,
@@ -193,15 +216,12 @@ def _promote(cwd: Path, args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         push=not args.no_push,
     )
-    for line in summary_lines(outcome):
-        print(line)
-    if outcome.reasons:
-        return int(ExitCode.GATE_FAILED)
-    return int(ExitCode.OK)
+    _print_outcome(cwd, outcome)
+    return int(ExitCode.GATE_FAILED if outcome.reasons else ExitCode.OK)
 
 
 def _rollback(cwd: Path, args: argparse.Namespace) -> int:
-    from mlgate.promote import rollback, summary_lines
+    from mlgate.commands.promote import rollback  # the core: keeps --help fast
 
     outcome = rollback(
         cwd,
@@ -210,17 +230,31 @@ def _rollback(cwd: Path, args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
         push=not args.no_push,
     )
-    for line in summary_lines(outcome):
-        print(line.replace("promoted as", f"rolled back to v{args.to} as"))
+    _print_outcome(cwd, outcome)
     return int(ExitCode.OK)
 
 
-def _history(cwd: Path, config: str, fmt: str) -> int:
-    from mlgate import config as config_mod
-    from mlgate import git
-    from mlgate.history import list_versions, render
+def _print_outcome(cwd: Path, outcome: Outcome) -> None:
+    """What a promotion or rollback did; logging it to MLflow (when asked) adds notes."""
+    from dataclasses import replace
 
-    cfg = config_mod.load_path(cwd / config)
+    from mlgate import git  # subprocess and tarfile: not on the --help path
+    from mlgate.core.results import summary_lines  # with the core
+    from mlgate.interop.mlflow import log_promotion  # a no-op unless MLFLOW_TRACKING_URI
+
+    logged = log_promotion(git.toplevel(cwd), outcome)
+    for line in summary_lines(replace(outcome, notes=(*outcome.notes, *logged))):
+        print(line)
+
+
+def _history(cwd: Path, config: str, fmt: str) -> int:
+    from mlgate import git  # subprocess and tarfile: not on the --help path
+    from mlgate.commands.history import list_versions  # with the core
+    from mlgate.core import config as config_mod  # yaml
+    from mlgate.render.history import render  # the renderers
+    from mlgate.storage.layout import Layout  # with the core
+
+    cfg = config_mod.load_path(cwd / config, memo=Layout.current().memo)
     root = git.root(git.open_repo(cwd))
     versions = list_versions(root, cfg.model.name, tag_template=cfg.promote.tag)
     sys.stdout.write(render(versions, cfg.model.name, cast("Format", fmt)))
@@ -228,8 +262,7 @@ def _history(cwd: Path, config: str, fmt: str) -> int:
 
 
 def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
-    from mlgate import progress
-    from mlgate.ci import run_ci
+    from mlgate.commands.ci import run_ci  # the core and the forges: keeps --help fast
 
     with progress.shown() as shown:
         outcome = run_ci(
@@ -246,7 +279,7 @@ def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
 
 
 def _publish(cwd: Path, result: str) -> int:
-    from mlgate.publish import publish
+    from mlgate.commands.publish import publish  # the forges: keeps --help fast
 
     done = publish(cwd / result, os.environ)
     if done.skipped:
@@ -262,8 +295,7 @@ def _publish(cwd: Path, result: str) -> int:
 
 def _repo_config_path(cwd: Path, config: str) -> str:
     """``-c`` is given relative to where the user stands; git wants it repo-relative."""
-    from mlgate import git
-    from mlgate.errors import UsageError
+    from mlgate import git  # subprocess and tarfile: not on the --help path
 
     root = git.root(git.open_repo(cwd))
     full = (cwd / config).resolve()
@@ -274,22 +306,14 @@ def _repo_config_path(cwd: Path, config: str) -> str:
 
 
 def _validate(cwd: Path, config: str) -> int:
-    from mlgate import config as config_mod
+    from mlgate.commands.validate import validate  # yaml and the config schema
 
-    cfg = config_mod.load_path(cwd / config)
-    rules = sum(1 for _ in cfg.gate)
-    how: str = cfg.model.task or "command mode"
-    if cfg.model.task and cfg.command_mode:
-        how += ", command mode"
-    print(
-        f"{config}: ok (model {cfg.model.name}, {how}, "
-        f"{len(cfg.evaluated_metrics)} metric(s), {rules} gated)"
-    )
+    print(validate(cwd / config, shown=config))
     return int(ExitCode.OK)
 
 
 def _init(cwd: Path, args: argparse.Namespace) -> int:
-    from mlgate.init import init
+    from mlgate.commands.init import init  # pandas, jinja2: only for init
 
     written = init(
         cwd,
@@ -306,10 +330,10 @@ def _init(cwd: Path, args: argparse.Namespace) -> int:
 
 
 def _data(cwd: Path, args: argparse.Namespace) -> int:
-    from mlgate import data as data_mod
-    from mlgate import git
-    from mlgate.store import Cache
-    from mlgate.units import fmt_size
+    from mlgate import git  # subprocess and tarfile: not on the --help path
+    from mlgate.commands import data as data_mod  # storage: keeps --help fast
+    from mlgate.core.units import fmt_size  # with the data commands
+    from mlgate.storage.objects import Cache  # with the data commands
 
     root = git.toplevel(cwd)  # no GitPython: `data` commands are plumbing
     storage = _storage(root)
@@ -354,8 +378,11 @@ def _rel(cwd: Path, root: Path, path: str) -> str:
 
 def _storage(root: Path) -> str | None:
     """Storage URL from the working tree's mlgate.yaml, if there is one."""
-    from mlgate import config as config_mod
+    from mlgate.core import config as config_mod  # yaml: only for the data commands
+    from mlgate.storage.layout import Layout  # with them
 
     if not (root / config_mod.DEFAULT_CONFIG).exists():
         return None
-    return config_mod.load_path(root / config_mod.DEFAULT_CONFIG).storage
+    return config_mod.load_path(
+        root / config_mod.DEFAULT_CONFIG, memo=Layout.current().memo
+    ).storage

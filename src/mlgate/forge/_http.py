@@ -28,7 +28,6 @@ from typing import Any, Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -39,15 +38,16 @@ from urllib3.exceptions import (
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import Retry
 
+from mlgate import http
+from mlgate.core.units import cut
 from mlgate.forge import ForbiddenError, ForgeError
+from mlgate.http import DEFAULT_TIMEOUT, Timeout
 
 log = logging.getLogger(__name__)
 
 Auth = Literal["bearer", "gitlab"]
-Timeout = tuple[float, float]
 Scrub = Callable[[str], str]
 
-DEFAULT_TIMEOUT: Timeout = (10.0, 30.0)  # (connect, read) seconds
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 TRIES = 5  # the first request and up to 4 retries
 BACKOFF = 0.5  # seconds; urllib3 waits 0, 2b, 4b, 8b... between consecutive failures
@@ -195,19 +195,6 @@ class ForgeRetry(Retry):
 # --- the session -------------------------------------------------------------------------
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """Every request gets a timeout, so no call site can forget one."""
-
-    def __init__(self, timeout: Timeout, retry: Retry) -> None:
-        self.timeout = timeout
-        super().__init__(max_retries=retry)
-
-    def send(  # type: ignore[override]
-        self, request: requests.PreparedRequest, timeout: Any = None, **kwargs: Any
-    ) -> requests.Response:
-        return super().send(request, timeout=timeout or self.timeout, **kwargs)
-
-
 class ForgeSession(requests.Session):
     """A session that knows which forge it talks to and its token (for redaction only)."""
 
@@ -244,7 +231,7 @@ def build_session(
     token: str | None,
     *,
     auth: Auth,
-    user_agent: str,
+    user_agent: str | None = None,
     max_wait: float | None = None,
     job_token: bool = False,
     timeout: Timeout = DEFAULT_TIMEOUT,
@@ -267,10 +254,9 @@ def build_session(
         respect_retry_after_header=True,
     )
     retry.max_wait = wait
-    adapter = _TimeoutAdapter(timeout, retry)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = user_agent
+    http.mount(session, retry=retry, timeout=timeout)
+    if user_agent is not None:
+        session.headers["User-Agent"] = user_agent
     if auth == "bearer":
         session.headers["Accept"] = GITHUB_MEDIA_TYPE
         session.headers["X-GitHub-Api-Version"] = GITHUB_API_VERSION
@@ -456,11 +442,6 @@ def _error_entry(error: Any) -> str:
         return _short(str(error["message"]))
     where = ".".join(str(error[k]) for k in ("resource", "field") if error.get(k))
     return " ".join(p for p in (where, str(error.get("code", ""))) if p)
-
-
-def cut(text: str, limit: int) -> str:
-    """``text`` shortened to ``limit`` characters, ending in "…" when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import requests
 
-from mlgate import __version__
-from mlgate.forge import Comment, ForgeError, State
-from mlgate.forge._http import build_session, cut, json_of, request
+from mlgate.core.units import cut
+from mlgate.forge import Comment, ForgeError, State, env
+from mlgate.forge._http import build_session, json_of, request
 
 DEFAULT_API_URL = "https://api.github.com"
 DESCRIPTION_LIMIT = 140  # GitHub refuses longer commit status descriptions
@@ -43,20 +43,18 @@ class GitHub:
         self.api_url = api_url.rstrip("/")
         self.number = number
         self._repo_url = f"{self.api_url}/repos/{quote(owner, safe='')}/{quote(repo, safe='')}"
-        self._session = session or build_session(
-            token, auth="bearer", user_agent=f"mlgate/{__version__}"
-        )
+        self._session = session or build_session(token, auth="bearer")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], number: int) -> GitHub:
-        """From the Actions environment: GITHUB_API_URL, GITHUB_REPOSITORY, and the token in
-        MLGATE_TOKEN (preferred: it may carry more permissions) or GITHUB_TOKEN."""
+        """From the Actions environment: GITHUB_API_URL, GITHUB_REPOSITORY, and the token
+        by the precedence forge.env states (MLGATE_TOKEN, then GITHUB_TOKEN)."""
         repository = environ.get("GITHUB_REPOSITORY", "")
         if not repository:
             raise ForgeError(
                 "GITHUB_REPOSITORY is not set; cannot tell which repository to post to"
             )
-        token = environ.get("MLGATE_TOKEN") or environ.get("GITHUB_TOKEN") or None
+        token = env.token(env.FORGES["github"], environ)
         api_url = environ.get("GITHUB_API_URL") or DEFAULT_API_URL
         return cls(api_url, repository, number, token)
 

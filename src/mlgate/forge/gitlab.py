@@ -13,9 +13,9 @@ from urllib.parse import quote
 
 import requests
 
-from mlgate import __version__
-from mlgate.forge import Comment, ForbiddenError, ForgeError, State
-from mlgate.forge._http import build_session, cut, json_of, request
+from mlgate.core.units import cut
+from mlgate.forge import Comment, ForbiddenError, ForgeError, State, env
+from mlgate.forge._http import build_session, json_of, request
 
 DESCRIPTION_LIMIT = 140  # the Forge contract (GitHub's limit), kept on GitLab too
 PER_PAGE = 100  # GitLab's maximum
@@ -54,15 +54,13 @@ class GitLab:
         self.job_token = job_token
         # A project may be named by its path ("group/app"): GitLab wants it URL-encoded.
         self._project_url = f"{self.api_url}/projects/{quote(self.project_id, safe='')}"
-        self._session = session or build_session(
-            token, auth="gitlab", job_token=job_token, user_agent=f"mlgate/{__version__}"
-        )
+        self._session = session or build_session(token, auth="gitlab", job_token=job_token)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> GitLab:
         """From a merge request pipeline: CI_API_V4_URL, CI_PROJECT_ID, CI_MERGE_REQUEST_IID;
-        the token from MLGATE_TOKEN or GITLAB_TOKEN, else CI_JOB_TOKEN (which GitLab does
-        not let post notes or statuses: the error then says so)."""
+        the token by the precedence forge.env states (MLGATE_TOKEN, then GITLAB_TOKEN), else
+        CI_JOB_TOKEN (which GitLab does not let post notes or statuses: the error says so)."""
         api_url, project, iid = (
             environ.get(k, "") for k in ("CI_API_V4_URL", "CI_PROJECT_ID", "CI_MERGE_REQUEST_IID")
         )
@@ -71,7 +69,7 @@ class GitLab:
                 "CI_API_V4_URL, CI_PROJECT_ID and CI_MERGE_REQUEST_IID must be set; "
                 "run mlgate in a merge request pipeline"
             )
-        token = environ.get("MLGATE_TOKEN") or environ.get("GITLAB_TOKEN")
+        token = env.token(env.FORGES["gitlab"], environ)
         if token:
             return cls(api_url, project, int(iid), token)
         return cls(api_url, project, int(iid), environ.get("CI_JOB_TOKEN") or None, job_token=True)

@@ -1,0 +1,45 @@
+"""The library facade: mlgate's commands as typed functions that return results and print
+nothing (the CLI is one caller of these). Importing it loads the core, not the renderers
+or the forges; ``render``/``render_history`` import jinja2 when called.
+
+    from mlgate import api
+    result = api.check(".", base="main")
+    print(api.render(result, "markdown"))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlgate.commands.check import run_check as check
+from mlgate.commands.history import list_versions as history
+from mlgate.commands.promote import promote, rollback
+from mlgate.core.config import Config, load_path
+from mlgate.core.results import CheckResult, Outcome, summary_lines
+from mlgate.errors import ConfigError, DataError, ExitCode, GitError, MlgateError, UsageError
+
+__all__ = [
+    "CheckResult",
+    "Config",
+    "ConfigError",
+    "DataError",
+    "ExitCode",
+    "GitError",
+    "MlgateError",
+    "Outcome",
+    "UsageError",
+    "check",
+    "history",
+    "load_path",
+    "promote",
+    "render",
+    "rollback",
+    "summary_lines",
+]
+
+
+def render(result: CheckResult, fmt: str = "markdown", **options: Any) -> str:
+    """A check's report as ``text``, ``markdown`` or ``json`` (see render.report.render)."""
+    from mlgate.render.report import render as render_report  # jinja2: only when rendering
+
+    return render_report(result, fmt, **options)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Subcommands: one module each, typed inputs in, results out; the CLI prints them."""

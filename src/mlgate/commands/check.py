@@ -1,0 +1,184 @@
+"""``mlgate check``: base and head -> CheckResult. No printing, no argparse.
+
+Steps: resolve the two sides, read each side's config at its own revision, describe the
+data from pointers alone, reuse stored runs whose inputs match (the run cache, or a git
+note shared by CI), run the rest (run.pair), then compare them and apply head's gate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Literal
+
+from mlgate import git
+from mlgate.core import config as config_mod
+from mlgate.core.diff import data_diff, gate_changes, params_diff
+from mlgate.core.gate import evaluate
+from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
+from mlgate.core.record import RunRecord
+from mlgate.core.results import CheckResult, SideResult, UserTemplate
+from mlgate.errors import UsageError
+from mlgate.run import notes, runcache
+from mlgate.run.pair import PairRun, run_pair
+from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
+from mlgate.run.workspace import Workspace
+from mlgate.storage.files import atomic_write
+from mlgate.storage.layout import Layout
+from mlgate.storage.objects import Cache
+
+Comparison = Literal["same-data", "own-data", "no-baseline"]
+
+
+def run_check(
+    cwd: str | os.PathLike[str] = ".",
+    *,
+    base: str | None = None,
+    head: str | None = None,
+    config_path: str = config_mod.DEFAULT_CONFIG,
+    use_cache: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> CheckResult:
+    """Train and evaluate base and head (or reuse runs with the same inputs); compare them;
+    apply head's gate. ``use_cache=False`` retrains both sides (results are still stored)."""
+    repo = git.open_repo(cwd)
+    layout = Layout.current()
+    base_files, head_files = resolve_sides(repo, base, head)
+    head_cfg = config_mod.load_at(head_files, config_path, memo=layout.memo)
+    if head_cfg is None:
+        raise UsageError(
+            f"{config_path} not found in {head_files.ref} of {git.root(repo)}; "
+            "run `mlgate init` to create one"
+        )
+    base_cfg = config_mod.load_at(base_files, config_path, memo=layout.memo)
+    head_side = describe_side("head", head_files, head_cfg, config_path)
+    base_side = describe_side("base", base_files, base_cfg, config_path) if base_cfg else None
+    sides = [s for s in (base_side, head_side) if s is not None]
+    stored: dict[str, RunRecord | None] = {}
+    warnings: list[str] = []
+    if use_cache:
+        stored = {s.label: runcache.lookup(s.cfg.model.name, s.digest) for s in sides}
+        missing = [s for s in sides if stored[s.label] is None]
+        warnings = _shared_results(git.root(repo), missing, stored)
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-")))
+        work = Workspace(Cache(), stack, tmp)
+        ran = run_pair(base_side, head_side, stored, work, progress or _silent)
+        (progress or _silent)("comparing and applying the gate")
+        result = _compare(base_side, head_side, ran, layout)
+    return replace(result, notes=(*result.notes, *warnings)) if warnings else result
+
+
+def _shared_results(
+    root: Path, sides: list[Side], stored: dict[str, RunRecord | None]
+) -> list[str]:
+    """Results that CI shared as git notes (refs/notes/mlgate) for a commit, reused when the
+    digest matches: a PR then trains only its head. Data only, validated, never code."""
+    commits = [s for s in sides if isinstance(s.files, git.CommitFiles)]
+    if not commits or not notes.fetch(root):
+        return []
+    warnings = []
+    for side in commits:
+        assert side.files.sha is not None
+        document, warning = notes.read(root, side.files.sha, side.cfg.model.name)
+        if warning:
+            warnings.append(warning)
+        if document and document.get("digest") == side.digest:
+            stored[side.label] = RunRecord.from_dict(document)
+    return warnings
+
+
+def _silent(_text: str) -> None:
+    pass
+
+
+def write_run_record(result: SideResult, side: Side, layout: Layout) -> str:
+    """The side's run record (schema/run.schema.json) as a file, written atomically."""
+    document = result.document(side.cfg.model.name, side.cfg.raw, side.digest)
+    key = (result.sha or "none") + ("-dirty" if result.dirty else "")
+    dest = layout.run_records / side.cfg.model.name / f"{result.label}-{key}.json"
+    atomic_write(dest, json.dumps(document, indent=2, default=str).encode())
+    return str(dest)
+
+
+def _runtime(side: SideResult) -> dict[str, float]:
+    values = {
+        "fit_time": side.fit_seconds,
+        "predict_time": side.predict_seconds,
+        "model_size": side.model_size,
+    }
+    return {k: float(v) for k, v in values.items() if v is not None}
+
+
+def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> CheckResult:
+    sides = [s for s in (base, head) if s is not None]
+    results = {}
+    for side in sides:
+        found = side_result(side, ran.records[side.label])
+        path = write_run_record(found, side, layout)
+        results[side.label] = replace(found, record_path=path)
+    cfg = head.cfg
+    head_res, base_res = results["head"], results.get("base")
+    base_record = ran.records.get("base") if ran.test_changed else None
+    comparison, note, base_values, on_head = _comparison(base_res, base_record)
+    names = [*cfg.evaluated_metrics, *(m for m in RUNTIME_METRICS if m in cfg.gate)]
+    head_values = {**head_res.metrics, **_runtime(head_res)}
+    rows = tuple(diff_metrics(base_values, head_values, names, direction=cfg.direction))
+    notes_ = list(gate_changes(base.cfg if base else None, cfg))
+    if head_res.dirty:
+        shown = ", ".join(head_res.dirty[:5]) + (" …" if len(head_res.dirty) > 5 else "")
+        notes_.insert(
+            0, f"head is the working tree with {len(head_res.dirty)} uncommitted change(s): {shown}"
+        )
+    return CheckResult(
+        report_template=_user_template(head),
+        model=cfg.model.name,
+        task=cfg.model.task or "command",
+        base=base_res,
+        head=head_res,
+        rows=rows,
+        rules=dict(cfg.gate),
+        verdict=evaluate(cfg.gate, rows),
+        comparison=comparison,
+        comparison_note=note,
+        base_on_head_data=on_head,
+        params_diff=params_diff(
+            base.cfg if base else None, cfg, base.params if base else None, head.params
+        ),
+        data_diff=data_diff(base.data if base else None, head.data),
+        notes=tuple(notes_),
+    )
+
+
+def _user_template(side: Side) -> UserTemplate | None:
+    """``report.template`` as it is on the head side (rendered later in Jinja's sandbox)."""
+    path = side.cfg.report_template
+    if path is None:
+        return None
+    source = side.files.read(path)
+    if source is None:
+        raise side.cfg.error(f"{path} not found in {side.files.ref}", "report.template")
+    return UserTemplate(name=path, source=source.decode("utf-8", errors="replace"))
+
+
+def _comparison(
+    base: SideResult | None, base_record: RunRecord | None
+) -> tuple[Comparison, str, dict[str, float] | None, dict[str, float] | None]:
+    """Which base figures the diff uses: base on head's rows when possible, else its own."""
+    if base is None:
+        return "no-baseline", "", None, None
+    own = {**base.metrics, **_runtime(base)}
+    if base_record is None:  # the test data did not change: trivially the same rows
+        return "same-data", "", own, None
+    same = base_record.same_data
+    if same is not None and same.metrics is not None:
+        on_head = dict(same.metrics)
+        return "same-data", "", {**own, **on_head}, on_head
+    reason = (same.error if same is not None else None) or "unknown reason"
+    note = f"The test data changed, but a same-data comparison is impossible: {reason}."
+    return "own-data", note, own, None

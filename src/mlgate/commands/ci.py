@@ -1,0 +1,272 @@
+"""``mlgate ci``: the pull-request loop in GitHub Actions or GitLab CI.
+
+On a pull/merge request: check the checked-out commit (on GitHub the merge commit, which is
+what would land) against the PR's base sha, keep one sticky comment, set the commit status
+on the PR's head sha, and leave the job summary, step outputs and a result file that
+``mlgate publish`` can post later. A read-only token (a PR from a fork) never crashes the
+run: it warns once and the gate still decides the exit code. Nothing here prints; the CLI
+prints ``CiOutcome.lines``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from mlgate import git
+from mlgate.commands.check import run_check
+from mlgate.commands.promote import promote
+from mlgate.core import config as config_mod
+from mlgate.core.results import CheckResult, Outcome, summary_lines
+from mlgate.errors import ExitCode, MlgateError, UsageError
+from mlgate.forge import ForgeError, upsert_comment
+from mlgate.forge.actions import append_summary, escape_data, escape_property, write_outputs
+from mlgate.forge.env import Change, Promotion, detect, make_forge
+from mlgate.forge.poster import Poster, server_limit
+from mlgate.interop.mlflow import log_check, log_promotion
+from mlgate.render.markup import md_escape
+from mlgate.render.report import marker, render, status_description
+from mlgate.run import notes
+from mlgate.storage.files import atomic_write
+from mlgate.storage.layout import Layout
+
+
+@dataclass
+class CiOutcome:
+    exit_code: int
+    lines: list[str] = field(default_factory=list)  # for stdout, in order
+    result: CheckResult | None = None
+    result_path: Path | None = None
+    report_path: Path | None = None
+
+
+def result_document(change: Change, result: CheckResult) -> dict[str, Any]:
+    """The saved result (schema/result.schema.json) for `mlgate publish`."""
+    return {
+        "schema": "mlgate/result@1",
+        "forge": change.forge,
+        "repository": change.repository,
+        "pull_request": change.number,
+        "head_sha": change.status_sha,
+        "base_sha": change.base_sha,
+        "run_url": change.run_url,
+        "report": result.to_dict(),
+    }
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def ensure_commit(repo: Any, sha: str) -> None:
+    """A shallow clone may lack the base commit: fetch just that one, or say what to set."""
+    root = git.root(repo)
+    if git.has_commit(root, sha):
+        return
+    try:
+        git.run_git(["fetch", "--no-tags", "--depth=1", "origin", sha], root)
+    except MlgateError as e:
+        raise UsageError(
+            f"the base commit {sha[:12]} is not in this clone and fetching it failed ({e}); "
+            "check out with full history (actions/checkout: `fetch-depth: 0`; GitLab: "
+            "`GIT_DEPTH: 0`)"
+        ) from e
+
+
+def run_ci(
+    cwd: str | os.PathLike[str],
+    environ: Mapping[str, str],
+    *,
+    config_path: str = "mlgate.yaml",
+    fail_on_gate: bool = True,
+    result_path: str = "mlgate-result.json",
+    progress: Callable[[str], None] | None = None,
+) -> CiOutcome:
+    """One CI run: detect the platform and event, then check, report and set statuses."""
+    change = detect(environ).change(environ)
+    if isinstance(change, str):
+        return CiOutcome(int(ExitCode.OK), [f"mlgate: {change}"])
+    if isinstance(change, Promotion):
+        return _promote(Path(cwd), environ, change, config_path)
+    return _check_change(
+        Path(cwd), environ, change, config_path, fail_on_gate, result_path, progress
+    )
+
+
+def _check_change(
+    cwd: Path,
+    environ: Mapping[str, str],
+    change: Change,
+    config_path: str,
+    fail_on_gate: bool,
+    result_path: str,
+    progress: Callable[[str], None] | None = None,
+) -> CiOutcome:
+    github = change.forge == "github"
+    outcome = CiOutcome(int(ExitCode.OK))
+
+    def warn(message: str) -> None:
+        outcome.lines.append(
+            f"::warning::{escape_data(message)}" if github else f"WARNING: {message}"
+        )
+
+    repo = git.open_repo(cwd)
+    ensure_commit(repo, change.base_sha)
+    model = config_mod.load_path(cwd / config_path, memo=Layout.current().memo).model.name
+    context = f"mlgate/{model}"
+    forge = make_forge(change, environ)
+    poster = Poster(forge, change, warn)
+    poster.status("pending", context, "training and comparing base and head…")
+    try:
+        result = run_check(
+            cwd,
+            base=change.base_sha,
+            head="HEAD",
+            config_path=_rel(repo, cwd, config_path),
+            progress=progress,
+        )
+    except MlgateError as e:
+        poster.status("error", context, f"mlgate could not check: {e}")
+        if github and environ.get("GITHUB_STEP_SUMMARY"):
+            append_summary(
+                environ["GITHUB_STEP_SUMMARY"], f"### ⚠️ mlgate could not check {model}\n\n`{e}`\n"
+            )
+        raise
+    limit = forge.comment_limit if forge is not None else 65536
+    body = render(result, "markdown", limit=limit, run_url=change.run_url)
+    try:
+        poster.attempt(
+            "comment on the pull request", lambda f: upsert_comment(f, marker(model), body)
+        )
+    except ForgeError as e:
+        smaller = server_limit(e)
+        if smaller is None or smaller >= len(body):
+            raise
+        # The server allows less than we assumed (an Enterprise setting): fit and retry once.
+        body = render(result, "markdown", limit=smaller, run_url=change.run_url)
+        poster.attempt(
+            "comment on the pull request", lambda f: upsert_comment(f, marker(model), body)
+        )
+    poster.status(
+        "success" if result.passed else "failure", context, status_description(result.to_dict())
+    )
+    _leave_files(cwd, environ, change, result, body, result_path, outcome, github)
+    for message in log_check(result, environ):  # a no-op unless MLFLOW_TRACKING_URI is set
+        warn(message)
+    for check in result.verdict.failed:
+        title = escape_property(f"mlgate: {model} failed the gate")
+        outcome.lines.append(
+            f"::error title={title}::{escape_data(check.message)}"
+            if github
+            else f"ERROR: {check.message}"
+        )
+    verdict = "passes" if result.passed else "fails"
+    outcome.lines.append(
+        f"mlgate: {model} {verdict} the gate ({status_description(result.to_dict())})"
+    )
+    outcome.result = result
+    failed = not result.passed and fail_on_gate
+    outcome.exit_code = int(ExitCode.GATE_FAILED if failed else ExitCode.OK)
+    return outcome
+
+
+def _promote(
+    cwd: Path, environ: Mapping[str, str], change: Promotion, config_path: str
+) -> CiOutcome:
+    """Promotion on merge: outputs promoted/version/tag, the model card in the summary."""
+    repo = git.open_repo(cwd)
+    ensure_commit(repo, change.ref)
+    number = change.pull_request or pull_request_of(repo.commit(change.ref).message)
+    outcome = promote(
+        cwd, ref=change.ref, config_path=_rel(repo, cwd, config_path), pull_request=number
+    )
+    logged = log_promotion(git.root(repo), outcome, environ=environ)  # notes, never failures
+    outcome = replace(outcome, notes=(*outcome.notes, *logged))
+    lines = summary_lines(outcome) + _share(git.root(repo), repo.commit(change.ref).hexsha, outcome)
+    github = environ.get("GITHUB_ACTIONS") == "true"
+    if github and environ.get("GITHUB_STEP_SUMMARY"):
+        refusal = "\n".join(f"- {md_escape(r)}" for r in outcome.reasons)
+        summary = outcome.card or f"### mlgate: {outcome.model} was not promoted\n\n{refusal}\n"
+        append_summary(environ["GITHUB_STEP_SUMMARY"], summary)
+    if github and environ.get("GITHUB_OUTPUT"):
+        promoted = outcome.commit is not None
+        write_outputs(
+            environ["GITHUB_OUTPUT"],
+            {
+                "promoted": "true" if promoted else "false",
+                "version": str(outcome.version) if promoted else "",
+                "tag": (outcome.tag or "") if promoted else "",
+            },
+        )
+    if github:
+        lines += [f"::error title=mlgate: not promoted::{escape_data(r)}" for r in outcome.reasons]
+    code = ExitCode.GATE_FAILED if outcome.reasons else ExitCode.OK
+    return CiOutcome(int(code), lines)
+
+
+def _share(root: Path, commit: str, outcome: Outcome) -> list[str]:
+    """Store the default branch's run as a git note, so PR checks reuse it as their base."""
+    if outcome.run is None:
+        return []
+    try:
+        notes.write(root, commit, outcome.model, outcome.run)
+    except (ValueError, MlgateError) as e:
+        return [f"mlgate: the run was not shared as a git note: {e}"]
+    if notes.push(root):
+        return [f"mlgate: shared this run in {notes.NOTES_REF} for pull requests to reuse"]
+    return [f"mlgate: could not push {notes.NOTES_REF}; pull requests will retrain this commit"]
+
+
+def pull_request_of(message: str | bytes) -> int | None:
+    """The PR a merge commit came from, as GitHub writes it: ``Merge pull request #12 from …``
+    for merge commits, ``Title (#12)`` for squash merges. None when it does not say."""
+    text = message.decode(errors="replace") if isinstance(message, bytes) else message
+    subject = text.split("\n", 1)[0]
+    found = re.match(r"Merge pull request #(\d+) ", subject) or re.search(r"\(#(\d+)\)$", subject)
+    return int(found.group(1)) if found else None
+
+
+def _rel(repo: Any, cwd: Path, config_path: str) -> str:
+    root = git.root(repo).resolve()
+    try:
+        return (cwd / config_path).resolve().relative_to(root).as_posix()
+    except ValueError:
+        raise UsageError(f"config {config_path} is outside the repository {root}") from None
+
+
+def _leave_files(
+    cwd: Path,
+    environ: Mapping[str, str],
+    change: Change,
+    result: CheckResult,
+    body: str,
+    result_path: str,
+    outcome: CiOutcome,
+    github: bool,
+) -> None:
+    """The result file (for upload-artifact and publish), the report, summary and outputs."""
+    saved = (cwd / result_path).absolute()
+    document = json.dumps(result_document(change, result), indent=2, default=str)
+    atomic_write(saved, document.encode())
+    report_path = saved.with_name("mlgate-report.md")
+    atomic_write(report_path, body.encode("utf-8"))
+    outcome.result_path, outcome.report_path = saved, report_path
+    outcome.lines.append(f"mlgate: result saved to {saved}; report in {report_path}")
+    if not github:
+        return
+    if environ.get("GITHUB_STEP_SUMMARY"):
+        append_summary(environ["GITHUB_STEP_SUMMARY"], body)
+    if environ.get("GITHUB_OUTPUT"):
+        metrics = json.dumps(result.to_dict()["metrics"], separators=(",", ":"), default=str)
+        write_outputs(
+            environ["GITHUB_OUTPUT"],
+            {
+                "verdict": "pass" if result.passed else "fail",
+                "report-path": str(report_path),
+                "metrics-json": metrics,
+            },
+        )

@@ -1,0 +1,252 @@
+"""``mlgate data add/status/pull/push``: pointers in git, bytes in the cache and storage."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from mlgate.errors import ConfigError, DataError, UsageError
+from mlgate.git import ignored
+from mlgate.http import redact_url
+from mlgate.paths import repo_relpath
+from mlgate.storage.backends import Backend, backend_for
+from mlgate.storage.datafiles import pointed_files
+from mlgate.storage.fetch import fetch
+from mlgate.storage.files import atomic_write, lock_for, os_errors, temp_beside
+from mlgate.storage.formats import cached_summary
+from mlgate.storage.objects import Cache, copy_verified, short
+from mlgate.storage.pointers import SUFFIX, Pointer, data_path, parse, pointer_path
+
+# --- mlgate data add ---------------------------------------------------------------------
+
+
+def add(
+    root: Path,
+    paths: Sequence[str],
+    *,
+    url: str | None,
+    storage: str | None,
+    cache: Cache,
+) -> list[tuple[str, Pointer]]:
+    """Point git at each data file: write ``<path>.ptr``, store the bytes, git-ignore the file."""
+    if url is not None and len(paths) != 1:
+        raise UsageError("--url is the location of one file; add files one at a time with it")
+    backend = backend_for(storage) if storage else None  # a bad URL fails before any write
+    rels = [_add_target(root, p) for p in paths]
+    with os_errors(f"cannot add {', '.join(rels)}"):
+        added = [(rel, _add_one(root, rel, url=url, backend=backend, cache=cache)) for rel in rels]
+        _gitignore(root, rels, cache)
+    return added
+
+
+def _add_target(root: Path, path: str) -> str:
+    rel = _repo_path(root, path)
+    if rel.endswith(SUFFIX):
+        raise ConfigError(f"{rel} is a pointer; add the data file {data_path(rel)} instead")
+    if rel == ".git" or rel.startswith(".git/"):
+        raise ConfigError(f"{rel} is inside .git; add a data file of the repository")
+    return rel
+
+
+def _add_one(
+    root: Path, rel: str, *, url: str | None, backend: Backend | None, cache: Cache
+) -> Pointer:
+    src = root / rel
+    if not src.is_file():
+        what = "is a directory" if src.is_dir() else "does not exist"
+        raise DataError(f"cannot add {rel}: {src} {what}")
+    # One read: hashed while copied into the cache (a file that changes mid-way fails).
+    # The summary reads the stored copy, or comes from the summary cache.
+    digest, obj = cache.add_file(src)
+    rows, columns = cached_summary(obj, rel, digest, layout=cache.layout)
+    ptr = Pointer(digest, obj.stat().st_size, rows, columns, url or _kept_url(root, rel, digest))
+    if backend is not None and backend.writable:
+        backend.put(obj, digest)
+    # Last: a pointer is only written once its bytes are stored.
+    atomic_write(root / pointer_path(rel), ptr.dump().encode())
+    return ptr
+
+
+def _kept_url(root: Path, rel: str, digest: str) -> str | None:
+    """The old pointer's url, while it still names the same bytes."""
+    try:
+        old = parse((root / pointer_path(rel)).read_bytes(), where=pointer_path(rel))
+    except (FileNotFoundError, ConfigError):
+        return None  # no pointer yet, or a broken one this add replaces
+    return old.url if old.sha256 == digest else None
+
+
+def _gitignore(root: Path, rels: Sequence[str], cache: Cache) -> None:
+    """Add ``/<rel>`` lines to the repo's .gitignore, each once, keeping what is there."""
+    gitignore = root / ".gitignore"
+    # The lock lives in the cache, not the repo, so it never shows up as an untracked file.
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16]
+    with lock_for(cache.layout.locks / f"gitignore-{key}"):
+        text = gitignore.read_bytes().decode("utf-8") if gitignore.exists() else ""
+        present = {line.rstrip("\r") for line in text.split("\n")}
+        already = ignored(root, list(rels))  # e.g. by "data/" or "*.csv" lines
+        wanted = [r for r in rels if r not in already]
+        entries = [e for e in dict.fromkeys(_ignore_entry(r) for r in wanted) if e not in present]
+        if not entries:
+            return
+        newline = "\r\n" if "\r\n" in text else "\n"
+        if text and not text.endswith("\n"):
+            text += newline
+        atomic_write(gitignore, (text + "".join(e + newline for e in entries)).encode("utf-8"))
+
+
+def _ignore_entry(rel: str) -> str:
+    """``/data/train.csv``: anchored at the repo root, glob characters escaped."""
+    escaped = re.sub(r"([*?\[\\])", r"\\\1", rel)
+    if escaped.endswith(" "):
+        escaped = escaped[:-1] + "\\ "  # git drops unescaped trailing spaces
+    return "/" + escaped
+
+
+# --- mlgate data status / pull / push ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    path: str  # the data file, repo-relative
+    pointer: str  # its .ptr
+    sha256: str
+    size: int
+    data: Literal["ok", "modified", "missing"]  # the working-tree file against the pointer
+    in_cache: bool
+    in_storage: Literal["yes", "no", "unknown"]  # unknown: no storage, or it did not answer
+
+
+def status(root: Path, *, cache: Cache, storage: str | None) -> list[StatusEntry]:
+    """One entry per pointer tracked or present in the working tree, sorted by path."""
+    backend = backend_for(storage) if storage else None
+    entries = []
+    for rel in pointed_files(root):
+        ptr = _read_pointer(root, rel)
+        entries.append(
+            StatusEntry(
+                path=rel,
+                pointer=pointer_path(rel),
+                sha256=ptr.sha256,
+                size=ptr.size,
+                data=_worktree_state(root / rel, ptr, cache),
+                in_cache=cache.has(ptr.sha256),
+                in_storage=_in_storage(backend, ptr.sha256),
+            )
+        )
+    return entries
+
+
+def _worktree_state(path: Path, ptr: Pointer, cache: Cache) -> Literal["ok", "modified", "missing"]:
+    if not path.is_file():
+        return "missing"
+    if path.stat().st_size != ptr.size or cache.sha256_of(path) != ptr.sha256:
+        return "modified"
+    return "ok"
+
+
+def _in_storage(backend: Backend | None, digest: str) -> Literal["yes", "no", "unknown"]:
+    if backend is None:
+        return "unknown"
+    try:
+        return "yes" if backend.has(digest) else "no"
+    except DataError:
+        return "unknown"  # status reports; it does not fail because storage is unreachable
+
+
+def pull(
+    root: Path, paths: Sequence[str] | None, *, cache: Cache, storage: str | None
+) -> list[str]:
+    """Put each pointer's bytes at its data path; returns the paths written."""
+    return [rel for rel in _selected(root, paths) if _pull_one(root, rel, cache, storage)]
+
+
+def _pull_one(root: Path, rel: str, cache: Cache, storage: str | None) -> bool:
+    ptr = _read_pointer(root, rel)
+    dest = root / rel
+    if dest.exists() and not dest.is_file():
+        raise DataError(f"cannot pull {rel}: {dest} exists and is not a file")
+    if dest.is_file():
+        current = cache.sha256_of(dest)
+        if current == ptr.sha256:
+            return False
+        # Overwrite only bytes the cache still holds, so a pull never loses local edits.
+        if not cache.has(current):
+            raise DataError(
+                f"{rel} has changes not recorded in {pointer_path(rel)}; run "
+                f"`mlgate data add {rel}` to keep them, or delete {rel} to pull "
+                f"{short(ptr.sha256)}"
+            )
+    obj = fetch(ptr, name=pointer_path(rel), cache=cache, storage=storage, local=None)
+    with os_errors(f"cannot pull {rel}"), temp_beside(dest) as tmp:
+        copy_verified(obj, tmp, ptr.sha256)
+        os.replace(tmp, dest)
+    return True
+
+
+def push(
+    root: Path, paths: Sequence[str] | None, *, cache: Cache, storage: str | None
+) -> list[str]:
+    """Upload each pointer's bytes that storage lacks; returns the paths uploaded."""
+    if storage is None:
+        raise ConfigError(
+            "no storage configured; set `storage: file:///path/to/store` in mlgate.yaml to push",
+            key="storage",
+        )
+    backend = backend_for(storage)
+    if not backend.writable:
+        scheme = storage.split(":", 1)[0]
+        raise DataError(f"{scheme} storage is read-only: cannot push to {redact_url(storage)}")
+    return [rel for rel in _selected(root, paths) if _push_one(root, rel, cache, backend)]
+
+
+def _push_one(root: Path, rel: str, cache: Cache, backend: Backend) -> bool:
+    ptr = _read_pointer(root, rel)
+    if backend.has(ptr.sha256):
+        return False
+    obj = fetch(
+        ptr,
+        name=pointer_path(rel),
+        cache=cache,
+        storage=backend.url,
+        local=root / rel,
+        local_label=rel,
+    )
+    backend.put(obj, ptr.sha256)
+    return True
+
+
+def _selected(root: Path, paths: Sequence[str] | None) -> list[str]:
+    """Data paths to act on: those named (data or .ptr paths), else every pointer's."""
+    if paths is None:
+        return pointed_files(root)
+    rels = [data_path(_repo_path(root, p)) for p in paths]
+    for rel in rels:
+        if not (root / pointer_path(rel)).is_file():
+            raise DataError(f"no pointer {pointer_path(rel)}; run `mlgate data add {rel}` first")
+    return list(dict.fromkeys(rels))
+
+
+def _read_pointer(root: Path, rel: str) -> Pointer:
+    ptr_rel = pointer_path(rel)
+    return parse((root / ptr_rel).read_bytes(), where=ptr_rel)
+
+
+def _repo_path(root: Path, path: str) -> str:
+    """A repo-relative path; ConfigError (exit 2) for anything outside the repository."""
+    given = Path(path)
+    if given.is_absolute():
+        # An absolute path inside the repo is fine; repo_relpath refuses any other.
+        real_root = root.resolve()
+        if given.resolve().is_relative_to(real_root):
+            path = given.resolve().relative_to(real_root).as_posix()
+    rel = repo_relpath(path)
+    # A symlink inside the repo may still lead out of it.
+    if not (root / rel).resolve().is_relative_to(root.resolve()):
+        raise ConfigError(f"path {rel!r} leads outside the repository through a symlink")
+    return rel

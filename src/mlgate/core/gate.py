@@ -1,0 +1,133 @@
+"""The gate: metric deltas plus rules from ``mlgate.yaml`` give a verdict. Pure.
+
+``min``/``max`` bound the head's value. ``max_regression`` bounds how much worse head may
+be than base, in the metric's units, in the metric's worse direction (a drop for scores,
+a rise for rmse/mae/mse/times/size); ``max_regression_pct`` bounds it relative to
+``|base|``, in percent. Without a baseline only absolute rules apply, the others are
+reported as skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from mlgate.core.metrics import EPSILON, MetricDelta, is_missing
+
+RuleKind = Literal["min", "max", "max_regression", "max_regression_pct"]
+RULE_KINDS: tuple[RuleKind, ...] = ("min", "max", "max_regression", "max_regression_pct")
+
+
+@dataclass(frozen=True)
+class Rule:
+    min: float | None = None
+    max: float | None = None
+    max_regression: float | None = None
+    max_regression_pct: float | None = None
+
+    def describe(self) -> str:
+        """Short human form for the report's "rule" column, e.g. ``≥ 0.85, drop ≤ 0.01``."""
+        parts = []
+        if self.min is not None:
+            parts.append(f"≥ {self.min:g}")
+        if self.max is not None:
+            parts.append(f"≤ {self.max:g}")
+        if self.max_regression is not None:
+            parts.append(f"worse by ≤ {self.max_regression:g}")
+        if self.max_regression_pct is not None:
+            parts.append(f"worse by ≤ {self.max_regression_pct:g}%")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class RuleCheck:
+    metric: str
+    kind: RuleKind
+    limit: float
+    passed: bool
+    skipped: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    checks: tuple[RuleCheck, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> tuple[RuleCheck, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+    def for_metric(self, metric: str) -> tuple[RuleCheck, ...]:
+        return tuple(c for c in self.checks if c.metric == metric)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
+
+
+def _within(value: float, limit: float) -> bool:
+    return value <= limit + EPSILON * max(1.0, abs(limit))
+
+
+def _check(
+    row: MetricDelta, kind: RuleKind, limit: float, labels: tuple[str, str] = ("base", "head")
+) -> RuleCheck:
+    name = row.name
+    if is_missing(row.head):
+        return RuleCheck(name, kind, limit, False, False, f"{name} has no value for head")
+    assert row.head is not None
+    if kind == "min":
+        ok = _within(limit, row.head)
+        msg = f"{name} {_fmt(row.head)} is below the minimum {limit:g}"
+        return RuleCheck(name, kind, limit, ok, False, "" if ok else msg)
+    if kind == "max":
+        ok = _within(row.head, limit)
+        msg = f"{name} {_fmt(row.head)} is above the maximum {limit:g}"
+        return RuleCheck(name, kind, limit, ok, False, "" if ok else msg)
+    worse = row.worsening
+    if worse is None:
+        return RuleCheck(name, kind, limit, True, True, f"{name}: no baseline, {kind} skipped")
+    assert row.base is not None
+    verb = "dropped" if row.direction == "higher" else "rose"
+    span = f"({labels[0]} {_fmt(row.base)} → {labels[1]} {_fmt(row.head)})"
+    if kind == "max_regression":
+        ok = _within(worse, limit)
+        msg = f"{name} {verb} by {_fmt(worse)} {span}, more than the allowed {limit:g}"
+        return RuleCheck(name, kind, limit, ok, False, "" if ok else msg)
+    if row.base == 0:
+        ok = worse <= EPSILON
+        msg = f"{name} {verb} from 0 {span}; a relative limit of {limit:g}% allows no change"
+        return RuleCheck(name, kind, limit, ok, False, "" if ok else msg)
+    pct = worse / abs(row.base) * 100.0
+    ok = _within(pct, limit)
+    msg = f"{name} {verb} by {pct:.2f}% {span}, more than the allowed {limit:g}%"
+    return RuleCheck(name, kind, limit, ok, False, "" if ok else msg)
+
+
+def evaluate(
+    rules: Mapping[str, Rule],
+    rows: Sequence[MetricDelta],
+    *,
+    labels: tuple[str, str] = ("base", "head"),
+) -> Verdict:
+    """Check every rule against its metric's row. A rule whose metric has no row fails.
+    ``labels`` name the two sides in messages (promotion: the champion and the candidate)."""
+    by_name = {row.name: row for row in rows}
+    checks: list[RuleCheck] = []
+    for metric, rule in rules.items():
+        for kind in RULE_KINDS:
+            limit = getattr(rule, kind)
+            if limit is None:
+                continue
+            row = by_name.get(metric)
+            if row is None:
+                msg = f"{metric} was not measured"
+                checks.append(RuleCheck(metric, kind, limit, False, False, msg))
+            else:
+                checks.append(_check(row, kind, float(limit), labels))
+    return Verdict(tuple(checks))

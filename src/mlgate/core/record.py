@@ -1,0 +1,176 @@
+"""What one run of one side measured: the ``RunRecord``, parsed once where its JSON arrives.
+
+A record comes from a training worker's answer, a command-mode run, the run cache
+(``record.json``) or a git note (a ``mlgate/run@1`` document, ``schema/run.schema.json``);
+``RunRecord.from_dict`` reads all of them, so check, the run cache, notes, promotion and
+MLflow logging work with typed fields instead of a ``dict[str, Any]``. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Scores:
+    """A model scored on some rows: its metrics, or why that was impossible.
+    ``untrusted``: the model file was refused before loading (types not vetted)."""
+
+    metrics: dict[str, float] | None = None
+    error: str | None = None
+    untrusted: bool = False
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Scores:
+        metrics = doc.get("metrics")
+        return cls(
+            metrics=None if metrics is None else _numbers(metrics, "metrics"),
+            error=_text(doc.get("error")),
+            untrusted=bool(doc.get("untrusted", False)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        if self.metrics is not None:
+            found["metrics"] = dict(self.metrics)
+        if self.error is not None:
+            found["error"] = self.error
+        if self.untrusted:
+            found["untrusted"] = True
+        return found
+
+
+@dataclass(frozen=True)
+class Smoke:
+    """The saved model reloaded (trusted types only) and predicted ``rows`` rows."""
+
+    ok: bool
+    error: str | None = None
+    rows: int = 0
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Smoke:
+        return cls(bool(doc.get("ok")), _text(doc.get("error")), int(doc.get("rows") or 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {"ok": self.ok, "rows": self.rows}
+        if self.error is not None:
+            found["error"] = self.error
+        return found
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One side's run: metrics and timings, the model file it kept, and, for promotion and
+    same-data comparison, how stored models scored on other rows."""
+
+    metrics: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)  # python, mlgate, scikit-learn…
+    fit_seconds: float | None = None
+    predict_seconds: float | None = None
+    model_size: int | None = None  # bytes of the skops file
+    seconds: float | None = None  # the whole run
+    features: tuple[str, ...] = ()
+    rows: dict[str, int] = field(default_factory=dict)  # role -> rows read
+    model_path: str | None = None  # where the model file is now (never persisted)
+    model_error: str | None = None  # why there is no model file
+    model_sha256: str | None = None  # of the model file the run cache keeps
+    digest: str | None = None  # the run-cache key of the inputs
+    cached: bool = False  # reused, not run now
+    same_data: Scores | None = None  # the base model on head's test rows
+    smoke: Smoke | None = None
+    champion: Scores | None = None  # the production model on this side's test rows
+    candidate: Scores | None = None  # command mode: the command's model, scored by mlgate
+    log: str = ""  # the end of what the run printed
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> RunRecord:
+        """A worker's answer, a run-cache entry or a run@1 document; ValueError when a
+        field does not have the shape mlgate writes."""
+        try:
+            return cls(
+                metrics=_numbers(doc.get("metrics") or {}, "metrics"),
+                versions={str(k): str(v) for k, v in (doc.get("versions") or {}).items()},
+                fit_seconds=_number(doc.get("fit_seconds")),
+                predict_seconds=_number(doc.get("predict_seconds")),
+                model_size=_count(doc.get("model_size")),
+                # A run@1 document names the whole run's time duration_seconds.
+                seconds=_number(doc.get("seconds", doc.get("duration_seconds"))),
+                features=tuple(str(c) for c in doc.get("features") or ()),
+                rows={str(k): int(v) for k, v in (doc.get("rows") or {}).items()},
+                model_path=_text(doc.get("model_path")),
+                model_error=_text(doc.get("model_error")),
+                model_sha256=_text(doc.get("model_sha256")),
+                digest=_text(doc.get("digest")),
+                cached=bool(doc.get("cached", False)),
+                same_data=_optional(doc.get("same_data"), Scores.from_dict),
+                smoke=_optional(doc.get("smoke"), Smoke.from_dict),
+                champion=_optional(doc.get("champion"), Scores.from_dict),
+                candidate=_optional(doc.get("candidate"), Scores.from_dict),
+                log=str(doc.get("log") or ""),
+            )
+        except (TypeError, AttributeError) as e:
+            raise ValueError(f"not a run record: {e}") from e
+
+    def stored(self) -> dict[str, Any]:
+        """The JSON the run cache keeps: what the inputs decide, not this run's context
+        (its log, where its files are now, how it scored on another side's rows)."""
+        found: dict[str, Any] = {
+            "ok": True,
+            "metrics": dict(self.metrics),
+            "versions": dict(self.versions),
+            "fit_seconds": self.fit_seconds,
+            "predict_seconds": self.predict_seconds,
+            "model_size": self.model_size,
+            "seconds": self.seconds,
+            "features": list(self.features),
+            "rows": dict(self.rows),
+            "digest": self.digest,
+        }
+        if self.model_error is not None:
+            found["model_error"] = self.model_error
+        if self.model_sha256 is not None:
+            found["model_sha256"] = self.model_sha256
+        if self.smoke is not None:
+            found["smoke"] = self.smoke.to_dict()
+        return found
+
+    def reused(self) -> RunRecord:
+        """This record as a reused result (a cache hit or a shared note)."""
+        return replace(self, cached=True)
+
+
+def _optional(value: Any, parse: Any) -> Any:
+    return None if value is None else parse(value)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _count(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected a whole number, got {value!r}")
+    return value
+
+
+def _numbers(values: Mapping[str, Any], what: str) -> dict[str, float]:
+    found = {}
+    for name, value in values.items():
+        number = _number(value)
+        if number is None:
+            raise ValueError(f"{what}.{name}: expected a number, got null")
+        found[str(name)] = number
+    return found

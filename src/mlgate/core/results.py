@@ -1,0 +1,255 @@
+"""Results: what a check found (``CheckResult``, for the report) and what a promotion or
+rollback did (``Outcome``). Plain frozen dataclasses, JSON-ready.
+
+``CheckResult.to_dict()`` is the ``--format json`` document; its JSON Schema is
+``schema/report.schema.json``. ``SideResult.document()`` is a side's run record
+(``schema/run.schema.json``). Fields may be added, never renamed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mlgate.core.gate import Rule, RuleCheck, Verdict
+from mlgate.core.metrics import MetricDelta
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    """What is known about one data file on one side, without downloading it when possible."""
+
+    path: str  # repo-relative path of the data file (not the .ptr)
+    sha256: str
+    size: int
+    rows: int | None = None
+    columns: dict[str, str] | None = None  # name -> dtype, in file order
+    source: Literal["pointer", "git", "worktree", "dvc"] = "pointer"
+    md5: str | None = None  # a DVC-tracked file's md5, as its .dvc or dvc.lock names it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "sha256": self.sha256,
+            "size": self.size,
+            "rows": self.rows,
+            "columns": self.columns,
+            "source": self.source,
+            "md5": self.md5,
+        }
+
+
+@dataclass(frozen=True)
+class DataChange:
+    path: str
+    status: Literal["added", "removed", "modified", "unchanged"]
+    old: DataSummary | None
+    new: DataSummary | None
+    columns_added: tuple[str, ...] = ()
+    columns_removed: tuple[str, ...] = ()
+    columns_retyped: tuple[tuple[str, str, str], ...] = ()  # (name, old dtype, new dtype)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "status": self.status,
+            "old": None if self.old is None else self.old.to_dict(),
+            "new": None if self.new is None else self.new.to_dict(),
+            "columns_added": list(self.columns_added),
+            "columns_removed": list(self.columns_removed),
+            "columns_retyped": [
+                {"name": n, "old": o, "new": w} for n, o, w in self.columns_retyped
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    name: str
+    status: Literal["added", "removed", "changed"]
+    base: Any = None
+    head: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "base": self.base, "head": self.head}
+
+
+@dataclass(frozen=True)
+class SideResult:
+    """One side of the comparison (base or head): where it came from and what it measured."""
+
+    label: Literal["base", "head"]
+    ref: str  # what the user asked for: a rev, or "working tree"
+    sha: str | None  # commit sha; for the working tree, the commit it sits on
+    metrics: dict[str, float]  # on this side's own evaluation data
+    params: dict[str, Any]
+    estimator: str
+    data: dict[str, DataSummary]  # keyed by role: "train", "test"
+    dirty: tuple[str, ...] = ()  # uncommitted paths, for a working-tree head
+    cached: bool = False
+    fit_seconds: float | None = None
+    predict_seconds: float | None = None
+    model_size: int | None = None
+    duration_seconds: float | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    record_path: str | None = None
+    digest: str | None = None  # the run-cache key of its inputs (in its run record)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "sha": self.sha,
+            "dirty": list(self.dirty),
+            "cached": self.cached,
+            "estimator": self.estimator,
+            "metrics": self.metrics,
+            "params": self.params,
+            "data": {role: d.to_dict() for role, d in self.data.items()},
+            "fit_seconds": self.fit_seconds,
+            "predict_seconds": self.predict_seconds,
+            "model_size": self.model_size,
+            "duration_seconds": self.duration_seconds,
+            "versions": self.versions,
+            "record_path": self.record_path,
+        }
+
+    def document(self, model: str, config: dict[str, Any], digest: str | None) -> dict[str, Any]:
+        """This side's run record (schema/run.schema.json): a file per check, a git note."""
+        record = {
+            "schema": "mlgate/run@1",
+            "model": model,
+            "side": self.label,
+            "config": config,
+            "digest": digest,
+            **self.to_dict(),
+        }
+        record.pop("record_path", None)
+        return record
+
+
+@dataclass(frozen=True)
+class UserTemplate:
+    """A report template from the user's repo (``report.template``): name for messages."""
+
+    name: str
+    source: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    model: str
+    task: str
+    base: SideResult | None  # None: "no baseline" (the base has no mlgate.yaml)
+    head: SideResult
+    rows: tuple[MetricDelta, ...]  # the compared rows (same data when comparison == same-data)
+    rules: dict[str, Rule]
+    verdict: Verdict
+    comparison: Literal["same-data", "own-data", "no-baseline"]
+    comparison_note: str = ""  # why own-data when same-data was wanted, or what same-data means
+    base_on_head_data: dict[str, float] | None = None  # base model scored on head's test rows
+    params_diff: tuple[ParamChange, ...] = ()
+    data_diff: tuple[DataChange, ...] = ()
+    notes: tuple[str, ...] = ()  # other things the reader must know (e.g. uncommitted changes)
+    report_template: UserTemplate | None = None  # head's report.template; not in the JSON
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
+
+    def rule_for(self, metric: str) -> Rule | None:
+        return self.rules.get(metric)
+
+    def checks_for(self, metric: str) -> tuple[RuleCheck, ...]:
+        return self.verdict.for_metric(metric)
+
+    def to_dict(self) -> dict[str, Any]:
+        from mlgate import __version__
+
+        def row(r: MetricDelta) -> dict[str, Any]:
+            checks = self.checks_for(r.name)
+            active = [c for c in checks if not c.skipped]
+            rule = self.rules.get(r.name)
+            return {
+                "name": r.name,
+                "base": r.base,
+                "head": r.head,
+                "delta": r.delta,
+                "delta_pct": r.delta_pct,
+                "direction": r.direction,
+                "better": r.better,
+                "rule": rule.describe() if rule else None,
+                "passed": None if not active else all(c.passed for c in active),
+            }
+
+        return {
+            "mlgate_version": __version__,
+            "model": self.model,
+            "task": self.task,
+            "verdict": "pass" if self.passed else "fail",
+            "comparison": self.comparison,
+            "comparison_note": self.comparison_note,
+            "base": None if self.base is None else self.base.to_dict(),
+            "head": self.head.to_dict(),
+            "base_on_head_data": self.base_on_head_data,
+            "metrics": [row(r) for r in self.rows],
+            "params_diff": [p.to_dict() for p in self.params_diff],
+            "data_diff": [d.to_dict() for d in self.data_diff],
+            "failed_rules": [
+                {"metric": c.metric, "rule": c.kind, "limit": c.limit, "message": c.message}
+                for c in self.verdict.failed
+            ],
+            "skipped_rules": [
+                {"metric": c.metric, "rule": c.kind, "limit": c.limit, "message": c.message}
+                for c in self.verdict.checks
+                if c.skipped
+            ],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a promotion or rollback did (or would do, with ``dry_run``)."""
+
+    model: str
+    promoted: bool
+    version: int | None = None
+    tag: str | None = None
+    commit: str | None = None
+    pushed: bool = False
+    dry_run: bool = False
+    champion_version: int | None = None
+    reasons: tuple[str, ...] = ()  # why it was refused
+    notes: tuple[str, ...] = ()
+    rows: tuple[MetricDelta, ...] = ()
+    verdict: Verdict = field(default_factory=lambda: Verdict(()))
+    card: str | None = None
+    attempts: int = 1
+    run: dict[str, Any] | None = None  # the candidate's run@1 document (for a git note)
+    rollback_of: int | None = None  # a rollback: the version made current again
+    # Committed, but deliberately not pushed to the remote (``--no-push``).
+    kept_local: bool = False
+
+
+def summary_lines(outcome: Outcome) -> list[str]:
+    """What a promotion or rollback did, for the terminal and the CI log."""
+    lines = [f"note: {n}" for n in outcome.notes]
+    if outcome.reasons:
+        lines.append(f"mlgate: {outcome.model} was not promoted (nothing was written):")
+        lines += [f"  ✗ {r}" for r in outcome.reasons]
+    elif outcome.dry_run:
+        lines.append(
+            f"mlgate: dry run: {outcome.model} would become v{outcome.version} ({outcome.tag})"
+        )
+    elif outcome.commit is None:
+        lines.append(f"mlgate: nothing to promote for {outcome.model}")
+    else:
+        where = "pushed to origin" if outcome.pushed else "local only"
+        how = (
+            "promoted" if outcome.rollback_of is None else f"rolled back to v{outcome.rollback_of}"
+        )
+        lines.append(
+            f"mlgate: {outcome.model} {how} as v{outcome.version}: tag {outcome.tag}, "
+            f"commit {outcome.commit[:7]} ({where})"
+        )
+    return lines

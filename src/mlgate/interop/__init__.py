@@ -1,0 +1,1 @@
+"""Other tools mlgate talks to when asked: MLflow (``mlgate[mlflow]``)."""

@@ -1,0 +1,349 @@
+"""The report: one CheckResult as markdown (the PR comment), text (the terminal) or JSON.
+
+Markdown and text come from Jinja2 templates in ``templates/``. The templates see the JSON
+document (``CheckResult.to_dict()``) as ``report``, so ``schema/report.schema.json``
+documents the template context as well as ``--format json``. Everything that comes from the
+pull request (names, refs, values, paths, messages) is untrusted: templates pass it through
+``md`` (markdown) or ``plain`` (terminal) before it reaches the output, and numbers through
+the formatting filters below.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from mlgate.core.results import CheckResult, UserTemplate
+from mlgate.core.units import shorten
+from mlgate.errors import ConfigError
+from mlgate.render.markup import (
+    fmt_delta,
+    fmt_metric,
+    fmt_optional,
+    fmt_pct,
+    fmt_thousands,
+    fmt_value,
+    md_escape,
+    missing,
+    painter,
+    plain,
+    safe_url,
+    short,
+    text_columns,
+)
+from mlgate.render.templates import bytecode_cache, template_dir
+
+MARKER = "<!-- mlgate:report model={name} -->"
+COMMENT_LIMIT = 65536  # GitHub's maximum comment body, in characters
+
+Format = Literal["text", "markdown", "json"]
+
+# Shrinking steps when the markdown is over the limit, after the run details are dropped:
+# params/data rows (and column names per cell) shown before "… and K more".
+ROW_LIMITS: tuple[int, ...] = (50, 20, 5)
+COLUMN_NAMES_SHOWN = 50  # column names listed per data-diff cell when rows are not limited
+
+_MARKDOWN_TEMPLATE = "report.md.j2"
+_TEXT_TEMPLATE = "report.txt.j2"
+
+
+def marker(model: str) -> str:
+    """The first line of the model's PR comment: the forge finds the comment to edit by it."""
+    # Config validation allows only [a-z0-9._-]; anything else must not close the comment.
+    return MARKER.format(name=re.sub(r"[^A-Za-z0-9._-]", "_", model))
+
+
+def render(
+    result: CheckResult,
+    fmt: Format,
+    *,
+    color: bool = False,
+    template: Path | None = None,
+    limit: int = COMMENT_LIMIT,
+    run_url: str | None = None,
+) -> str:
+    """Render ``result`` as ``fmt``.
+
+    ``template`` overrides the markdown template; without it, the head side's
+    ``report.template`` (``result.report_template``) does, if set.
+    Markdown stays within ``limit`` characters: over it, the run details are left out, then
+    the params and data tables are cut to ROW_LIMITS rows, then whole lines are cut from the
+    end with a note; the marker, headline and failed rules come first and stay. ``run_url``
+    (the CI run) is linked from the run details and from that note. ``color`` adds ANSI
+    colours to text. Raises ConfigError when a user template is missing or broken.
+    """
+    user = _read_template(template) if template else result.report_template
+    return render_document(
+        result.to_dict(), fmt, color=color, template=user, limit=limit, run_url=run_url
+    )
+
+
+def render_document(
+    document: Mapping[str, Any],
+    fmt: Format,
+    *,
+    color: bool = False,
+    template: UserTemplate | None = None,
+    limit: int = COMMENT_LIMIT,
+    run_url: str | None = None,
+) -> str:
+    """Render a report document (``CheckResult.to_dict()``, e.g. a saved result that was
+    validated against ``report.schema.json``) as ``fmt``; see ``render``."""
+    report = _json_safe(document)
+    if fmt == "json":
+        return json.dumps(report, indent=2, sort_keys=False, default=str)
+    if fmt == "markdown":
+        return _render_markdown(report, template=template, limit=limit, run_url=run_url)
+    if fmt == "text":
+        env = _environment(color=color)
+        return tidy(env.get_template(_TEXT_TEMPLATE).render(_context(report, run_url=run_url)))
+    raise ValueError(f"unknown report format {fmt!r}; expected text, markdown or json")
+
+
+# --- small template helpers -----------------------------------------------------------------
+
+
+def md_trend(row: Mapping[str, Any]) -> str:
+    """The Δ cell: ▲/▼ for the direction of the change, 🟢/🔴 for better/worse."""
+    delta = row["delta"]
+    if missing(delta):
+        return "—"
+    arrow = "▲ " if delta > 0 else "▼ " if delta < 0 else ""
+    mark = {True: " 🟢", False: " 🔴"}.get(row["better"], "")
+    return f"{arrow}{fmt_delta(delta, row['name'])}{mark}"
+
+
+def result_icon(passed: bool | None) -> str:
+    if passed is None:
+        return "—"
+    return "✅" if passed else "❌"
+
+
+def clip(items: Sequence[str], limit: int | None) -> list[str]:
+    """At most ``limit`` items, then "… and K more"."""
+    if limit is None or len(items) <= limit:
+        return list(items)
+    return [*items[:limit], f"… and {len(items) - limit:,} more"]
+
+
+def retyped(columns: Sequence[Mapping[str, str]]) -> list[str]:
+    return [f"{c['name']} ({c['old']} → {c['new']})" for c in columns]
+
+
+def sides(change: Mapping[str, Any], key: str) -> tuple[Any, Any]:
+    """``key`` of a data change's old and new summaries (None where a side or, in a result
+    saved by an older mlgate, the key is absent)."""
+    old, new = change["old"], change["new"]
+    return (None if old is None else old.get(key), None if new is None else new.get(key))
+
+
+# --- environment and context -------------------------------------------------------------
+
+
+def markdown_environment() -> SandboxedEnvironment:
+    """The sandboxed environment of the built-in templates, with the report's filters (``md``,
+    ``metric``, ``delta``, ``pct``, ``value``, ``short``, ``optional``, ``trend``, ...): other
+    markdown rendered from ``templates/`` (the model card) escapes the same way."""
+    return _environment(color=False)
+
+
+@functools.lru_cache(maxsize=2)
+def _environment(*, color: bool) -> SandboxedEnvironment:
+    # Sandboxed: a report template may come from the pull request (report.template).
+    env = SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        bytecode_cache=bytecode_cache("color" if color else "plain"),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # markdown is not HTML: escaping is explicit, with md_escape
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        md=md_escape,
+        plain=plain,
+        metric=fmt_metric,
+        delta=fmt_delta,
+        pct=fmt_pct,
+        thousands=fmt_thousands,
+        optional=fmt_optional,
+        value=fmt_value,
+        short=short,
+        trend=md_trend,
+        result_icon=result_icon,
+        clip=clip,
+        retyped=retyped,
+        sides=sides,
+        columns=text_columns,
+        paint=painter(color),
+    )
+    return env
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become null: JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _base_own_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Same-data only: the base model on its own test data next to it on head's."""
+    base, on_head = report["base"], report["base_on_head_data"]
+    if on_head is None or base is None:
+        return []
+    names = [m["name"] for m in report["metrics"]]
+    names += [n for n in base["metrics"] if n not in names]
+    return [{"name": n, "own": base["metrics"].get(n), "on_head": on_head.get(n)} for n in names]
+
+
+def _context(
+    report: dict[str, Any],
+    *,
+    show_details: bool = True,
+    max_rows: int | None = None,
+    run_url: str | None = None,
+    limit: int = COMMENT_LIMIT,
+) -> dict[str, Any]:
+    sides = [s for s in (report["base"], report["head"]) if s is not None]
+    test = report["head"]["data"].get("test")
+    skipped: dict[str, int] = {}
+    for check in report["skipped_rules"]:
+        skipped[check["metric"]] = skipped.get(check["metric"], 0) + 1
+    return {
+        "report": report,
+        "marker": marker(report["model"]),
+        "headline": report["metrics"][0] if report["metrics"] else None,
+        "test_rows": None if test is None else test["rows"],
+        "sides": sides,
+        "versions": sorted({lib for side in sides for lib in side["versions"]}),
+        "base_own": _base_own_rows(report),
+        "skipped_by_metric": skipped,
+        "show_details": show_details,
+        "max_rows": max_rows,
+        "column_limit": COLUMN_NAMES_SHOWN if max_rows is None else max_rows,
+        "run_url": safe_url(run_url),
+        "limit": limit,
+    }
+
+
+def tidy(text: str) -> str:
+    """Optional sections leave blank lines behind: keep at most one between blocks."""
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n") + "\n"
+
+
+# --- markdown: user template, size limit ---------------------------------------------------
+
+
+def _markdown_template(template: UserTemplate | None) -> jinja2.Template:
+    env = _environment(color=False)
+    if template is None:
+        return env.get_template(_MARKDOWN_TEMPLATE)
+    try:
+        return env.from_string(template.source)
+    except jinja2.TemplateSyntaxError as e:
+        msg = f"template syntax error: {e.message}"
+        raise ConfigError(msg, file=template.name, line=e.lineno, key="report.template") from e
+
+
+def _read_template(path: Path) -> UserTemplate:
+    try:
+        return UserTemplate(name=str(path), source=path.read_text(encoding="utf-8"))
+    except OSError as e:
+        msg = f"cannot read the report template ({e.strerror or e})"
+        raise ConfigError(msg, file=str(path), key="report.template") from e
+
+
+def _render_template(
+    tmpl: jinja2.Template, context: dict[str, Any], source: UserTemplate | None
+) -> str:
+    try:
+        return tidy(tmpl.render(context))
+    except jinja2.TemplateError as e:
+        if source is None:
+            raise  # a bug in a built-in template: let it show
+        msg = f"the report template failed: {e.message or e}"
+        raise ConfigError(msg, file=source.name, key="report.template") from e
+
+
+def _render_markdown(
+    report: dict[str, Any], *, template: UserTemplate | None, limit: int, run_url: str | None
+) -> str:
+    tmpl = _markdown_template(template)
+
+    def attempt(show_details: bool, max_rows: int | None) -> str:
+        context = _context(
+            report, show_details=show_details, max_rows=max_rows, run_url=run_url, limit=limit
+        )
+        return _with_marker(_render_template(tmpl, context, template), marker(report["model"]))
+
+    text = attempt(True, None)
+    # Shrink step by step: run details first, then long params/data tables.
+    for max_rows in (None, *ROW_LIMITS):
+        if len(text) <= limit:
+            return text
+        text = attempt(False, max_rows)
+    return text if len(text) <= limit else _truncate(text, limit, run_url)
+
+
+def _with_marker(text: str, line: str) -> str:
+    # The forge finds the comment by its first line: a custom template cannot drop it, or
+    # every push would post a new comment.
+    return text if text.startswith(line + "\n") else f"{line}\n{text}"
+
+
+def truncation_note(limit: int, run_url: str | None) -> str:
+    url = safe_url(run_url)
+    note = f"✂️ Report truncated at {limit:,} characters"
+    if url is None:
+        return f"**{note}.**"
+    return f"**{note}; full report: [{md_escape(url)}]({url})**"
+
+
+def _truncate(text: str, limit: int, run_url: str | None) -> str:
+    """Cut whole lines from the end and say so. The top (marker, headline, failed rules)
+    stays; a limit too small even for the note gets a plain cut."""
+    note = "\n\n" + truncation_note(limit, run_url) + "\n"
+    budget = limit - len(note)
+    cut = text.rfind("\n", 0, budget + 1)
+    if cut <= 0:
+        return text[:limit]
+    kept = text[:cut]
+    # An unclosed <details> would swallow the note.
+    opened = kept.rfind("<details>")
+    if opened > kept.rfind("</details>"):
+        kept = kept[:opened]
+    return kept.rstrip("\n") + note
+
+
+# --- the commit status ----------------------------------------------------------------------
+
+
+def status_description(report: Mapping[str, Any]) -> str:
+    """≤ 140 characters with the headline metric: ``accuracy 0.94 → 0.96 (+0.02); gate passed``.
+    Takes the report document, so a saved result (``mlgate publish``) says the same."""
+    failed = len(report["failed_rules"])
+    verdict = "gate passed" if report["verdict"] == "pass" else f"gate failed ({failed} rule(s))"
+    if not report["metrics"]:
+        return shorten(verdict)
+    row = report["metrics"][0]
+    delta = "" if row["delta"] is None else f" ({row['delta']:+.4g})"
+    base, head = row["base"], row["head"]
+    figures = _figure(head) if base is None else f"{_figure(base)} → {_figure(head)}"
+    return shorten(f"{row['name']} {figures}{delta}; {verdict}")
+
+
+def _figure(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"

@@ -1,0 +1,395 @@
+"""The training worker, child side: fit and score one side's model in a process of its own.
+
+``python -m mlgate.run.fit OUT`` (started by run.worker) imports pandas, scikit-learn and
+skops at once, then reads its ``TrainSpec`` from stdin and writes its answer to OUT as
+JSON: metrics, timings, model size, or an error ``{"ok": false, "kind":
+"config"|"training"|"data", "key": ..., "message": ...}`` that the parent turns into the
+right exit code. sklearn and pandas are imported only here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mlgate.core.metrics import ALIASES
+from mlgate.errors import DataError, MlgateError
+from mlgate.run.worker import TrainSpec
+from mlgate.storage.formats import read_frame
+from mlgate.storage.models import UntrustedModel, load_trusted, save_model
+
+
+class WorkerFailure(MlgateError):
+    """Raised in the child; serialized to the parent as kind/key/message."""
+
+    def __init__(self, kind: str, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.key, self.message = kind, key, message
+
+
+def load_frame(path: str, name: str) -> Any:
+    try:
+        return read_frame(Path(path), name)
+    except DataError as e:
+        raise WorkerFailure("data", str(e)) from e
+
+
+def _estimator_choices(module: Any) -> list[str]:
+    names = []
+    for attr in dir(module):
+        obj = getattr(module, attr, None)
+        if not attr.startswith("_") and isinstance(obj, type) and hasattr(obj, "fit"):
+            names.append(attr)
+    return sorted(names)
+
+
+def resolve_estimator(ref: str) -> Callable[..., Any]:
+    """``pkg.mod.Class`` or ``pkg.mod:factory`` -> the callable; config errors name choices."""
+    mod_name, sep, attr = ref.partition(":")
+    if not sep:
+        mod_name, _, attr = ref.rpartition(".")
+    try:
+        module = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise WorkerFailure(
+            "config", f"cannot import {mod_name!r}: {type(e).__name__}: {e}", "model.estimator"
+        ) from e
+    except Exception as e:
+        msg = f"importing {mod_name!r} raised {type(e).__name__}: {e}"
+        raise WorkerFailure("config", msg, "model.estimator") from e
+    obj = getattr(module, attr, None)
+    if obj is None or not callable(obj):
+        choices = _estimator_choices(module)
+        close = difflib.get_close_matches(attr, choices, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        listing = f"; expected one of {', '.join(choices)}" if choices else ""
+        msg = f"unknown estimator {attr!r} in module {mod_name!r}{hint}{listing}"
+        raise WorkerFailure("config", msg, "model.estimator")
+    return obj  # type: ignore[no-any-return]
+
+
+def build_estimator(ref: str, params: Mapping[str, Any]) -> Any:
+    make = resolve_estimator(ref)
+    try:
+        est = make(**params)
+    except TypeError as e:
+        raise WorkerFailure("config", f"invalid params for {ref}: {e}", "model.params") from e
+    if not (hasattr(est, "fit") and hasattr(est, "predict")):
+        msg = f"{ref} returned {type(est).__name__}, which has no fit/predict"
+        raise WorkerFailure("config", msg, "model.estimator")
+    return est
+
+
+def split_xy(frame: Any, spec: TrainSpec, name: str) -> tuple[Any, Any]:
+    name = f"{name} ({spec.ref})"
+    columns = [str(c) for c in frame.columns]
+    if spec.target not in columns:
+        msg = f"column {spec.target!r} not in {name} (columns: {', '.join(columns)})"
+        raise WorkerFailure("config", msg, "data.target")
+    features = spec.features or [c for c in columns if c != spec.target]
+    missing = [c for c in features if c not in columns]
+    if missing:
+        msg = f"column(s) {', '.join(map(repr, missing))} not in {name}"
+        raise WorkerFailure("config", msg, "data.features")
+    return frame[features], frame[spec.target]
+
+
+def score(est: Any, x: Any, y: Any, metrics: Sequence[str]) -> dict[str, float]:
+    """Every metric in one multi-metric scorer: scikit-learn then predicts (and
+    predict_proba's) once for all of them instead of once per metric."""
+    from sklearn.metrics import check_scoring
+
+    if not metrics:
+        return {}
+    scoring = {name: ALIASES.get(name, name) for name in metrics}
+    try:
+        values = check_scoring(est, scoring=scoring)(est, x, y)
+    except (TypeError, ValueError):  # scikit-learn < 1.4: no multi-metric check_scoring
+        from sklearn.metrics import get_scorer
+
+        values = {name: get_scorer(scorer)(est, x, y) for name, scorer in scoring.items()}
+    return {
+        name: -float(values[name]) if name in ALIASES else float(values[name]) for name in metrics
+    }
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+    import pandas
+    import sklearn
+
+    from mlgate import __version__
+
+    found = {
+        "python": sys.version.split()[0],
+        "mlgate": __version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+    }
+    try:
+        import skops
+
+        found["skops"] = skops.__version__
+    except ImportError:
+        pass
+    return found
+
+
+def _params_error(e: Exception) -> WorkerFailure | None:
+    """sklearn validates params at fit time; that is the user's config, not a crash."""
+    try:
+        from sklearn.utils._param_validation import InvalidParameterError
+    except ImportError:  # pragma: no cover - older sklearn
+        return None
+    if isinstance(e, InvalidParameterError):
+        return WorkerFailure("config", str(e), "model.params")
+    return None
+
+
+def _same_data(est: Any, spec: TrainSpec, used: list[str]) -> dict[str, Any]:
+    """Score the fitted model on the other side's test rows, or say why that is impossible."""
+    assert spec.extra_eval is not None
+    name = spec.extra_eval_name or spec.extra_eval
+    frame = load_frame(spec.extra_eval, name)
+    return _score_on(est, used, frame, spec, data="head's test data", who="the base model")
+
+
+def _score_on(
+    model: Any, used: list[str], frame: Any, spec: TrainSpec, *, data: str, who: str
+) -> dict[str, Any]:
+    """``{"metrics": ...}`` of ``model`` (which uses columns ``used``) on ``frame``, or
+    ``{"error": ...}`` saying why that is impossible."""
+    columns = {str(c) for c in frame.columns}
+    missing = [c for c in [*used, spec.target] if c not in columns]
+    if missing:
+        listed = ", ".join(map(repr, missing))
+        return {"error": f"{data} lacks column(s) {listed} that {who} uses"}
+    try:
+        return {"metrics": score(model, frame[used], frame[spec.target], spec.metrics)}
+    except Exception as e:
+        return {"error": f"{who} cannot score {data}: {type(e).__name__}: {e}"}
+
+
+def _smoke_test(path: str, x_test: Any) -> dict[str, Any]:
+    """The model as it will be deployed (reloaded from its file) predicts, with the right shape."""
+    sample = x_test.iloc[:100]
+    try:
+        model = load_trusted(path)
+        predicted = model.predict(sample)
+    except UntrustedModel as e:
+        return {"ok": False, "error": f"the saved model cannot be loaded safely: {e}"}
+    except Exception as e:
+        return {
+            "ok": False,
+            "error": f"the reloaded model fails to predict: {type(e).__name__}: {e}",
+        }
+    shape = getattr(predicted, "shape", (len(predicted),))
+    if not shape or shape[0] != len(sample):
+        return {"ok": False, "error": f"predict returned shape {shape} for {len(sample)} rows"}
+    return {"ok": True, "rows": len(sample)}
+
+
+def _score_champion(spec: TrainSpec, test: Any) -> dict[str, Any]:
+    """The production model on this side's test rows, or why that cannot be done."""
+    assert spec.champion_model is not None
+    return _score_file(spec.champion_model, spec, test, "the production model")
+
+
+def _score_file(path: str, spec: TrainSpec, test: Any, who: str) -> dict[str, Any]:
+    try:
+        model = load_trusted(path)
+    except UntrustedModel as e:
+        return {"untrusted": True, "error": f"{who} was not loaded: {e}"}
+    columns = [str(c) for c in test.columns]
+    wanted = [str(c) for c in getattr(model, "feature_names_in_", [])] or [
+        c for c in (spec.features or columns) if c != spec.target
+    ]
+    return _score_on(model, wanted, test, spec, data="the candidate's test data", who=who)
+
+
+def _load_only(path: str) -> dict[str, Any]:
+    """No evaluation rows to predict on (command mode without data.test): the model must at
+    least load with trusted types only."""
+    try:
+        load_trusted(path)
+    except UntrustedModel as e:
+        return {"ok": False, "error": f"the saved model cannot be loaded safely: {e}"}
+    except Exception as e:
+        return {"ok": False, "error": f"the saved model does not load: {type(e).__name__}: {e}"}
+    return {"ok": True, "rows": 0}
+
+
+def run(spec: TrainSpec) -> dict[str, Any]:
+    if spec.score_only:  # a promotion reusing a stored run, or retrying after a race
+        out: dict[str, Any] = {"ok": True, "versions": _versions()}
+        if not spec.test:  # command mode without evaluation data
+            if spec.smoke_test:
+                out["smoke"] = _load_only(spec.model_out)
+            if spec.champion_model:
+                why = "there is no data.test and data.target to score the production model on"
+                out["champion"] = {"error": why}
+            return out
+        test = load_frame(spec.test, spec.test_name)
+        if spec.score_candidate:
+            out["candidate"] = _score_file(spec.model_out, spec, test, "the candidate model")
+        if spec.champion_model:
+            out["champion"] = _score_champion(spec, test)
+        if spec.smoke_test:
+            out["smoke"] = _smoke_test(spec.model_out, split_xy(test, spec, spec.test_name)[0])
+        return out
+    est = build_estimator(spec.estimator, spec.params)
+    train = load_frame(spec.train, spec.train_name)
+    test = load_frame(spec.test, spec.test_name)
+    x_train, y_train = split_xy(train, spec, spec.train_name)
+    x_test, y_test = split_xy(test, spec, spec.test_name)
+    label = spec.estimator.rpartition(".")[2].rpartition(":")[2]
+    try:
+        with cpu_share(est, spec):
+            start = time.perf_counter()
+            est.fit(x_train, y_train)
+            fit_seconds = time.perf_counter() - start
+            # predict_time: the predictions the metrics need, made once (not a separate
+            # predict call whose only use would be the timing).
+            start = time.perf_counter()
+            metrics = score(est, x_test, y_test, spec.metrics)
+            predict_seconds = time.perf_counter() - start
+    except Exception as e:
+        config_problem = _params_error(e)
+        if config_problem:
+            raise config_problem from e
+        msg = f"training {label} on {spec.train_name} ({spec.ref}) failed: {type(e).__name__}: {e}"
+        raise WorkerFailure("training", msg) from e
+    record: dict[str, Any] = {
+        "ok": True,
+        "metrics": metrics,
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+        "features": [str(c) for c in x_train.columns],
+        "rows": {"train": len(train), "test": len(test)},
+        "versions": _versions(),
+    }
+    record.update(save_model(est, spec.model_out))
+    if spec.extra_eval:
+        record["same_data"] = _same_data(est, spec, record["features"])
+    if spec.smoke_test:
+        record["smoke"] = _smoke_test(spec.model_out, x_test)
+    if spec.champion_model:
+        record["champion"] = _score_champion(spec, test)
+    return record
+
+
+# Estimators that run OpenMP on every core by themselves (scikit-learn's histogram
+# gradient boosting, k-means, neighbors searches), by the module their class lives in.
+_OPENMP_MODULES = (
+    "sklearn.ensemble._hist_gradient_boosting",
+    "sklearn.cluster",
+    "sklearn.neighbors",
+)
+
+
+def uses_every_core(est: Any) -> bool:
+    """Whether fitting ``est`` (or any estimator inside it, e.g. a Pipeline step) runs on
+    every core: a known OpenMP estimator, or ``n_jobs`` set to anything but None/1."""
+    try:
+        nested = list(est.get_params(deep=True).values())
+    except Exception:
+        nested = []
+    for obj in [est, *nested]:
+        if type(obj).__module__.startswith(_OPENMP_MODULES):
+            return True
+        if hasattr(obj, "fit") and getattr(obj, "n_jobs", None) not in (None, 1):
+            return True
+    return False
+
+
+@contextmanager
+def cpu_share(est: Any, spec: TrainSpec) -> Iterator[None]:
+    """How this side uses the cores while the other side trains too. An estimator that
+    uses every core by itself takes turns with the other side (a file lock) and runs at
+    full width: two such fits at once on half the cores each leave a core idle as soon as
+    the faster one ends. Anything else runs at the same time as the other side, its BLAS
+    and OpenMP pools capped to its share so the two do not oversubscribe the cores."""
+    if spec.threads is None:
+        yield
+        return
+    if spec.turns and uses_every_core(est):
+        from filelock import FileLock
+
+        with FileLock(spec.turns):
+            yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=spec.threads):
+        yield
+
+
+def _warm_up() -> None:
+    """Import the heavy libraries while the parent is still resolving revisions and data.
+    (skops, needed only to save the model, loads here too: loading it in a background
+    thread instead was measured slower, since its imports hold the GIL that reading the
+    CSV needs.)"""
+    try:
+        import pandas  # noqa: F401
+        import sklearn.metrics  # noqa: F401
+        import skops.io  # noqa: F401
+    except ImportError:
+        pass  # reported properly when the spec needs them
+
+
+def child_main(argv: Sequence[str]) -> int:
+    (out_path,) = argv
+    _warm_up()
+    text = sys.stdin.read()
+    if not text:
+        return 0  # the parent needed no model from this side
+    start = time.perf_counter()
+    spec = TrainSpec(**json.loads(text))
+    if spec.project_dir:  # empty for a spec that only scores stored models: no user code
+        os.chdir(spec.project_dir)
+    # The project's own code first (a monorepo's model next to its config), then the repo's.
+    candidates = (
+        [
+            os.path.join(spec.project_dir, "src"),
+            spec.project_dir,
+            os.path.join(spec.code_root, "src"),
+            spec.code_root,
+        ]
+        if spec.project_dir
+        else []
+    )
+    sys.path[:0] = [p for p in dict.fromkeys(candidates) if os.path.isdir(p)]
+    try:
+        record = run(spec)
+    except WorkerFailure as e:
+        record = {"ok": False, "kind": e.kind, "key": e.key, "message": e.message}
+    except Exception as e:  # a bug or an exotic estimator: keep the traceback for --debug
+        record = {
+            "ok": False,
+            "kind": "training",
+            "key": None,
+            "message": f"{type(e).__name__}: {e}",
+            "traceback": traceback.format_exc(),
+        }
+    record["seconds"] = time.perf_counter() - start
+    Path(out_path).write_text(json.dumps(record))
+    return 0
+
+
+if __name__ == "__main__":
+    code = child_main(sys.argv[1:])
+    # The answer is on disk. Skip interpreter teardown (a few hundred ms once scikit-learn
+    # and pandas are loaded), which the parent would otherwise wait for.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -1,0 +1,171 @@
+"""Running base and head: a record for each, stored ones where the inputs match and fresh
+runs otherwise, both sides at once. When the test data changed, the base model is also
+scored on head's test rows, so the comparison is on the same data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mlgate.core.record import RunRecord, Scores
+from mlgate.run import command, runcache
+from mlgate.run.sides import Side
+from mlgate.run.specs import rescore_spec, scorable, train_spec
+from mlgate.run.worker import Worker, answer, share_of_cpus
+from mlgate.run.workspace import Workspace
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PairRun:
+    """Both sides' records, and whether head's test data differs from base's."""
+
+    records: dict[str, RunRecord]
+    test_changed: bool
+
+
+def run_commands(sides: list[Side], work: Workspace) -> list[RunRecord]:
+    """Command mode: the sides' commands at once, each in its own checkout and with its
+    share of the cores through the environment (the commands are opaque to mlgate)."""
+    threads = share_of_cpus(len(sides))
+    running = {}
+    for side in sorted(sides, key=lambda s: s.label != "head"):
+        run = command.start(side.label, side.cfg, work.ready(side), work.tmp, threads=threads)
+        work.stack.callback(run.stop)
+        running[side.label] = run
+    records = {}
+    for side in sorted(sides, key=lambda s: s.label != "head"):  # head's errors first
+        records[side.label] = RunRecord.from_dict(command.finish(running[side.label], side.cfg))
+    return [records[s.label] for s in sides]
+
+
+def train(
+    sides: list[Side], workers: Mapping[str, Worker], work: Workspace, extra: Side | None
+) -> list[RunRecord]:
+    """Estimator mode: the sides at once, two processes on the two cores, neither seeing
+    the other's code. ``extra``: the side whose test rows the base is also scored on."""
+    share = share_of_cpus(len(sides))
+    for side in sides:
+        spec = train_spec(side, work, extra if side.label == "base" else None)
+        if share is not None:
+            spec = replace(spec, threads=share, turns=str(work.tmp / "cores.lock"))
+        workers[side.label].start(spec)
+    raw = [workers[s.label].result() for s in sides]
+    return [answer(r, side=s.label, cfg=s.cfg) for s, r in zip(sides, raw, strict=True)]
+
+
+def _test_changed(base: Side | None, head: Side) -> bool:
+    return (
+        base is not None
+        and "test" in base.data
+        and "test" in head.data
+        and base.data["test"].sha256 != head.data["test"].sha256
+    )
+
+
+def _can_rescore(base: Side, head: Side, stored: RunRecord | None) -> bool:
+    """The base model can be scored on head's rows only with a model file, test data and
+    target on both sides, and at least one metric mlgate computes itself."""
+    cfg = base.cfg
+    spec = cfg.model.train
+    has_model = (stored is not None and stored.model_path) or (spec is not None and spec.model)
+    return bool(
+        has_model
+        and cfg.data.target
+        and head.cfg.data.test
+        and "test" in head.data
+        and "test" in base.data
+        and scorable(cfg)
+    )
+
+
+def run_pair(
+    base: Side | None,
+    head: Side,
+    stored: Mapping[str, RunRecord | None],
+    work: Workspace,
+    progress: Progress,
+) -> PairRun:
+    """Records for both sides: ``stored`` ones (by label) where the inputs match, fresh runs
+    otherwise. Workers start before data is fetched, so their imports overlap that work."""
+    sides = [s for s in (base, head) if s is not None]
+    test_changed = _test_changed(base, head)
+    reuse = {s.label: stored.get(s.label) for s in sides}
+    # A result shared as a git note has no model file to re-score on new test rows.
+    kept_base = reuse.get("base")
+    if test_changed and kept_base is not None and not kept_base.model_path:
+        reuse["base"] = None
+    fresh = [s for s in sides if reuse[s.label] is None]
+    # Each side runs the way its own config says (a PR may switch modes).
+    commands = [s for s in fresh if s.cfg.command_mode]
+    estimators = [s for s in fresh if not s.cfg.command_mode]
+    # The base's same-data scores come from its training worker when it trains in estimator
+    # mode; otherwise a worker scores its stored or freshly written model.
+    rescore = (
+        test_changed
+        and base is not None
+        and base not in estimators
+        and (reuse["base"] is not None or base.cfg.command_mode)
+        and _can_rescore(base, head, reuse["base"])
+    )
+    labels = [s.label for s in estimators] + (["base-on-head"] if rescore else [])
+    workers = {label: work.stack.enter_context(Worker(label, work.tmp)) for label in labels}
+    reused = [s.label for s in sides if s not in fresh]
+    if reused:
+        progress(f"reusing the earlier run of {' and '.join(reused)} (same inputs)")
+    if fresh or test_changed:
+        progress("fetching data and code")
+    for side in sorted(estimators, key=lambda s: s.label != "head"):  # head's errors first
+        work.ready(side)
+    if test_changed:
+        work.prepare(head, roles=("test",))
+    if fresh:
+        progress(f"training {' and '.join(s.label for s in fresh)}")
+    extra = head if test_changed else None
+    records: dict[str, RunRecord] = dict(
+        zip([s.label for s in estimators], train(estimators, workers, work, extra), strict=True)
+    )
+    records.update(zip([s.label for s in commands], run_commands(commands, work), strict=True))
+    for side in fresh:
+        _store(side, records[side.label])
+    for side in sides:
+        if side not in fresh:
+            kept = reuse[side.label]
+            assert kept is not None
+            records[side.label] = kept.reused()
+    if test_changed and base is not None and base not in estimators:
+        scored = _base_on_head(base, head, records["base"], rescore, workers, work, progress)
+        records["base"] = replace(records["base"], same_data=scored)
+    return PairRun(records, test_changed)
+
+
+def _store(side: Side, record: RunRecord) -> None:
+    """A fresh run goes into the run cache (command mode keeps a record without a model)."""
+    if record.model_path or side.cfg.command_mode:
+        kept = Path(record.model_path) if record.model_path else None
+        runcache.store(side.cfg.model.name, side.digest, replace(record, digest=side.digest), kept)
+
+
+def _base_on_head(
+    base: Side,
+    head: Side,
+    record: RunRecord,
+    rescore: bool,
+    workers: Mapping[str, Worker],
+    work: Workspace,
+    progress: Progress,
+) -> Scores:
+    """The stored (or command-written) base model scored on head's test rows, or why not."""
+    if not rescore:
+        return Scores(
+            error="scoring the base model on head's rows needs model.train.model, "
+            "data.test and data.target, and a metric mlgate computes itself"
+        )
+    if not record.model_path:
+        return Scores(error="the base run kept no model file")
+    progress("scoring the base model on head's test data")
+    workers["base-on-head"].start(rescore_spec(base, head, work, record.model_path))
+    scored = RunRecord.from_dict(workers["base-on-head"].result())
+    return scored.champion or Scores()

@@ -1,0 +1,173 @@
+"""The two sides of a comparison: what base and head are, from git and pointers alone.
+
+A ``Side`` is frozen: its revision, its config, its data (as pointers describe it) and its
+parameters, and the run-cache digest those decide. What happens to a side while it runs
+(fetched bytes, an exported checkout) lives in ``run.workspace``; what it measured is a
+``RunRecord``.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mlgate import git
+from mlgate.core.config import DEFAULT_CONFIG, Config
+from mlgate.core.record import RunRecord
+from mlgate.core.results import DataSummary, SideResult
+from mlgate.errors import DataError, UsageError
+from mlgate.run import runcache
+from mlgate.run.command import read_params
+from mlgate.storage import datafiles
+from mlgate.storage.dvc import dvc_params
+
+Label = Literal["base", "head"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side's inputs, decided before anything runs."""
+
+    label: Label
+    files: git.CommitFiles | git.WorkingFiles
+    cfg: Config
+    data: dict[str, DataSummary]  # role ("train", "test", or a path in command mode)
+    params: dict[str, Any] = field(default_factory=dict)  # model.params, or the params file
+    config_path: str = DEFAULT_CONFIG
+
+    @functools.cached_property
+    def digest(self) -> str:
+        """The run-cache key: everything that decides this side's result."""
+        return runcache.digest(self.files, self.cfg, self.data)
+
+    @property
+    def working_tree(self) -> bool:
+        return isinstance(self.files, git.WorkingFiles)
+
+
+def resolve_sides(
+    repo: Any, base: str | None, head: str | None
+) -> tuple[git.CommitFiles, git.CommitFiles | git.WorkingFiles]:
+    """``--head`` defaults to the working tree, ``--base`` to the merge-base with the
+    default branch (which is HEAD itself when you are on the default branch)."""
+    head_files = git.files_at(repo, head)
+    if base is not None:
+        return git.CommitFiles(repo, base), head_files
+    tip = head_files.sha
+    if tip is None:
+        raise UsageError(f"{git.root(repo)} has no commits yet; commit a baseline first")
+    default = git.default_branch(repo)
+    if default is None:
+        raise UsageError(
+            "cannot tell the default branch (no origin/HEAD, main or master); pass --base REV"
+        )
+    default_sha = git.resolve(repo, default)
+    merge_base = git.merge_base(repo, default_sha, tip)
+    if merge_base is None:
+        raise UsageError(f"{head or 'HEAD'} shares no history with {default}; pass --base REV")
+    base_files = git.CommitFiles(repo, merge_base)
+    base_files.ref = default if merge_base == default_sha else f"merge-base with {default}"
+    return base_files, head_files
+
+
+def describe_side(
+    label: Label,
+    files: git.CommitFiles | git.WorkingFiles,
+    cfg: Config,
+    config_path: str = DEFAULT_CONFIG,
+) -> Side:
+    """What a side is, from pointers and git alone: no download, no export."""
+    return Side(label, files, cfg, _describe(files, cfg), _params(files, cfg), config_path)
+
+
+def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
+    found: dict[str, DataSummary] = {}
+    for role in ("train", "test"):
+        path = getattr(cfg.data, role)
+        if path is None:  # command mode may leave data out
+            continue
+        summary = datafiles.describe(files, path, base=cfg.base)
+        if summary is None:
+            raise cfg.error(
+                f"{path} not found in {files.ref}: neither {path} nor {path}.ptr "
+                f"nor {path}.dvc exists",
+                f"data.{role}",
+            )
+        found[role] = summary
+    if cfg.command_mode:  # the command may read any pointed file: each is an input
+        listed = {s.path for s in found.values()}
+        for path in _pointed(files, cfg):
+            if path in listed:
+                continue
+            try:
+                summary = datafiles.describe(files, path, base=cfg.base)
+            except DataError:
+                continue  # e.g. a DVC directory output: only listed data must be usable
+            if summary is not None:
+                found[path] = summary
+    return found
+
+
+def _pointed(files: git.Files, cfg: Config) -> list[str]:
+    """Data paths behind the pointers on this side, under the config's directory: mlgate's
+    ``.ptr`` files and DVC's ``.dvc`` files (not its ``.dvc/`` directory)."""
+    suffixes = (".ptr", ".dvc")
+    if isinstance(files, git.WorkingFiles):
+        paths = datafiles.pointed_files(files.root, suffixes)
+    else:
+        listed = files.list_files(cfg.base)
+        paths = [p[: -len(".ptr")] for p in listed if p.endswith(suffixes)]  # both 4 chars
+    prefix = f"{cfg.base}/" if cfg.base else ""
+    return sorted(
+        {p for p in paths if p.startswith(prefix) and not (p.startswith(".dvc/") or "/.dvc/" in p)}
+    )
+
+
+def _params(files: git.Files, cfg: Config) -> dict[str, Any]:
+    """The run's parameters: ``model.params`` or command mode's params file, plus, in a DVC
+    pipeline repository, the params DVC tracks (``params.yaml``, ``dvc.lock``) by file."""
+    spec = cfg.model.train
+    found: dict[str, Any] = {}
+    if spec is None:
+        found = dict(cfg.model.params)
+    elif spec.params is not None:
+        found = read_params(files.read(spec.params), git.where_at(files, spec.params))
+    if _dvc_pipeline(files, cfg):
+        own = spec.params if spec is not None else None
+        for name, values in dvc_params(files, cfg.base).items():
+            if name != own:  # command mode's own params file is already shown, unprefixed
+                found[name] = values
+    return found
+
+
+def _dvc_pipeline(files: git.Files, cfg: Config) -> bool:
+    places = dict.fromkeys(["", cfg.base])
+    return any(
+        files.read(posixpath.join(p, name)) is not None
+        for p in places
+        for name in ("dvc.yaml", "dvc.lock")
+    )
+
+
+def side_result(side: Side, record: RunRecord) -> SideResult:
+    """The side as the report shows it: its inputs and what its run measured."""
+    dirty = git.dirty_paths(side.files.repo) if side.working_tree else ()
+    return SideResult(
+        label=side.label,
+        ref=side.files.ref,
+        sha=side.files.sha,
+        metrics=dict(record.metrics),
+        params=dict(side.params),
+        estimator=side.cfg.model.kind,
+        data=side.data,
+        dirty=dirty,
+        fit_seconds=record.fit_seconds,
+        predict_seconds=record.predict_seconds,
+        model_size=record.model_size,
+        duration_seconds=record.seconds,
+        cached=record.cached,
+        versions=dict(record.versions),
+        digest=side.digest,
+    )

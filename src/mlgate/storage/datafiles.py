@@ -1,0 +1,133 @@
+"""The data files of one side of a comparison, read through git's ``Files``.
+
+A data file is either committed to git directly, stands behind a pointer (``<path>.ptr``)
+whose bytes live in the cache and storage, or is tracked by DVC (``<path>.dvc`` or a
+``dvc.lock`` output; see storage.dvc). ``describe`` answers from the pointer alone (no
+download; a DVC file's md5 is mapped to its sha256 once its bytes were seen);
+``materialize`` gives a local, verified copy to train on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+from typing import NoReturn
+
+from mlgate.core.results import DataSummary
+from mlgate.errors import DataError
+from mlgate.git import Files, WorkingFiles, run_git, where_at
+from mlgate.paths import repo_relpath
+from mlgate.storage import dvc
+from mlgate.storage.fetch import fetch
+from mlgate.storage.formats import cached_summary, known_summary
+from mlgate.storage.layout import Layout
+from mlgate.storage.objects import Cache
+from mlgate.storage.pointers import SUFFIX, parse, pointer_path
+
+
+def describe(files: Files, path: str, *, base: str = "") -> DataSummary | None:
+    """What this side holds at ``path``: from its pointer (no download), its DVC pointer,
+    or the file itself. ``base`` is the config's directory (where a dvc.lock may be)."""
+    rel = repo_relpath(path)
+    raw = files.read(pointer_path(rel))
+    if raw is not None:
+        ptr = parse(raw, where=where_at(files, pointer_path(rel)))
+        return DataSummary(rel, ptr.sha256, ptr.size, ptr.rows, ptr.columns, source="pointer")
+
+    out = dvc.find_out(files, rel, base=base)
+    if out is not None:
+        return _describe_dvc(files, out)
+    if isinstance(files, WorkingFiles):
+        return _describe_file(files.root / rel, rel)
+    data = files.read(rel)
+    if data is None:
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    rows, columns = cached_summary(io.BytesIO(data), rel, digest, layout=Layout.current())
+    return DataSummary(rel, digest, len(data), rows, columns, source="git")
+
+
+def _describe_file(path: Path, rel: str) -> DataSummary | None:
+    if not path.is_file():
+        return None
+    cache = Cache()
+    digest = cache.sha256_of(path)  # unchanged since last time: not read again
+    rows, columns = cached_summary(path, rel, digest, layout=cache.layout)
+    size = path.stat().st_size
+    return DataSummary(rel, digest, size, rows, columns, source="worktree")
+
+
+def _describe_dvc(files: Files, out: dvc.DvcOut) -> DataSummary:
+    """A DVC-tracked file: named by md5, summarized by sha256 like any other.
+
+    In the working tree, DVC usually has the file checked out too. When it holds the
+    pointer's bytes (``dvc status`` would call it unchanged), the summary is the DVC
+    one, read from the local file. When it does not, the file was edited after
+    ``dvc add``: the head of a local check is the working tree, so its bytes are what
+    is trained and shown (source "worktree"), as for an edited file committed to git.
+    """
+    cache = Cache()
+    if isinstance(files, WorkingFiles) and (local := files.root / out.path).is_file():
+        sha = dvc.local_match(local, out, cache)
+        if sha is None:
+            return _describe_file(local, out.path) or _gone(out.path)
+        rows, columns = cached_summary(local, out.path, sha, layout=cache.layout)
+        size = local.stat().st_size
+        return DataSummary(out.path, sha, size, rows, columns, source="dvc", md5=out.md5)
+    known = dvc.known_sha256(out, cache)
+    if known is not None:
+        summary = known_summary(out.path, known[0], layout=cache.layout)
+        if summary is not None:  # seen before: no download, no read
+            sha, size = known
+            return DataSummary(out.path, sha, size, *summary, source="dvc", md5=out.md5)
+    # Never seen: the sha256 that everything downstream is keyed by needs the bytes.
+    sha, obj = dvc.fetch_out(files, out, cache=cache)
+    rows, columns = cached_summary(obj, out.path, sha, layout=cache.layout)
+    size = obj.stat().st_size
+    return DataSummary(out.path, sha, size, rows, columns, source="dvc", md5=out.md5)
+
+
+def _gone(rel: str) -> NoReturn:
+    raise DataError(f"{rel} disappeared from the working tree while being read")
+
+
+def materialize(
+    files: Files, path: str, *, cache: Cache, storage: str | None, base: str = ""
+) -> Path:
+    """A local, verified copy (in the cache) of this side's data at ``path``."""
+    rel = repo_relpath(path)
+    ptr_rel = pointer_path(rel)
+    raw = files.read(ptr_rel)
+    root = files.root if isinstance(files, WorkingFiles) else None
+    if raw is not None:
+        where = where_at(files, ptr_rel)
+        local = root / rel if root is not None else None
+        ptr = parse(raw, where=where)
+        return fetch(ptr, name=where, cache=cache, storage=storage, local=local, local_label=rel)
+    out = dvc.find_out(files, rel, base=base)
+    if out is not None and (root is None or not (root / rel).is_file()):
+        # Verified against the md5 on the way in; a working file is handled below, as
+        # describe did: its bytes, whether they match the DVC pointer or were edited since.
+        return dvc.fetch_out(files, out, cache=cache)[1]
+    if root is not None and (root / rel).is_file():
+        # Copy, don't hand out the working file: it could change while training reads it.
+        return cache.add_file(root / rel)[1]
+    if root is None and (data := files.read(rel)) is not None:
+        return cache.put_bytes(data)
+    raise DataError(f"data file {rel} not found at {files.ref}: neither {rel} nor {ptr_rel} exists")
+
+
+def pointed_files(root: Path, suffixes: tuple[str, ...] = (SUFFIX,)) -> list[str]:
+    """Data paths behind every pointer (``*.ptr``; also ``*.dvc`` when asked) that git
+    tracks or would track, present on disk."""
+    patterns = ["*" + s for s in suffixes]
+    out = run_git(
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *patterns], root
+    )
+    found = {p for p in out.split("\0") if p.endswith(suffixes) and (root / p).is_file()}
+    return sorted(_strip_suffix(p, suffixes) for p in found)
+
+
+def _strip_suffix(path: str, suffixes: tuple[str, ...]) -> str:
+    return next(path[: -len(s)] for s in suffixes if path.endswith(s))

@@ -1,0 +1,144 @@
+"""The fetch loop: a verified copy of an object in the local cache, from the first place
+that has it. ``first_of`` is the loop itself, shared by mlgate's pointers (sha256) and
+DVC-tracked files (md5, storage.dvc): each place is tried in order, and every failure is
+noted with its reason, so a miss names every place looked and why it did not serve."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from mlgate.errors import DataError
+from mlgate.http import redact_url
+from mlgate.storage.backends import backend_for, download
+from mlgate.storage.files import os_errors, temp_beside
+from mlgate.storage.hashing import copy_hashing
+from mlgate.storage.objects import Cache, HashMismatch, ObjectMissing, TransferError, short, verify
+from mlgate.storage.pointers import Pointer
+from mlgate.storage.statcache import StatCache, stat_of
+
+T = TypeVar("T")
+
+
+def first_of(places: Iterable[tuple[str, Callable[[], T]]], looked: list[str]) -> T | None:
+    """The result of the first place whose attempt succeeds; each TransferError is noted in
+    ``looked`` as ``label (reason)`` and the next place tried. None when none served."""
+    for label, attempt in places:
+        try:
+            return attempt()
+        except TransferError as e:
+            looked.append(f"{label} ({e.reason})")
+    return None
+
+
+def not_found(what: str, looked: list[str]) -> DataError:
+    return DataError(f"data object for {what} not found; looked in " + ", ".join(looked))
+
+
+def fetch(
+    ptr: Pointer,
+    *,
+    name: str,
+    cache: Cache,
+    storage: str | None,
+    local: Path | None,
+    local_label: str | None = None,
+) -> Path:
+    """A verified copy of the pointer's bytes in the cache, fetched if need be.
+
+    Tried in order: the cache; ``local`` (the working-tree data file, only if it matches);
+    ``storage``; ``ptr.url``. DataError naming ``name`` and every place looked otherwise.
+    """
+    with os_errors(f"cannot fetch {name} into the cache {cache.root}"), cache.lock(ptr.sha256):
+        looked: list[str] = []
+        final = _cached(ptr, cache, looked)
+        if final is not None:
+            return final
+        places = _sources(ptr, cache.stats, storage, local, local_label, looked)
+        found = first_of(
+            ((label, partial(_install, ptr, cache, fill)) for label, fill in places), looked
+        )
+        if found is not None:
+            return found
+    raise not_found(f"{name} (sha256 {short(ptr.sha256)})", looked)
+
+
+def _cached(ptr: Pointer, cache: Cache, looked: list[str]) -> Path | None:
+    final = cache.path_for(ptr.sha256)
+    if not final.is_file():
+        looked.append(f"cache {final} (absent)")
+        return None
+    try:
+        # Every use checks the bytes; the stat cache spares re-reading an object that has
+        # not changed since it was last hashed (a 1 GB training file costs ~0.7 s to hash).
+        verify(final, ptr, stats=cache.stats)
+        return final
+    except HashMismatch as e:
+        # A torn write, bit rot or a tampered cache: drop it and fetch a good copy.
+        final.unlink(missing_ok=True)
+        looked.append(f"cache {final} ({e.reason}, removed)")
+        return None
+
+
+Fill = Callable[[Path], None]
+
+
+def _sources(
+    ptr: Pointer,
+    stats: StatCache,
+    storage: str | None,
+    local: Path | None,
+    local_label: str | None,
+    looked: list[str],
+) -> Iterator[tuple[str, Fill]]:
+    """(label, fill) per place to try; a fill leaves verified bytes at the temp path."""
+    if local is not None:
+        label = f"working tree {local_label or local}"
+        yield label, lambda tmp: _from_local(local, ptr, tmp, stats)
+    if storage is None:
+        looked.append("storage (none configured)")
+    else:
+        backend = backend_for(storage)
+        yield (
+            f"storage {redact_url(storage)}",
+            _verified(ptr, lambda tmp: backend.get(ptr.sha256, tmp)),
+        )
+    if ptr.url is not None:
+        url = ptr.url
+        yield f"url {redact_url(url)}", _verified(ptr, lambda tmp: download(url, tmp))
+
+
+def _verified(ptr: Pointer, fill: Fill) -> Fill:
+    def fill_and_verify(tmp: Path) -> None:
+        fill(tmp)
+        verify(tmp, ptr)
+
+    return fill_and_verify
+
+
+def _from_local(local: Path, ptr: Pointer, tmp: Path, stats: StatCache) -> None:
+    try:
+        size = local.stat().st_size
+    except FileNotFoundError as e:
+        raise ObjectMissing(f"{local} does not exist", reason="absent") from e
+    # Cheap first: a different size, or another digest in the stat cache, needs no read.
+    if size != ptr.size or stats.lookup(local) not in (None, ptr.sha256):
+        raise HashMismatch(f"{local} differs from its pointer", reason="modified")
+    before, started = stat_of(local), time.time_ns()
+    actual = copy_hashing(local, tmp, sync=False)  # into the cache
+    stats.remember(local, before, stat_of(local), actual, started_ns=started)
+    if actual != ptr.sha256:
+        raise HashMismatch(f"{local} differs from its pointer", reason="modified")
+
+
+def _install(ptr: Pointer, cache: Cache, fill: Fill) -> Path:
+    # The caller holds the object's lock; fill() has verified the bytes, or raised.
+    final = cache.path_for(ptr.sha256)
+    with temp_beside(final) as tmp:
+        fill(tmp)
+        os.replace(tmp, final)
+    return final
