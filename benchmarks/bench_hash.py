@@ -8,7 +8,8 @@ hashing (the file sits in the page cache after the warm-up, so this is hashing s
 - ``hashlib.file_digest`` (Python 3.11+) and a plain ``f.read(1 MiB)`` loop;
 - ``sha256sum``: coreutils in a subprocess, the reference the ratios are relative to;
 
-storing (what ``mlgate.commands.data.add`` does with the bytes; each run starts from an empty cache),
+storing (what ``mlgate.commands.data.add`` does with the bytes; each run starts from an
+empty cache),
 once with the file in the page cache and once with it evicted first (``posix_fadvise``,
 this file only: what a large data file that was not just written costs):
 - ``mlgate.commands.data.add``: ``mlgate.data.add`` in-process: one read that both hashes and copies

@@ -20,11 +20,11 @@ from cmarkgfm.cmark import Options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mlgate.core import units
 from mlgate.core.gate import Rule, evaluate
 from mlgate.core.metrics import diff_metrics
 from mlgate.core.results import CheckResult, DataChange, DataSummary, ParamChange, SideResult
 from mlgate.errors import ConfigError
-from mlgate.core import units
 from mlgate.render import markup, report
 from mlgate.render.markup import md_escape
 from mlgate.render.report import COMMENT_LIMIT, marker, render
