@@ -5,8 +5,9 @@ The templates are inside the installed package (the wheel force-includes the top
 than the rest of a warm ``mlgate check`` (~0.2 s of ``Environment.compile``), so compiled
 templates are kept in the cache (``Layout.templates``), keyed by Jinja2's and mlgate's
 versions and the environment's filters; Jinja checks each entry against a checksum of the
-template's source, so an edited template is compiled again. Only the built-in templates are cached: a template from
-the pull request (``report.template``) is compiled from its text every time.
+template's source, so an edited template is compiled again. Only the built-in templates
+are cached: a template from the pull request (``report.template``) is compiled from its
+text every time.
 
 A compiled template is code that Jinja loads back with ``marshal``: the directory is used
 only when it belongs to this user and no one else may write to it, else nothing is cached.
