@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 import yaml
-
-import fake_github
-from conftest import REPO_ROOT, commit_all, git
-from fake_github import serve_github
-from projects import base_project, classification_config, classification_frames, set_params
 from test_ci import pr_event, read_outputs
+
+from conftest import REPO_ROOT, commit_all, git
+from fakes import github as fake_github
+from fakes.github import serve_github
+from projects import base_project, classification_config, classification_frames, set_params
 
 # The emulated setup-python can only offer the interpreter the tests run on.
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"

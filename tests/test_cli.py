@@ -131,3 +131,26 @@ def test_progress_is_one_line_per_stage_in_ci_and_silent_elsewhere(repo: Path) -
         == "mlgate: reusing the earlier run of base and head (same inputs)"
     )
     assert ci.stdout.splitlines()[0] == quiet.stdout.splitlines()[0]  # stdout: the report only
+
+
+def test_every_option_and_argument_has_help_text() -> None:
+    """Walk the parser (as GTO's tests do): `mlgate COMMAND --help` explains everything."""
+    import argparse
+
+    from mlgate.cli import _parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, where: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    if not choice.help:
+                        missing.append(f"{where} {choice.dest}")
+                for name, sub in action.choices.items():
+                    walk(sub, f"{where} {name}")
+            elif not action.help or action.help == argparse.SUPPRESS:
+                missing.append(f"{where} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(_parser(), "mlgate")
+    assert missing == []

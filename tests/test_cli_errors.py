@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from conftest import commit_all, git
-from httpserver import Route, serve
+from fakes.httpserver import Route, serve
 from projects import (
     base_project,
     classification_config,

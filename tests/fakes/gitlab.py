@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from jsonschema import Draft7Validator
 
-from fake_github import EPOCH, FakeServer, Recorded, Reply
+from fakes.github import EPOCH, FakeServer, Recorded, Reply
 
 VALID_TOKEN = "glpat-fakeValidToken0123456789"
 JOB_TOKEN = "glcbt-64_fakeJobToken0123456789"

@@ -20,6 +20,7 @@ pytest.importorskip("sqlalchemy")
 pytest.importorskip("alembic")
 
 from mlflow import MlflowClient
+from test_ci import github_env, pr_event
 
 from conftest import FIXTURES, commit_all, git
 from mlgate import __version__
@@ -31,7 +32,6 @@ from projects import (
     push_to_origin,
     set_params,
 )
-from test_ci import github_env, pr_event
 
 # The installed SQLAlchemy warns about MLflow's own store code when the tests read it back.
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow")

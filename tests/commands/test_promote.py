@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import skops.io
+from test_ci import github_env, read_outputs
 
 from conftest import FIXTURES, commit_all, git
 from projects import (
@@ -23,7 +24,6 @@ from projects import (
     push_to_origin,
     set_params,
 )
-from test_ci import github_env, read_outputs
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import commit_all, git
-from httpserver import Route, serve
+from fakes.httpserver import Route, serve
 from mlgate.commands.data import StatusEntry, add, pull, push, status
 from mlgate.core.results import DataSummary
 from mlgate.errors import ConfigError, DataError, ExitCode, UsageError

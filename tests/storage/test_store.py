@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from httpserver import Route, Server, serve
+from fakes.httpserver import Route, Server, serve
 from mlgate.errors import ConfigError, DataError, ExitCode
 from mlgate.http import redact_url as redact
 from mlgate.storage.backends import FileBackend, HttpBackend, backend_for

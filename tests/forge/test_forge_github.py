@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from fake_github import VALID_TOKEN, FakeGitHub, Recorded, Reply, serve_github
+from fakes.github import VALID_TOKEN, FakeGitHub, Recorded, Reply, serve_github
 from mlgate.forge import ForbiddenError, ForgeError, marked, upsert_comment
 from mlgate.forge.github import GitHub
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 from requests import Response
 
-from fake_github import VALID_TOKEN, FakeGitHub, serve_github
-from httpserver import Route, serve
+from fakes.github import VALID_TOKEN, FakeGitHub, serve_github
+from fakes.httpserver import Route, serve
 from mlgate.forge import ForbiddenError, ForgeError
 from mlgate.forge._http import (
     DEFAULT_TIMEOUT,

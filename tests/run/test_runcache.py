@@ -216,9 +216,10 @@ def _pr_in_a_fresh_clone(origin: Path, tmp_path: Path, monkeypatch: pytest.Monke
 
 def _ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     """`mlgate ci` as on a push to main: promotes, and shares the run as a git note."""
+    from test_ci import github_env
+
     from conftest import FIXTURES
     from projects import cli
-    from test_ci import github_env
 
     push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
     push.update(ref="refs/heads/main", after=git(repo, "rev-parse", "HEAD"))

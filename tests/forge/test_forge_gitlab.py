@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fake_gitlab import JOB_TOKEN, VALID_TOKEN, FakeGitLab, serve_gitlab
+from fakes.gitlab import JOB_TOKEN, VALID_TOKEN, FakeGitLab, serve_gitlab
 from mlgate.forge import ForbiddenError, ForgeError, State, upsert_comment
 from mlgate.forge.gitlab import GitLab
 

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 import yaml
-
-import fake_github
-import fake_gitlab
-from conftest import REPO_ROOT, commit_all, git
-from fake_github import serve_github
-from fake_gitlab import serve_gitlab
-from projects import base_project, classification_config, classification_frames, cli, set_params
 from test_ci import github_env, pr_event
+
+from conftest import REPO_ROOT, commit_all, git
+from fakes import github as fake_github
+from fakes import gitlab as fake_gitlab
+from fakes.github import serve_github
+from fakes.gitlab import serve_gitlab
+from projects import base_project, classification_config, classification_frames, cli, set_params
 
 MARKER = "<!-- mlgate:report model=churn -->"
 RUN_URL = "https://github.com/Codertocat/Hello-World/actions/runs/42"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import commit_all, git
-from httpserver import Route, serve
+from fakes.httpserver import Route, serve
 from mlgate.errors import DataError
 from mlgate.git import CommitFiles, WorkingFiles, open_repo
 from mlgate.storage.datafiles import describe, materialize
@@ -535,7 +535,7 @@ def test_check_end_to_end_with_dvc_tracked_data(repo: Path, remote: Path) -> Non
 def test_summary_schema_allows_md5_and_dvc_source() -> None:
     import jsonschema
 
-    schema_dir = Path(__file__).resolve().parents[1] / "src" / "mlgate" / "schema"
+    schema_dir = Path(__file__).resolve().parents[2] / "src" / "mlgate" / "schema"
     report = json.loads((schema_dir / "report.schema.json").read_text())
     run = json.loads((schema_dir / "run.schema.json").read_text())
     summary = {
