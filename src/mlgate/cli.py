@@ -181,7 +181,6 @@ def _check(
     no_cache: bool = False,
 ) -> int:
     from mlgate.commands.check import run_check  # the core: keeps --help fast
-    from mlgate.interop.mlflow import log_check  # with it: a no-op unless MLFLOW_TRACKING_URI
     from mlgate.render.report import render  # jinja2
     from mlgate.storage.files import atomic_write  # with the core
 
@@ -201,8 +200,11 @@ def _check(
         print(f"mlgate: {result.model} {verdict} the gate; report in {output}", file=sys.stderr)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    for warning in log_check(result):
-        print(f"mlgate: warning: {warning}", file=sys.stderr)
+    if os.environ.get("MLFLOW_TRACKING_URI", "").strip():
+        from mlgate.interop.mlflow import log_check  # only when asked to log
+
+        for warning in log_check(result):
+            print(f"mlgate: warning: {warning}", file=sys.stderr)
     return int(ExitCode.OK if result.passed else ExitCode.GATE_FAILED)
 
 

@@ -102,7 +102,8 @@ def write_run_record(result: SideResult, side: Side, layout: Layout) -> str:
     document = result.document(side.cfg.model.name, side.cfg.raw, side.digest)
     key = (result.sha or "none") + ("-dirty" if result.dirty else "")
     dest = layout.run_records / side.cfg.model.name / f"{result.label}-{key}.json"
-    atomic_write(dest, json.dumps(document, indent=2, default=str).encode())
+    # Not synced: the next check rewrites a record a crash cut short (it is in the cache).
+    atomic_write(dest, json.dumps(document, indent=2, default=str).encode(), sync=False)
     return str(dest)
 
 

@@ -8,6 +8,7 @@ run record plus its skops model, stored atomically (``Layout.run_entry``).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import hashlib
 import json
 import os
@@ -31,13 +32,18 @@ LIBRARIES = ("mlgate", "scikit-learn", "numpy", "pandas", "scipy", "skops")
 
 def library_versions() -> dict[str, str]:
     """From package metadata: no import of the libraries themselves."""
-    found = {"python": sys.version.split()[0]}
+    return dict(_installed())
+
+
+@functools.cache  # once per process: each side's digest asks, and the answer cannot change
+def _installed() -> tuple[tuple[str, str], ...]:
+    found = [("python", sys.version.split()[0])]
     for name in LIBRARIES:
         try:
-            found[name] = metadata.version(name)
+            found.append((name, metadata.version(name)))
         except metadata.PackageNotFoundError:
-            found[name] = "absent"
-    return found
+            found.append((name, "absent"))
+    return tuple(found)
 
 
 def code_files(files: Files, cfg: Config) -> list[str]:

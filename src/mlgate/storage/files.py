@@ -38,13 +38,15 @@ def temp_beside(final: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
-def atomic_write(final: Path, data: bytes) -> None:
-    """Replace ``final`` with ``data`` in one step: readers see the old or the new file."""
+def atomic_write(final: Path, data: bytes, *, sync: bool = True) -> None:
+    """Replace ``final`` with ``data`` in one step: readers see the old or the new file.
+    ``sync`` flushes it to disk first; files mlgate can rebuild (in the cache) skip that."""
     with temp_beside(final) as tmp:
         with tmp.open("wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, final)
 
 

@@ -100,4 +100,4 @@ class Memo:
 
     def put(self, name: str, data: bytes) -> None:
         with contextlib.suppress(OSError):  # a read-only cache only costs time next run
-            atomic_write(self.root / name, data)
+            atomic_write(self.root / name, data, sync=False)  # rebuilt when lost
