@@ -337,7 +337,7 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
     from mlgate.core.units import fmt_size  # with the data commands
     from mlgate.storage.objects import Cache  # with the data commands
 
-    root = git.toplevel(cwd)  # no GitPython: `data` commands are plumbing
+    root = git.toplevel(cwd)
     storage = _storage(root)
     cache = Cache()
     if args.data_command == "add":

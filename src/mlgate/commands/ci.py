@@ -62,7 +62,7 @@ def result_document(change: Change, result: CheckResult) -> dict[str, Any]:
 # --- the run --------------------------------------------------------------------------------
 
 
-def ensure_commit(repo: Any, sha: str) -> None:
+def ensure_commit(repo: git.Repo, sha: str) -> None:
     """A shallow clone may lack the base commit: fetch just that one, or say what to set."""
     root = git.root(repo)
     if git.has_commit(root, sha):
@@ -180,13 +180,13 @@ def _promote(
     """Promotion on merge: outputs promoted/version/tag, the model card in the summary."""
     repo = git.open_repo(cwd)
     ensure_commit(repo, change.ref)
-    number = change.pull_request or pull_request_of(repo.commit(change.ref).message)
+    number = change.pull_request or pull_request_of(git.commit_message(repo, change.ref))
     outcome = promote(
         cwd, ref=change.ref, config_path=_rel(repo, cwd, config_path), pull_request=number
     )
     logged = log_promotion(git.root(repo), outcome, environ=environ)  # notes, never failures
     outcome = replace(outcome, notes=(*outcome.notes, *logged))
-    lines = summary_lines(outcome) + _share(git.root(repo), repo.commit(change.ref).hexsha, outcome)
+    lines = summary_lines(outcome) + _share(git.root(repo), git.resolve(repo, change.ref), outcome)
     github = environ.get("GITHUB_ACTIONS") == "true"
     if github and environ.get("GITHUB_STEP_SUMMARY"):
         refusal = "\n".join(f"- {md_escape(r)}" for r in outcome.reasons)
@@ -230,7 +230,7 @@ def pull_request_of(message: str | bytes) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def _rel(repo: Any, cwd: Path, config_path: str) -> str:
+def _rel(repo: git.Repo, cwd: Path, config_path: str) -> str:
     root = git.root(repo).resolve()
     try:
         return (cwd / config_path).resolve().relative_to(root).as_posix()

@@ -80,7 +80,9 @@ def _versions(root: Path, template: str, model: str) -> list[int]:
     return [int(m.group(1)) for n in names if (m := pattern.match(n))]
 
 
-def _state(root: Path, repo: Any, remote: str | None, cfg: config_mod.Config, tmp: Path) -> _State:
+def _state(
+    root: Path, repo: git.Repo, remote: str | None, cfg: config_mod.Config, tmp: Path
+) -> _State:
     branch, template, model = cfg.promote.branch, cfg.promote.tag, cfg.model.name
     _sync(root, remote, branch, production.tag_glob(template, model))
     tip = _tip(root, remote, branch)

@@ -48,7 +48,7 @@ class Side:
 
 
 def resolve_sides(
-    repo: Any, base: str | None, head: str | None
+    repo: git.Repo, base: str | None, head: str | None
 ) -> tuple[git.CommitFiles, git.CommitFiles | git.WorkingFiles]:
     """``--head`` defaults to the working tree, ``--base`` to the merge-base with the
     default branch (which is HEAD itself when you are on the default branch)."""
