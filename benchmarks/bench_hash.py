@@ -8,11 +8,10 @@ hashing (the file sits in the page cache after the warm-up, so this is hashing s
 - ``hashlib.file_digest`` (Python 3.11+) and a plain ``f.read(1 MiB)`` loop;
 - ``sha256sum``: coreutils in a subprocess, the reference the ratios are relative to;
 
-storing (what ``mlgate.commands.data.add`` does with the bytes; each run starts from an
-empty cache),
+storing (what ``mlgate data add`` does with the bytes; each run starts from an empty cache),
 once with the file in the page cache and once with it evicted first (``posix_fadvise``,
 this file only: what a large data file that was not just written costs):
-- ``mlgate.commands.data.add``: ``mlgate.data.add`` in-process: one read that both hashes and copies
+- ``mlgate data add``: ``mlgate.commands.data.add`` in-process: one read that both hashes and copies
   into the cache (synced to disk), then the pointer and .gitignore;
 - ``copyfile, sha256 of the copy``: ``shutil.copyfile`` (an in-kernel copy) then a second
   pass that hashes the copy, the reference; the same with an fsync of the copy (which

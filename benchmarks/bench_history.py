@@ -1,7 +1,7 @@
 """How long `mlgate history` takes with thousands of promoted versions.
 
 For each size (default 1,000 and 5,000 versions) it builds a repository in a temporary
-directory with one ``git fast-import`` stream (the fixture of tests/test_history.py: an
+directory with one ``git fast-import`` stream (the fixture of tests/commands/test_history.py: an
 orphan ``production`` branch with one commit and one annotated tag per version), then times,
 ``--runs`` times each after one untimed warm-up run:
 
@@ -25,10 +25,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from mlgate.commands import history
 from mlgate.core import production
-from test_history import fast_import_versions  # the tests' fixture, so both build the same
+from mlgate.render.history import render
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path[:0] = [str(TESTS / "commands"), str(TESTS)]  # test_history, and its conftest
+from test_history import fast_import_versions  # noqa: E402  # the tests' fixture, so both build the same
 
 MODEL = "churn"
 
@@ -72,8 +75,8 @@ def bench_size(tmp: Path, size: int, runs: int) -> list[tuple[str, list[float]]]
     return [
         ("git for-each-ref", timed(lambda: for_each_ref(root), runs)),
         ("list_versions", timed(lambda: history.list_versions(root, MODEL), runs)),
-        ("render markdown", timed(lambda: history.render(versions, MODEL, "markdown"), runs)),
-        ("render text", timed(lambda: history.render(versions, MODEL, "text"), runs)),
+        ("render markdown", timed(lambda: render(versions, MODEL, "markdown"), runs)),
+        ("render text", timed(lambda: render(versions, MODEL, "text"), runs)),
     ]
 
 

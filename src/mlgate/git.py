@@ -168,8 +168,10 @@ def resolve(repo: Repo, rev: str) -> str:
 
 
 def commit_message(repo: Repo, rev: str) -> str:
-    """The full message of the commit ``rev`` names."""
-    return repo.git("show", "-s", "--format=%B", resolve(repo, rev))
+    """The full message of the commit ``rev`` names, as it is stored."""
+    found = repo.object(resolve(repo, rev))
+    assert found is not None and found[0] == "commit"
+    return found[1].partition(b"\n\n")[2].decode(errors="replace")
 
 
 def default_branch(repo: Repo) -> str | None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from conftest import commit_all
-from mlgate.core import config
+from mlgate.core import config, scorers
 from mlgate.core.config import DataSpec, ModelSpec, PromoteSpec
 from mlgate.core.gate import Rule
 from mlgate.errors import ConfigError, ExitCode
@@ -537,11 +537,11 @@ def test_metric_lines_follow_the_file(names: list[str]) -> None:
 def test_the_shipped_scorer_table_matches_the_installed_scikit_learn() -> None:
     """schema/scorers.json lets a fresh machine check a config without importing
     scikit-learn; its names and tasks must be the installed version's (refresh it with
-    ``config._scorer_tasks_from_sklearn()`` when scikit-learn adds scorers)."""
+    ``scorers._scorer_tasks_from_sklearn()`` when scikit-learn adds scorers)."""
     import sklearn
 
     shipped = json.loads((Path(config.__file__).parents[1] / "schema" / "scorers.json").read_text())
-    live = config._scorer_tasks_from_sklearn()
+    live = scorers._scorer_tasks_from_sklearn()
     common = shipped["scorers"].keys() & live.keys()
     assert {n: shipped["scorers"][n] for n in common} == {n: live[n] for n in common}
     if shipped["scikit-learn"] == sklearn.__version__:

@@ -136,7 +136,23 @@ def _check_change(
                 environ["GITHUB_STEP_SUMMARY"], f"### ⚠️ mlgate could not check {model}\n\n`{e}`\n"
             )
         raise
-    limit = forge.comment_limit if forge is not None else 65536
+    body = _comment(poster, result, model, change)
+    poster.status(
+        "success" if result.passed else "failure", context, status_description(result.to_dict())
+    )
+    _leave_files(cwd, environ, change, result, body, result_path, outcome, github)
+    for message in log_check(result, environ):  # a no-op unless MLFLOW_TRACKING_URI is set
+        warn(message)
+    _verdict_lines(outcome, result, model, github)
+    outcome.result = result
+    failed = not result.passed and fail_on_gate
+    outcome.exit_code = int(ExitCode.GATE_FAILED if failed else ExitCode.OK)
+    return outcome
+
+
+def _comment(poster: Poster, result: CheckResult, model: str, change: Change) -> str:
+    """The sticky comment, fitted to the forge's limit; returns the body posted."""
+    limit = poster.forge.comment_limit if poster.forge is not None else 65536
     body = render(result, "markdown", limit=limit, run_url=change.run_url)
     try:
         poster.attempt(
@@ -151,12 +167,11 @@ def _check_change(
         poster.attempt(
             "comment on the pull request", lambda f: upsert_comment(f, marker(model), body)
         )
-    poster.status(
-        "success" if result.passed else "failure", context, status_description(result.to_dict())
-    )
-    _leave_files(cwd, environ, change, result, body, result_path, outcome, github)
-    for message in log_check(result, environ):  # a no-op unless MLFLOW_TRACKING_URI is set
-        warn(message)
+    return body
+
+
+def _verdict_lines(outcome: CiOutcome, result: CheckResult, model: str, github: bool) -> None:
+    """An annotation per failed rule, then the verdict line, for the job log."""
     for check in result.verdict.failed:
         title = escape_property(f"mlgate: {model} failed the gate")
         outcome.lines.append(
@@ -168,10 +183,6 @@ def _check_change(
     outcome.lines.append(
         f"mlgate: {model} {verdict} the gate ({status_description(result.to_dict())})"
     )
-    outcome.result = result
-    failed = not result.passed and fail_on_gate
-    outcome.exit_code = int(ExitCode.GATE_FAILED if failed else ExitCode.OK)
-    return outcome
 
 
 def _promote(

@@ -1,20 +1,18 @@
 """``mlgate.yaml``: safe YAML -> JSON Schema -> semantic checks -> frozen dataclasses.
 
 Every problem is one ConfigError (exit 2) naming the file, the line, the key path and what
-was expected. Lines come from the composed YAML node tree: each key path ("model.task",
-"gate.accuracy.min", "metrics[1]") is mapped to the line of its key (or sequence item), and
-each jsonschema error's path is looked up there. When a file has several problems, the one
-on the earliest line is reported.
+was expected: core.yamlfile locates key paths at their lines, core.configschema words the
+schema's errors, core.scorers knows the metric names; the semantic checks and the
+dataclasses are here. When a file has several problems, the one on the earliest line is
+reported.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import difflib
 import functools
 import hashlib
-import json
 import math
 import os
 import posixpath
@@ -23,38 +21,41 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from mlgate.core.configschema import schema_document, schema_errors, show
 from mlgate.core.gate import RULE_KINDS, Rule
-from mlgate.core.metrics import ALIASES, RUNTIME_METRICS, Direction, direction
+from mlgate.core.metrics import RUNTIME_METRICS, Direction, direction
+from mlgate.core.scorers import Memo, Task, is_known_metric, known_metrics, metric_task
+from mlgate.core.yamlfile import decode, key_str, line_of, located, parse, raise_first
 from mlgate.errors import ConfigError
 from mlgate.git import where_at
 from mlgate.paths import repo_relpath
 
 if TYPE_CHECKING:
-    from jsonschema import Draft202012Validator, ValidationError
-
     from mlgate.git import Files
 
-Task = Literal["classification", "regression"]
-KeyPath = tuple[str | int, ...]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "CommandSpec",
+    "Config",
+    "DataSpec",
+    "Memo",
+    "ModelSpec",
+    "PromoteSpec",
+    "Task",
+    "is_known_metric",
+    "known_metrics",
+    "load",
+    "load_at",
+    "load_path",
+    "metric_task",
+    "resolve",
+    "schema",
+]
 Fail = Callable[[str, str], ConfigError]  # (message, key path) -> located error
 
 DEFAULT_CONFIG = "mlgate.yaml"
-
-
-class Memo(Protocol):
-    """Where config checks remember what costs time to compute: configs that passed the
-    schema, scikit-learn's scorer table. Handed in (storage.layout.Memo, in the cache), so
-    the core decides no paths; a memo that cannot be written only costs time."""
-
-    def get(self, name: str) -> bytes | None: ...
-
-    def put(self, name: str, data: bytes) -> None: ...
-
-    def __hash__(self) -> int: ...  # lookups are cached per memo
 
 
 @dataclass(frozen=True)
@@ -131,11 +132,11 @@ class Config:
 
     def line_of(self, key: str) -> int | None:
         """Line of ``key``, else of its closest parent that has one."""
-        return _line_of(self.lines, key)
+        return line_of(self.lines, key)
 
     def error(self, message: str, key: str | None) -> ConfigError:
         """A ConfigError located at this file and the line of ``key`` (None: the file only)."""
-        return _error(self.file, self.lines, message, key)
+        return located(self.file, self.lines, message, key)
 
     @property
     def evaluated_metrics(self) -> tuple[str, ...]:
@@ -149,13 +150,13 @@ def load(
 ) -> Config:
     """Parse and validate a config; ConfigError (exit 2) at the first problem by line.
     ``base`` is the config's directory in the repo: its paths are relative to it."""
-    source = _decode(text, file) if isinstance(text, bytes) else text
-    data, lines = _parse(source, file)
+    source = decode(text, file) if isinstance(text, bytes) else text
+    data, lines = parse(source, file)
     if not _known_valid(source, memo):
-        _raise_first(_schema_errors(data, file, lines))
+        raise_first(schema_errors(data, file, lines))
         _remember_valid(source, memo)
-    semantic = _semantic_errors(data, base, functools.partial(_error, file, lines), memo)
-    _raise_first((e.line or 0, e) for e in semantic)
+    semantic = _semantic_errors(data, base, functools.partial(located, file, lines), memo)
+    raise_first((e.line or 0, e) for e in semantic)
     return _build(data, file, lines, base, memo)
 
 
@@ -232,367 +233,18 @@ def load_at(files: Files, path: str = DEFAULT_CONFIG, *, memo: Memo | None = Non
     return load(data, file=where_at(files, path), base=base, memo=memo)
 
 
-@functools.cache
-def known_metrics(memo: Memo | None = None) -> tuple[str, ...]:
-    """Every name allowed in ``metrics``: sklearn's scorer names plus rmse, mae, mse."""
-    return tuple(sorted({*_scorer_tasks(memo), *ALIASES}))
-
-
-def is_known_metric(name: str, memo: Memo | None = None) -> bool:
-    """A scikit-learn scorer name or an alias. Answered from the table shipped with mlgate
-    when it has the name, so checking a config imports no scikit-learn (~1.7 s on a fresh
-    CI machine, on the critical path); other names ask the installed scikit-learn."""
-    return name in ALIASES or name in _shipped_scorers() or name in _scorer_tasks(memo)
-
-
-def metric_task(name: str, memo: Memo | None = None) -> Task | None:
-    """The task a metric belongs to, or None when it fits both (clustering) or is unknown."""
-    if name in ALIASES:
-        return "regression"
-    shipped = _shipped_scorers()
-    return shipped[name] if name in shipped else _scorer_tasks(memo).get(name)
-
-
-@functools.cache
-def _shipped_scorers() -> dict[str, Task | None]:
-    """scikit-learn's scorers as of the version mlgate was released with (schema/scorers.json;
-    a test keeps it equal to the installed scikit-learn's)."""
-    text = resources.files("mlgate").joinpath("schema/scorers.json").read_text("utf-8")
-    return cast(dict[str, Task | None], json.loads(text)["scorers"])
-
-
-@functools.cache
-def _scorer_tasks(memo: Memo | None) -> dict[str, Task | None]:
-    """sklearn's scorers and their task, kept in ``memo`` per sklearn version: importing
-    sklearn.metrics costs seconds, and the parent process needs only these names."""
-    from importlib.metadata import version
-
-    if memo is None:
-        return _scorer_tasks_from_sklearn()
-    name = f"scorers-sklearn-{version('scikit-learn')}.json"
-    with contextlib.suppress(TypeError, ValueError):  # absent or damaged: computed again
-        cached: dict[str, Task | None] = json.loads(memo.get(name) or b"")
-        return cached
-    table = _scorer_tasks_from_sklearn()
-    memo.put(name, json.dumps(table).encode())
-    return table
-
-
-def _scorer_tasks_from_sklearn() -> dict[str, Task | None]:
-    from sklearn.metrics import get_scorer, get_scorer_names
-
-    table: dict[str, Task | None] = {}
-    for name in get_scorer_names():
-        func = getattr(get_scorer(name), "_score_func", None)
-        module = str(getattr(func, "__module__", "")).rsplit(".", 1)[-1]
-        task: Task | None = None
-        if module == "_regression":
-            task = "regression"
-        # The likelihood-ratio scorers are defined in _scorer itself.
-        elif module in ("_classification", "_ranking") or "likelihood_ratio" in str(
-            getattr(func, "__name__", "")
-        ):
-            task = "classification"
-        table[name] = task
-    return table
-
-
 def schema() -> dict[str, Any]:
     """The JSON Schema of mlgate.yaml (a fresh copy)."""
-    return copy.deepcopy(_schema())
+    return copy.deepcopy(schema_document())
 
 
 # --- key paths and lines ---------------------------------------------------------------
 
 
-def key_str(path: Iterable[str | int]) -> str:
-    """Key path as in Config.lines and ConfigError.key: ``gate.accuracy.min``, ``metrics[1]``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else part
-    return out
-
-
-def _parent(key: str) -> str | None:
-    if not key:
-        return None
-    cut = max(key.rfind("."), key.rfind("["))
-    return key[:cut] if cut > 0 else ""
-
-
-def _line_of(lines: dict[str, int], key: str) -> int | None:
-    probe: str | None = key
-    while probe is not None:
-        if probe in lines:
-            return lines[probe]
-        probe = _parent(probe)
-    return None
-
-
-def _error(file: str, lines: dict[str, int], message: str, key: str | None) -> ConfigError:
-    line = None if key is None else _line_of(lines, key)
-    return ConfigError(message, file=file, line=line, key=key or None)
-
-
-def _raise_first(errors: Iterable[tuple[float, ConfigError]]) -> None:
-    """Raise the error that sorts first (by line; the first found among equals)."""
-    found = list(errors)
-    if found:
-        raise min(found, key=lambda pair: pair[0])[1]
-
-
 # --- YAML ------------------------------------------------------------------------------
-
-_STR_TAG = "tag:yaml.org,2002:str"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_TAG_KINDS = {
-    "tag:yaml.org,2002:bool": "true/false",
-    "tag:yaml.org,2002:int": "a number",
-    "tag:yaml.org,2002:float": "a number",
-    "tag:yaml.org,2002:null": "null",
-    "tag:yaml.org,2002:timestamp": "a date",
-}
-
-
-def _decode(text: bytes, file: str) -> str:
-    try:
-        return text.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = text.count(b"\n", 0, e.start) + 1
-        raise ConfigError("not UTF-8 text; save the file as UTF-8", file=file, line=line) from e
-
-
-def _parse(text: str, file: str) -> tuple[Any, dict[str, int]]:
-    """Safe-load ``text`` and map each key path to its line."""
-    try:
-        return _load_yaml(text, file)
-    except yaml.YAMLError as e:
-        raise _yaml_error(e, text, file) from e
-    except (ValueError, OverflowError) as e:  # e.g. a timestamp like 2024-13-45
-        raise ConfigError(f"invalid YAML: {e}", file=file) from e
-
-
-def _load_yaml(text: str, file: str) -> tuple[Any, dict[str, int]]:
-    loader = yaml.SafeLoader(text)
-    try:
-        node = loader.get_single_node()
-        walk = _NodeWalk(file)
-        walk.lines[""] = 1 if node is None else _node_line(node)
-        if node is None:
-            return None, walk.lines
-        walk.node(node, ())  # before construction, which flattens merge keys in place
-        return loader.construct_document(node), walk.lines
-    finally:
-        loader.dispose()
-
-
-def _yaml_error(e: yaml.YAMLError, text: str, file: str) -> ConfigError:
-    if isinstance(e, yaml.MarkedYAMLError):
-        mark = e.problem_mark or e.context_mark
-        what = e.problem or e.context or "unreadable"
-        if e.context and what.startswith("but "):  # "expected a single document ... but found"
-            what = f"{e.context} {what}"
-        return ConfigError(f"invalid YAML: {what}", file=file, line=mark.line + 1 if mark else None)
-    if isinstance(e, yaml.reader.ReaderError):
-        char = e.character if isinstance(e.character, int) else ord(e.character)
-        line = text.count("\n", 0, e.position) + 1
-        return ConfigError(
-            f"invalid YAML: character #x{char:04x}: {e.reason}", file=file, line=line
-        )
-    return ConfigError("invalid YAML: " + " ".join(str(e).split()), file=file)
-
-
-def _node_line(node: yaml.Node) -> int:
-    return int(node.start_mark.line) + 1
-
-
-@dataclass
-class _NodeWalk:
-    """Records the line of every key path; refuses non-string, duplicate and cyclic keys."""
-
-    file: str
-    lines: dict[str, int] = field(default_factory=dict)
-    _done: set[int] = field(default_factory=set)
-    _open: set[int] = field(default_factory=set)
-
-    def node(self, node: yaml.Node, path: KeyPath) -> None:
-        if id(node) in self._open:
-            msg = "an alias refers to its own parent; mlgate.yaml must be plain data"
-            raise ConfigError(msg, file=self.file, line=_node_line(node), key=key_str(path))
-        if id(node) in self._done:  # an alias: walked already where its anchor is
-            return
-        self._open.add(id(node))
-        if isinstance(node, yaml.MappingNode):
-            self._mapping(node, path)
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                self.lines[key_str((*path, i))] = _node_line(item)
-                self.node(item, (*path, i))
-        self._open.discard(id(node))
-        self._done.add(id(node))
-
-    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> None:
-        seen: dict[str, int] = {}
-        for key_node, value in node.value:
-            if key_node.tag == _MERGE_TAG:  # `<<: *anchor`: its keys land in this mapping
-                self.node(value, path)
-                continue
-            name = self._key_name(key_node, path)
-            key, line = key_str((*path, name)), _node_line(key_node)
-            if name in seen:
-                msg = f"duplicate key; it is already set on line {seen[name]}"
-                raise ConfigError(msg, file=self.file, line=line, key=key)
-            seen[name] = self.lines[key] = line
-            self.node(value, (*path, name))
-
-    def _key_name(self, key_node: yaml.Node, path: KeyPath) -> str:
-        if isinstance(key_node, yaml.ScalarNode) and key_node.tag == _STR_TAG:
-            return str(key_node.value)
-        if isinstance(key_node, yaml.ScalarNode):
-            kind = _TAG_KINDS.get(key_node.tag, key_node.tag)
-            msg = f"key {key_node.value!r} is read as {kind}, not a string; quote it"
-        else:
-            msg = "a key must be a plain string, not a list or mapping"
-        line = _node_line(key_node)
-        raise ConfigError(msg, file=self.file, line=line, key=key_str(path) or None)
 
 
 # --- JSON Schema -----------------------------------------------------------------------
-
-
-@functools.cache
-def _schema() -> dict[str, Any]:
-    text = resources.files("mlgate").joinpath("schema/config.schema.json").read_text("utf-8")
-    return cast(dict[str, Any], json.loads(text))
-
-
-@functools.cache
-def _validator() -> Draft202012Validator:
-    from jsonschema import Draft202012Validator
-
-    return Draft202012Validator(_schema())
-
-
-def _schema_errors(
-    data: Any, file: str, lines: dict[str, int]
-) -> Iterator[tuple[float, ConfigError]]:
-    """(sort position, error) for every schema violation."""
-    for err in _validator().iter_errors(data):
-        for path, message in _explain(err):
-            error = _error(file, lines, message, key_str(path))
-            yield _sort_position(err, path, lines, error), error
-
-
-def _sort_position(
-    err: ValidationError, path: KeyPath, lines: dict[str, int], error: ConfigError
-) -> float:
-    # A missing key sorts after the keys its mapping has, so that a misspelt key is reported
-    # as unknown (naming the right spelling) rather than the right one as missing.
-    if err.validator == "required" and isinstance(err.instance, dict):
-        last = max((lines.get(key_str((*path, k)), 0) for k in err.instance), default=0)
-        return max(last, error.line or 0) + 0.5
-    return error.line or 0
-
-
-_TYPE_NAMES = {
-    "object": "a mapping",
-    "array": "a list",
-    "string": "a string",
-    "number": "a number",
-    "integer": "a whole number",
-    "boolean": "true or false",
-    "null": "nothing",
-}
-
-
-def _show(value: Any) -> str:
-    """A value as the user wrote it, short and on one line."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        shown = repr(value)
-        return shown if len(shown) <= 80 else shown[:76] + "...'"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, dict)):
-        kind = "a list" if isinstance(value, list) else "a mapping"
-        return kind if value else kind.replace("a ", "an empty ")
-    return f"{type(value).__name__} {value}"
-
-
-def _explain(err: ValidationError) -> list[tuple[KeyPath, str]]:
-    """Turn one jsonschema error into (key path, human message) pairs."""
-    path: KeyPath = tuple(err.absolute_path)
-    handler = _EXPLAIN.get(str(err.validator))
-    if handler is not None:
-        return handler(err, path)
-    hint = err.schema.get("x-expected") if isinstance(err.schema, dict) else None
-    if hint:  # pattern, maxLength, minProperties: the schema says what it wants
-        return [(path, f"expected {hint}, got {_show(err.instance)}")]
-    return [(path, err.message)]
-
-
-def _type(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
-    wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-    names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in wanted)
-    return [(path, f"expected {names}, got {_show(err.instance)}")]
-
-
-def _enum(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
-    choices = ", ".join(str(c) for c in err.validator_value)
-    return [(path, f"{_show(err.instance)} is not one of {choices}")]
-
-
-def _const(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
-    return [(path, f"expected {_show(err.validator_value)}, got {_show(err.instance)}")]
-
-
-def _required(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
-    missing = [k for k in err.validator_value if k not in err.instance]
-    plural = "s" if len(missing) > 1 else ""
-    return [(path, f"missing required key{plural} {', '.join(map(repr, missing))}")]
-
-
-def _additional(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
-    allowed = list(err.schema.get("properties", {}))
-    message = f"unknown key; expected one of {', '.join(allowed)}"
-    return [((*path, k), message) for k in err.instance if k not in allowed]
-
-
-def _unique(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
-    items = err.instance
-    dups = [i for i in range(len(items)) if items[i] in items[:i]]
-    return [((*path, i), f"{_show(items[i])} is listed twice") for i in dups[:1]]
-
-
-def _min_items(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
-    return [(path, f"expected at least {err.validator_value} entry, got {_show(err.instance)}")]
-
-
-def _min_length(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
-    return [(path, f"expected a non-empty string, got {_show(err.instance)}")]
-
-
-def _minimum(err: ValidationError, path: KeyPath) -> list[tuple[KeyPath, str]]:
-    return [(path, f"expected a number >= {err.validator_value}, got {_show(err.instance)}")]
-
-
-_EXPLAIN: dict[str, Callable[[ValidationError, KeyPath], list[tuple[KeyPath, str]]]] = {
-    "type": _type,
-    "enum": _enum,
-    "const": _const,
-    "required": _required,
-    "additionalProperties": _additional,
-    "uniqueItems": _unique,
-    "minItems": _min_items,
-    "minLength": _min_length,
-    "minimum": _minimum,
-}
 
 
 # --- semantic checks (the data already matches the schema) -----------------------------
@@ -630,7 +282,7 @@ def _semantic_errors(
         if declared is not None and (direction(name) == "higher") != declared:
             yield fail(
                 f"{name!r} is known: {direction(name)} is better; "
-                f"higher_is_better: {_show(declared)} contradicts it",
+                f"higher_is_better: {show(declared)} contradicts it",
                 f"{key}.higher_is_better",
             )
     gate_extra = {*RUNTIME_METRICS, *custom}
