@@ -1,0 +1,36 @@
+"""The library facade: the same check as the CLI's, as typed values, with nothing printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import commit_all
+from mlgate import api
+from projects import base_project, classification_config, classification_frames, set_params
+
+
+def test_check_returns_a_result_and_prints_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = classification_config(gate={"accuracy": {"max_regression": 0.01}})
+    base_project(repo, cfg, classification_frames())
+    set_params(repo, C=0.0001)  # heavy regularization: the model collapses
+    commit_all(repo, "over-regularize")
+    result = api.check(repo, base="HEAD~1", head="HEAD")
+    assert isinstance(result, api.CheckResult)
+    assert result.model == "churn" and not result.passed
+    assert [c.metric for c in result.verdict.failed] == ["accuracy"]
+    assert capsys.readouterr() == ("", "")
+    document = json.loads(api.render(result, "json"))
+    assert document["verdict"] == "fail"
+    assert api.render(result, "markdown").startswith("<!-- mlgate:report model=churn -->\n")
+    assert [v.version for v in api.history(repo, "churn")] == []
+
+
+def test_errors_carry_their_exit_codes(tmp_path: Path) -> None:
+    with pytest.raises(api.UsageError) as caught:
+        api.check(tmp_path)
+    assert caught.value.exit_code == api.ExitCode.USAGE
