@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from test_ci import pr_event, read_outputs
 
+from ci_events import pr_event, read_outputs
 from conftest import REPO_ROOT, commit_all, git
 from fakes import github as fake_github
 from fakes.github import serve_github

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from mlgate import __version__, progress
+from mlgate import __version__
 from mlgate.errors import ExitCode, MlgateError, UsageError
 
 if TYPE_CHECKING:
@@ -180,6 +180,7 @@ def _check(
     output: str | None,
     no_cache: bool = False,
 ) -> int:
+    from mlgate import progress  # threading: not on the --version path
     from mlgate.commands.check import run_check  # the core: keeps --help fast
     from mlgate.render.report import render  # jinja2
     from mlgate.storage.files import atomic_write  # with the core
@@ -264,6 +265,7 @@ def _history(cwd: Path, config: str, fmt: str) -> int:
 
 
 def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
+    from mlgate import progress  # threading: not on the --version path
     from mlgate.commands.ci import run_ci  # the core and the forges: keeps --help fast
 
     with progress.shown() as shown:

@@ -3,72 +3,18 @@ what needs no forge server (no token, shallow clones, files left for the runner)
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from ci_events import github_env, pr_event, read_outputs
 from conftest import FIXTURES, commit_all, git
 from mlgate.commands.publish import load_result
 from mlgate.forge.actions import escape_data, escape_property, write_outputs
 from mlgate.forge.env import github_change, gitlab_change
 from projects import base_project, classification_config, classification_frames, cli, set_params
-
-
-def pr_event(action: str = "opened", **pr_changes: Any) -> dict[str, Any]:
-    """GitHub's own pull_request payload, with shas and fields replaced for the test repo."""
-    name = "synchronize" if action == "synchronize" else "opened"
-    event: dict[str, Any] = json.loads(
-        (FIXTURES / "events" / f"github-pull_request-{name}.json").read_text()
-    )
-    event = copy.deepcopy(event)
-    event["action"] = action
-    for dotted, value in pr_changes.items():
-        node = event["pull_request"]
-        *parents, last = dotted.split("__")
-        for key in parents:
-            node = node[key]
-        node[last] = value
-    return event
-
-
-def github_env(
-    tmp_path: Path, event: dict[str, Any], *, token: str | None = None
-) -> dict[str, str]:
-    event_path = tmp_path / "event.json"
-    event_path.write_text(json.dumps(event))
-    env = {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_EVENT_NAME": "pull_request",
-        "GITHUB_EVENT_PATH": str(event_path),
-        "GITHUB_REPOSITORY": "Codertocat/Hello-World",
-        "GITHUB_SERVER_URL": "https://github.com",
-        "GITHUB_RUN_ID": "42",
-        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
-        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
-    }
-    if token:
-        env["GITHUB_TOKEN"] = token
-    return env
-
-
-def read_outputs(path: Path) -> dict[str, str]:
-    """Parse GITHUB_OUTPUT the way the runner does (name<<DELIM ... DELIM)."""
-    outputs: dict[str, str] = {}
-    lines = iter(path.read_text().split("\n"))
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            value: list[str] = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                value.append(inner)
-            outputs[name] = "\n".join(value)
-    return outputs
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
-from test_ci import github_env, pr_event
 
+from ci_events import github_env, pr_event
 from conftest import REPO_ROOT, commit_all, git
 from fakes import github as fake_github
 from fakes import gitlab as fake_gitlab

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import skops.io
-from test_ci import github_env, read_outputs
 
+from ci_events import github_env, read_outputs
 from conftest import FIXTURES, commit_all, git
 from projects import (
     base_project,

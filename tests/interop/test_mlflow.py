@@ -20,8 +20,8 @@ pytest.importorskip("sqlalchemy")
 pytest.importorskip("alembic")
 
 from mlflow import MlflowClient
-from test_ci import github_env, pr_event
 
+from ci_events import github_env, pr_event
 from conftest import FIXTURES, commit_all, git
 from mlgate import __version__
 from mlgate.interop.mlflow import clean_key, finite, flatten

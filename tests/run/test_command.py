@@ -343,11 +343,11 @@ def test_a_pr_reuses_the_default_branchs_command_run_shared_as_a_note(
 ) -> None:  # type: ignore[no-untyped-def]
     """`mlgate ci` on main shares the command's run as a git note; a PR check in a fresh
     clone with an empty cache runs only its head's command."""
-    from test_runcache import _ci_push, sides_cached
+    from ci_events import ci_push, sides_cached
 
     command_project(repo)
     origin = push_to_origin(repo, tmp_path)
-    _ci_push(repo, tmp_path, monkeypatch, capsys)
+    ci_push(repo, tmp_path, monkeypatch, capsys)
     assert git(origin, "notes", "--ref=mlgate", "list")
 
     clone = tmp_path / "clone"

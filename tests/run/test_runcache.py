@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score
 
+from ci_events import ci_push, sides_cached
 from conftest import commit_all, git
 from mlgate import git as mgit
 from mlgate.core import config as config_mod
@@ -32,10 +33,6 @@ from projects import (
     write_config,
     write_frames,
 )
-
-
-def sides_cached(report: dict) -> tuple[bool, bool]:  # type: ignore[type-arg]
-    return report["base"]["cached"], report["head"]["cached"]
 
 
 @pytest.fixture
@@ -214,33 +211,12 @@ def _pr_in_a_fresh_clone(origin: Path, tmp_path: Path, monkeypatch: pytest.Monke
     commit_all(clone, "C 0.5")
 
 
-def _ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    """`mlgate ci` as on a push to main: promotes, and shares the run as a git note."""
-    from test_ci import github_env
-
-    from conftest import FIXTURES
-    from projects import cli
-
-    push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
-    push.update(ref="refs/heads/main", after=git(repo, "rev-parse", "HEAD"))
-    push["repository"]["default_branch"] = "main"
-    env = github_env(tmp_path, push)
-    env["GITHUB_EVENT_NAME"] = "push"
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    code, out, err = cli(capsys, "ci")
-    assert code == 0, err
-    assert "shared this run in refs/notes/mlgate" in out
-    for key in env:
-        monkeypatch.delenv(key)
-
-
 def test_a_pr_check_reuses_the_default_branchs_shared_run(
     repo: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:  # type: ignore[no-untyped-def]
     base_project(repo, classification_config(), classification_frames())
     origin = push_to_origin(repo, tmp_path)
-    _ci_push(repo, tmp_path, monkeypatch, capsys)
+    ci_push(repo, tmp_path, monkeypatch, capsys)
     assert git(origin, "notes", "--ref=mlgate", "list")  # the note reached the remote
 
     _pr_in_a_fresh_clone(origin, tmp_path, monkeypatch)
@@ -273,3 +249,18 @@ def test_a_corrupted_note_is_ignored_with_a_warning(
     assert sides_cached(report) == (False, False)  # never trusted
     [warning] = report["notes"]
     assert warning.startswith(f"ignored the mlgate note on {base[:7]}: ")
+
+
+def test_library_versions_are_what_importlib_metadata_says() -> None:
+    """Read from the dist-info directories on sys.path, without importing importlib.metadata;
+    the answers must be the same (they are part of every digest)."""
+    from importlib import metadata
+
+    expected = {}
+    for name in runcache.LIBRARIES:
+        try:
+            expected[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            expected[name] = "absent"
+    found = runcache.library_versions()
+    assert found == {"python": sys.version.split()[0], **expected}
