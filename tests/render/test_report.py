@@ -7,6 +7,7 @@ import dataclasses
 import html
 import importlib.resources
 import json
+import os
 import re
 from collections.abc import Mapping
 from functools import cache
@@ -767,3 +768,38 @@ def test_fmt_size(value: int, expected: str) -> None:
 )
 def test_fmt_seconds(value: float, expected: str) -> None:
     assert markup.fmt_seconds(value) == expected
+
+
+def test_the_same_document_prints_the_same_text_without_loading_jinja(tmp_path: Path) -> None:
+    """A warm check renders what it rendered last time from the cache: no jinja2 import;
+    any change to the document renders it anew."""
+    import subprocess
+    import sys
+
+    passed, failed = tmp_path / "passing.json", tmp_path / "failing.json"
+    passed.write_text(json.dumps(passing().to_dict()))
+    failed.write_text(json.dumps(failing().to_dict()))
+    code = (
+        "import json, sys\n"
+        "from mlgate.render.report import render_document\n"
+        "text = render_document(json.load(open(sys.argv[1])), sys.argv[2])\n"
+        "print(json.dumps([text, 'jinja2' in sys.modules]))\n"
+    )
+    env = {**os.environ, "MLGATE_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run(path: Path, fmt: str) -> tuple[str, bool]:
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(path), fmt], env=env, capture_output=True, text=True
+        )
+        assert out.returncode == 0, out.stderr
+        text, loaded = json.loads(out.stdout)
+        return text, loaded
+
+    first, loaded = run(passed, "text")
+    assert loaded and first.startswith("PASS mlgate:")
+    assert run(passed, "text") == (first, False)
+    other, loaded = run(failed, "text")
+    assert loaded and other.startswith("FAIL") and other != first
+    markdown, loaded = run(passed, "markdown")
+    assert loaded and markdown.startswith(marker("churn"))
+    assert run(passed, "markdown") == (markdown, False)

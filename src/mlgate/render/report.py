@@ -11,15 +11,13 @@ the formatting filters below.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate.core.results import CheckResult, UserTemplate
 from mlgate.core.units import shorten
@@ -40,6 +38,11 @@ from mlgate.render.markup import (
     text_columns,
 )
 from mlgate.render.templates import bytecode_cache, template_dir
+from mlgate.storage.layout import Layout
+
+if TYPE_CHECKING:  # jinja2 (~0.1 s to import) loads only when a report is rendered anew
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
 
 MARKER = "<!-- mlgate:report model={name} -->"
 COMMENT_LIMIT = 65536  # GitHub's maximum comment body, in characters
@@ -100,12 +103,56 @@ def render_document(
     report = _json_safe(document)
     if fmt == "json":
         return json.dumps(report, indent=2, sort_keys=False, default=str)
+    if fmt not in ("markdown", "text"):
+        raise ValueError(f"unknown report format {fmt!r}; expected text, markdown or json")
+    # The same document renders to the same text: a check whose results and inputs did not
+    # change (a warm check) prints what it printed last time, without loading jinja2.
+    memo = Layout.current().memo
+    key = _rendered_key(report, fmt, color, template, limit, run_url)
+    if (known := memo.get(key)) is not None:
+        return known.decode("utf-8")
     if fmt == "markdown":
-        return _render_markdown(report, template=template, limit=limit, run_url=run_url)
-    if fmt == "text":
+        text = _render_markdown(report, template=template, limit=limit, run_url=run_url)
+    else:
         env = _environment(color=color)
-        return tidy(env.get_template(_TEXT_TEMPLATE).render(_context(report, run_url=run_url)))
-    raise ValueError(f"unknown report format {fmt!r}; expected text, markdown or json")
+        text = tidy(env.get_template(_TEXT_TEMPLATE).render(_context(report, run_url=run_url)))
+    memo.put(key, text.encode("utf-8"))
+    return text
+
+
+def _rendered_key(
+    report: Mapping[str, Any],
+    fmt: str,
+    color: bool,
+    template: UserTemplate | None,
+    limit: int,
+    run_url: str | None,
+) -> str:
+    """Everything the text depends on: the document, the options, the template sources."""
+    from mlgate import __version__
+
+    inputs = {
+        "report": report,
+        "format": fmt,
+        "color": color,
+        "template": None if template is None else [template.name, template.source],
+        "limit": limit,
+        "run_url": run_url,
+        "mlgate": __version__,
+        "templates": _builtin_templates_digest(),
+    }
+    text = json.dumps(inputs, sort_keys=True, default=str).encode()
+    return f"reports/{hashlib.sha256(text).hexdigest()}"
+
+
+@functools.cache
+def _builtin_templates_digest() -> str:
+    """mlgate's own templates, by content (a source checkout may edit them)."""
+    digest = hashlib.sha256()
+    for path in sorted(template_dir().rglob("*.j2")):
+        digest.update(path.relative_to(template_dir()).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 # --- small template helpers -----------------------------------------------------------------
@@ -157,6 +204,9 @@ def markdown_environment() -> SandboxedEnvironment:
 
 @functools.lru_cache(maxsize=2)
 def _environment(*, color: bool) -> SandboxedEnvironment:
+    import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
     # Sandboxed: a report template may come from the pull request (report.template).
     env = SandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
@@ -248,6 +298,8 @@ def tidy(text: str) -> str:
 
 
 def _markdown_template(template: UserTemplate | None) -> jinja2.Template:
+    import jinja2
+
     env = _environment(color=False)
     if template is None:
         return env.get_template(_MARKDOWN_TEMPLATE)
@@ -269,6 +321,8 @@ def _read_template(path: Path) -> UserTemplate:
 def _render_template(
     tmpl: jinja2.Template, context: dict[str, Any], source: UserTemplate | None
 ) -> str:
+    import jinja2
+
     try:
         return tidy(tmpl.render(context))
     except jinja2.TemplateError as e:

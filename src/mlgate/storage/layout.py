@@ -12,6 +12,7 @@
     meta/valid-configs/<key>    configs that passed the schema (core.config)
     meta/scorers-sklearn-<v>.json    scikit-learn's scorer table (core.config)
     meta/jinja/                 compiled templates (render.templates)
+    meta/reports/<sha256>       rendered reports by their inputs (render.report)
 
 Every user of the cache asks this module for its place, so the layout is read in one file.
 """
