@@ -9,7 +9,7 @@ or the forges; ``render``/``render_history`` import jinja2 when called.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate.commands.check import run_check as check
 from mlgate.commands.history import list_versions as history
@@ -17,6 +17,9 @@ from mlgate.commands.promote import promote, rollback
 from mlgate.core.config import Config, load_path
 from mlgate.core.results import CheckResult, Outcome, summary_lines
 from mlgate.errors import ConfigError, DataError, ExitCode, GitError, MlgateError, UsageError
+
+if TYPE_CHECKING:
+    from mlgate.render.report import Format
 
 __all__ = [
     "CheckResult",
@@ -38,8 +41,8 @@ __all__ = [
 ]
 
 
-def render(result: CheckResult, fmt: str = "markdown", **options: Any) -> str:
+def render(result: CheckResult, fmt: Format = "markdown", **options: Any) -> str:
     """A check's report as ``text``, ``markdown`` or ``json`` (see render.report.render)."""
     from mlgate.render.report import render as render_report  # jinja2: only when rendering
 
-    return render_report(result, fmt, **options)  # type: ignore[arg-type]
+    return render_report(result, fmt, **options)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from mlgate import __version__
-from mlgate.errors import ExitCode, MlgateError, UsageError
+from mlgate.errors import ExitCode, MlgateError
 
 if TYPE_CHECKING:
     from mlgate.core.results import Outcome
@@ -298,15 +298,9 @@ def _publish(cwd: Path, result: str) -> int:
 
 
 def _repo_config_path(cwd: Path, config: str) -> str:
-    """``-c`` is given relative to where the user stands; git wants it repo-relative."""
     from mlgate import git  # subprocess and tarfile: not on the --help path
 
-    root = git.root(git.open_repo(cwd))
-    full = (cwd / config).resolve()
-    try:
-        return full.relative_to(root.resolve()).as_posix()
-    except ValueError:
-        raise UsageError(f"config {config} is outside the repository {root}") from None
+    return git.config_path(cwd, config)
 
 
 def _validate(cwd: Path, config: str) -> int:

@@ -138,6 +138,16 @@ def toplevel(path: str | os.PathLike[str] = ".") -> Path:
     return Path(proc.stdout.strip())
 
 
+def config_path(cwd: str | os.PathLike[str], config: str) -> str:
+    """``-c FILE`` (given relative to where the user stands) as a repository path, which is
+    how configs are read at a revision; UsageError when it is outside the repository."""
+    top = toplevel(cwd).resolve()
+    try:
+        return (Path(cwd) / config).resolve().relative_to(top).as_posix()
+    except ValueError:
+        raise UsageError(f"config {config} is outside the repository {top}") from None
+
+
 def root(repo: Repo) -> Path:
     if repo.working_tree_dir is None:
         raise UsageError(f"{repo.git_dir} is a bare repository; mlgate needs a working tree")

@@ -68,8 +68,9 @@ def run_check(
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-")))
         work = Workspace(Cache(), stack, tmp)
-        ran = run_pair(base_side, head_side, stored, work, progress or _silent)
-        (progress or _silent)("comparing and applying the gate")
+        say = progress or _silent
+        ran = run_pair(base_side, head_side, stored, work, say)
+        say("comparing and applying the gate")
         result = _compare(base_side, head_side, ran, layout)
     return replace(result, notes=(*result.notes, *warnings)) if warnings else result
 

@@ -126,7 +126,7 @@ def _check_change(
             cwd,
             base=change.base_sha,
             head="HEAD",
-            config_path=_rel(repo, cwd, config_path),
+            config_path=git.config_path(cwd, config_path),
             progress=progress,
         )
     except MlgateError as e:
@@ -193,7 +193,7 @@ def _promote(
     ensure_commit(repo, change.ref)
     number = change.pull_request or pull_request_of(git.commit_message(repo, change.ref))
     outcome = promote(
-        cwd, ref=change.ref, config_path=_rel(repo, cwd, config_path), pull_request=number
+        cwd, ref=change.ref, config_path=git.config_path(cwd, config_path), pull_request=number
     )
     logged = log_promotion(git.root(repo), outcome, environ=environ)  # notes, never failures
     outcome = replace(outcome, notes=(*outcome.notes, *logged))
@@ -239,14 +239,6 @@ def pull_request_of(message: str | bytes) -> int | None:
     subject = text.split("\n", 1)[0]
     found = re.match(r"Merge pull request #(\d+) ", subject) or re.search(r"\(#(\d+)\)$", subject)
     return int(found.group(1)) if found else None
-
-
-def _rel(repo: git.Repo, cwd: Path, config_path: str) -> str:
-    root = git.root(repo).resolve()
-    try:
-        return (cwd / config_path).resolve().relative_to(root).as_posix()
-    except ValueError:
-        raise UsageError(f"config {config_path} is outside the repository {root}") from None
 
 
 def _leave_files(

@@ -20,8 +20,8 @@ from mlgate.storage.files import temp_beside
 from mlgate.storage.objects import (
     ObjectMissing,
     TransferError,
-    _intact,
     copy_verified,
+    intact,
     object_relpath,
 )
 
@@ -85,7 +85,7 @@ class FileBackend:
         # No lock: the name is the content, so two writers racing both rename identical,
         # verified bytes into place, and a shared store stays free of lock files.
         try:
-            if _intact(final, sha256):
+            if intact(final, sha256):
                 return
             with temp_beside(final) as tmp:
                 copy_verified(src, tmp, sha256)

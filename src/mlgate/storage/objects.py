@@ -91,7 +91,8 @@ def verify(path: Path, ptr: Pointer, *, stats: StatCache | None = None) -> None:
         )
 
 
-def _intact(path: Path, sha256: str) -> bool:
+def intact(path: Path, sha256: str) -> bool:
+    """Whether ``path`` exists and holds exactly the bytes of ``sha256``."""
     try:
         return sha256_file(path) == sha256
     except FileNotFoundError:
@@ -176,7 +177,7 @@ class Cache:
         # The caller holds the object's lock. An existing object is re-checked, so putting
         # good bytes also repairs a corrupt one.
         final = self.path_for(sha256)
-        if _intact(final, sha256):
+        if intact(final, sha256):
             return final
         with temp_beside(final) as tmp:
             fill(tmp)
