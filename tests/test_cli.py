@@ -154,3 +154,33 @@ def test_every_option_and_argument_has_help_text() -> None:
 
     walk(_parser(), "mlgate")
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check"],
+        ["--debug", "check", "--base", "main", "--format", "json"],
+        ["-C", "check", "validate", "-c", "sub/mlgate.yaml"],  # a directory named like a command
+        ["-Ccheck", "history", "--format", "markdown"],
+        ["data", "add", "a.csv", "--url", "https://example.com/a.csv"],
+        ["rollback", "--to", "3", "--dry-run"],
+        ["init", "--data", "check", "--target", "y"],
+    ],
+)
+def test_a_parser_built_for_one_command_reads_it_as_the_whole_one_does(argv: list[str]) -> None:
+    """Only the command being run gets its options (a faster start); what it parses must not
+    change, whatever words the other arguments are."""
+    from mlgate.cli import _parser
+
+    assert vars(_parser(argv).parse_args(argv)) == vars(_parser().parse_args(argv))
+
+
+def test_an_unknown_command_is_named_with_every_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    from mlgate.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["chekc"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'chekc'" in err and "'check'" in err and "'data'" in err

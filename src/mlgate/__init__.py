@@ -12,7 +12,8 @@ Layers (highest first; a module imports only from its own package and from lower
   render/  interop/  forge/    report, card, history, templates | MLflow | GitHub, GitLab,
                                  CI environment, poster, Actions files
   storage/                     cache layout, files, hashing, objects, backends, fetch,
-                                 pointers, stat cache, formats, DVC, model files
+                                 pointers, stat cache, formats, DVC, model files,
+                                 installed versions
   core/                        pure: config, metrics, gate, diffs, results, run record,
                                  production format, units
   git.py  http.py              the boundaries to git and to HTTP

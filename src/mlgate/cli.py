@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -36,18 +36,7 @@ def _format(p: argparse.ArgumentParser, what: str) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="mlgate",
-        description="GitOps CI/CD for ML repositories: retrain, compare and gate models.",
-        epilog="Exit codes: 0 ok, 1 gate failed, 2 usage/config error, 3 other failure.",
-    )
-    p.add_argument("--version", action="version", version=f"mlgate {__version__}")
-    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    p.add_argument("-C", dest="cwd", default=".", metavar="DIR", help="run as if in DIR")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    c = sub.add_parser("check", help="train and compare base and head, apply the gate")
+def _check_args(c: argparse.ArgumentParser) -> None:
     c.add_argument("--base", metavar="REV", help="default: merge-base with the default branch")
     c.add_argument("--head", metavar="REV", help="default: the working tree")
     _config(c)
@@ -57,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
         "--no-cache", action="store_true", help="retrain both sides, even with unchanged inputs"
     )
 
-    ci = sub.add_parser("ci", help="in GitHub Actions / GitLab CI: check, comment, set status")
+
+def _ci_args(ci: argparse.ArgumentParser) -> None:
     _config(ci)
     ci.add_argument(
         "--no-fail", action="store_true", help="exit 0 when the gate fails (the status is red)"
@@ -69,18 +59,21 @@ def _parser() -> argparse.ArgumentParser:
         help="where to save the result for `mlgate publish` (default: mlgate-result.json)",
     )
 
-    pub = sub.add_parser("publish", help="post a saved result (fork PRs, from workflow_run)")
+
+def _publish_args(pub: argparse.ArgumentParser) -> None:
     pub.add_argument(
         "result", metavar="RESULT.json", help="the result file `mlgate ci` saved (an artifact)"
     )
 
-    pr = sub.add_parser("promote", help="promote the model at a revision to the production branch")
+
+def _promote_args(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("--ref", default="HEAD", metavar="REV", help="the candidate (default HEAD)")
     _config(pr)
     pr.add_argument("--dry-run", action="store_true", help="compare and report, write nothing")
     pr.add_argument("--no-push", action="store_true", help="commit and tag locally only")
 
-    rb = sub.add_parser("rollback", help="make version N current again, as a new version")
+
+def _rollback_args(rb: argparse.ArgumentParser) -> None:
     rb.add_argument(
         "--to", type=int, required=True, metavar="N", help="the version to make current again"
     )
@@ -90,14 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     rb.add_argument("--no-push", action="store_true", help="commit and tag locally only")
 
-    hi = sub.add_parser("history", help="promoted versions with their metrics")
+
+def _history_args(hi: argparse.ArgumentParser) -> None:
     _config(hi)
     _format(hi, "the versions")
 
-    v = sub.add_parser("validate", help="check mlgate.yaml against the schema")
-    _config(v)
 
-    i = sub.add_parser("init", help="write a starter mlgate.yaml and GitHub workflow")
+def _init_args(i: argparse.ArgumentParser) -> None:
     i.add_argument("--data", metavar="PATH", help="a training data file to read columns from")
     i.add_argument("--target", metavar="COLUMN", help="the column to predict")
     i.add_argument(
@@ -108,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--name", help="model name (default: the directory name)")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
 
-    d = sub.add_parser("data", help="versioned data: pointers and storage")
+
+def _data_args(d: argparse.ArgumentParser) -> None:
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     add = dsub.add_parser("add", help="record data files as pointers and store their bytes")
     add.add_argument("paths", nargs="+", metavar="PATH", help="the data files to add")
@@ -119,11 +112,55 @@ def _parser() -> argparse.ArgumentParser:
         sp.add_argument(
             "paths", nargs="*", metavar="PATH", help="data files or pointers (default: all)"
         )
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "check": ("train and compare base and head, apply the gate", _check_args),
+    "ci": ("in GitHub Actions / GitLab CI: check, comment, set status", _ci_args),
+    "publish": ("post a saved result (fork PRs, from workflow_run)", _publish_args),
+    "promote": ("promote the model at a revision to the production branch", _promote_args),
+    "rollback": ("make version N current again, as a new version", _rollback_args),
+    "history": ("promoted versions with their metrics", _history_args),
+    "validate": ("check mlgate.yaml against the schema", _config),
+    "init": ("write a starter mlgate.yaml and GitHub workflow", _init_args),
+    "data": ("versioned data: pointers and storage", _data_args),
+}
+
+
+def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given ``argv``, only the command it runs gets its options
+    (building every one costs a few ms on each start, and only one can run)."""
+    p = argparse.ArgumentParser(
+        prog="mlgate",
+        description="GitOps CI/CD for ML repositories: retrain, compare and gate models.",
+        epilog="Exit codes: 0 ok, 1 gate failed, 2 usage/config error, 3 other failure.",
+    )
+    p.add_argument("--version", action="version", version=f"mlgate {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("-C", dest="cwd", default=".", metavar="DIR", help="run as if in DIR")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = None if argv is None else _command_of(argv)
+    for name, (text, arguments) in COMMANDS.items():
+        parser = sub.add_parser(name, help=text)
+        if chosen is None or name == chosen:
+            arguments(parser)
     return p
 
 
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` runs: its first word that is not a global option (or -C's
+    directory); None when that is no command, so every one is built for the error."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser(sys.argv[1:] if argv is None else argv).parse_args(argv)
     try:
         return int(_dispatch(args))
     except MlgateError as e:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-import tarfile
-import tempfile
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,20 +102,24 @@ def _not_a_repo(path: str | os.PathLike[str]) -> UsageError:
 
 def open_repo(path: str | os.PathLike[str] = ".") -> Repo:
     """The repository containing ``path``, or UsageError (exit 2) when there is none."""
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--is-bare-repository", "--absolute-git-dir"],
-            cwd=path,
-            capture_output=True,
-            text=True,
-        )
-    except (FileNotFoundError, NotADirectoryError) as e:
-        raise _not_a_repo(path) from e
-    lines = proc.stdout.split()
-    if proc.returncode != 0 or len(lines) != 2:
+    # One git call in a working tree; --show-toplevel fails in a bare one: ask again without.
+    lines = _rev_parse(path, "--is-bare-repository", "--absolute-git-dir", "--show-toplevel")
+    if lines is not None and len(lines) == 3:
+        return Repo(Path(lines[1]), None if lines[0] == "true" else Path(lines[2]))
+    lines = _rev_parse(path, "--is-bare-repository", "--absolute-git-dir")
+    if lines is None or len(lines) != 2:
         raise _not_a_repo(path)
     bare, git_dir = lines[0] == "true", Path(lines[1])
     return Repo(git_dir, None if bare else toplevel(path))
+
+
+def _rev_parse(path: str | os.PathLike[str], *args: str) -> list[str] | None:
+    """``git rev-parse ARGS`` in ``path``, one answer per line; None when git refuses."""
+    try:
+        proc = subprocess.run(["git", "rev-parse", *args], cwd=path, capture_output=True, text=True)
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise _not_a_repo(path) from e
+    return proc.stdout.splitlines() if proc.returncode == 0 else None
 
 
 def toplevel(path: str | os.PathLike[str] = ".") -> Path:
@@ -186,21 +188,39 @@ def commit_message(repo: Repo, rev: str) -> str:
 
 def default_branch(repo: Repo) -> str | None:
     """The default branch: origin's HEAD if known, else a local main/master, else init's."""
-    proc = _git(repo.cwd, "symbolic-ref", "--quiet", "refs/remotes/origin/HEAD")
-    if proc.returncode == 0 and proc.stdout.strip():
-        return proc.stdout.decode().strip().removeprefix("refs/remotes/")
-    refs = repo.git("for-each-ref", "--format=%(refname)", "refs/heads", "refs/remotes/origin")
-    names = {r.removeprefix("refs/heads/") for r in refs.split() if r.startswith("refs/heads/")}
-    remote = {
-        r.removeprefix("refs/remotes/") for r in refs.split() if r.startswith("refs/remotes/")
-    }
+    found = default_branch_tip(repo)
+    return None if found is None else found[0]
+
+
+def default_branch_tip(repo: Repo) -> tuple[str, str | None] | None:
+    """``default_branch`` and the commit it points at (None: not a commit), from one
+    ``for-each-ref`` instead of a call per guess."""
+    out = repo.git(
+        "for-each-ref",
+        "--format=%(refname)%00%(symref)%00%(objecttype)%00%(objectname)",
+        "refs/heads",
+        "refs/remotes/origin",
+    )
+    symref = None
+    local: dict[str, str | None] = {}
+    remote: dict[str, str | None] = {}
+    for line in out.splitlines():
+        ref, target, kind, sha = line.split("\0")
+        if ref == "refs/remotes/origin/HEAD" and target:
+            symref = target.removeprefix("refs/remotes/")
+        tips = local if ref.startswith("refs/heads/") else remote
+        tips[ref.removeprefix("refs/heads/").removeprefix("refs/remotes/")] = (
+            sha if kind == "commit" else None
+        )
+    if symref is not None:
+        return symref, remote.get(symref)
     for name in ("main", "master"):
         if f"origin/{name}" in remote:
-            return f"origin/{name}"
-        if name in names:
-            return name
+            return f"origin/{name}", remote[f"origin/{name}"]
+        if name in local:
+            return name, local[name]
     configured = _git(repo.cwd, "config", "--get", "init.defaultBranch").stdout.decode().strip()
-    return configured if configured in names else None
+    return (configured, local[configured]) if configured in local else None
 
 
 def merge_base(repo: Repo, a: str, b: str) -> str | None:
@@ -239,10 +259,11 @@ class Files(Protocol):
 
 
 class CommitFiles:
-    def __init__(self, repo: Repo, rev: str) -> None:
+    def __init__(self, repo: Repo, rev: str, *, sha: str | None = None) -> None:
+        """``sha``: the full commit sha when the caller has it from git already."""
         self.repo = repo
         self.ref = rev
-        self.sha: str | None = resolve(repo, rev)
+        self.sha: str | None = sha or resolve(repo, rev)
         self._blobs: list[str] | None = None
 
     @property
@@ -272,6 +293,8 @@ class CommitFiles:
         if proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
             raise GitError(f"git archive {self.sha[:12]} failed in {self.repo.cwd}: {err}")
+        import tarfile  # only to export a commit: a cached check needs none
+
         with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
             try:
                 tar.extractall(dest, filter="data")  # refuses links/paths out of dest
@@ -453,6 +476,8 @@ def commit_files(
 ) -> str:
     """A commit whose tree is ``parent``'s with ``replace_dir/`` replaced by ``files``; made
     with a temporary index, so the working tree and the user's index are never touched."""
+    import tempfile  # only to write commits: a check needs none
+
     with tempfile.TemporaryDirectory(prefix="mlgate-index-") as tmp:
         env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
         if parent:

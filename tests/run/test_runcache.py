@@ -55,12 +55,15 @@ def test_a_second_check_with_nothing_changed_reuses_both_sides(project: Path, ca
     assert again["metrics"] == cold["metrics"]
 
 
-def test_a_cached_check_imports_neither_pandas_nor_sklearn(project: Path) -> None:
+def test_a_cached_check_imports_no_library_it_does_not_need(project: Path) -> None:
+    """Not pandas nor scikit-learn; nor PyYAML, Jinja or jsonschema (configs, pointers and the
+    report are remembered by content), nor tempfile (nothing runs, no scratch directory)."""
+    unneeded = ("pandas", "sklearn", "skops", "mlflow", "yaml", "jinja2", "jsonschema", "tempfile")
     code = (
         "import sys\n"
         "from mlgate.cli import main\n"
         "code = main(['check', '--format', 'json'])\n"
-        "heavy = sorted(m for m in ('pandas', 'sklearn', 'skops', 'mlflow') if m in sys.modules)\n"
+        f"heavy = sorted(m for m in {unneeded!r} if m in sys.modules)\n"
         "print('HEAVY', heavy, 'EXIT', code, file=sys.stderr)\n"
     )
     first = subprocess.run(

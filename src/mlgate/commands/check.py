@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
@@ -66,8 +65,7 @@ def run_check(
         missing = [s for s in sides if stored[s.label] is None]
         warnings = _shared_results(git.root(repo), missing, stored)
     with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-")))
-        work = Workspace(Cache(), stack, tmp)
+        work = Workspace(Cache(), stack)
         say = progress or _silent
         ran = run_pair(base_side, head_side, stored, work, say)
         say("comparing and applying the gate")

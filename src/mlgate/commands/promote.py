@@ -135,8 +135,7 @@ def promote(
         raise UsageError(f"{config_path} not found at {ref}; nothing to promote")
     remote = "origin" if git.has_remote(root) else None
     with ExitStack() as stack:
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mlgate-promote-")))
-        work = Workspace(Cache(), stack, tmp)
+        work = Workspace(Cache(), stack, prefix="mlgate-promote-")
         side = describe_side("head", files, cfg, config_path)
         work.ready(side)
         candidate = runcache.lookup(cfg.model.name, side.digest)
@@ -146,7 +145,7 @@ def promote(
             else ()
         )
         for attempt in range(1, MAX_ATTEMPTS + 1):
-            state = _state(root, repo, remote, cfg, tmp)
+            state = _state(root, repo, remote, cfg, work.tmp)
             if state.champion and state.champion.source_commit == files.sha:
                 # A re-run, or both the push and the merged-PR event of one merge.
                 done = f"v{state.champion.version}"

@@ -15,13 +15,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from mlgate.errors import ConfigError, DataError, UsageError
 from mlgate.forge import ForgeError, upsert_comment
 from mlgate.forge.env import FORGES, github_event
+from mlgate.paths import package_file
 from mlgate.render.report import marker, render_document, status_description
 
 MAX_RESULT_BYTES = 5 * 1024 * 1024
@@ -46,7 +46,7 @@ def _validator() -> Any:
     from referencing import Registry, Resource
 
     schemas = [
-        json.loads((files("mlgate") / "schema" / name).read_text(encoding="utf-8"))
+        json.loads(package_file("schema", name).read_text(encoding="utf-8"))
         for name in ("result.schema.json", "report.schema.json")
     ]
     registry = Registry().with_resources(

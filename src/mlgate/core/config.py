@@ -10,7 +10,6 @@ reported.
 from __future__ import annotations
 
 import copy
-import difflib
 import functools
 import hashlib
 import math
@@ -19,7 +18,6 @@ import posixpath
 import shlex
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +28,7 @@ from mlgate.core.scorers import Memo, Task, is_known_metric, known_metrics, metr
 from mlgate.core.yamlfile import decode, key_str, line_of, located, parse, raise_first
 from mlgate.errors import ConfigError
 from mlgate.git import where_at
-from mlgate.paths import repo_relpath
+from mlgate.paths import package_file, repo_relpath
 
 if TYPE_CHECKING:
     from mlgate.git import Files
@@ -151,7 +149,7 @@ def load(
     """Parse and validate a config; ConfigError (exit 2) at the first problem by line.
     ``base`` is the config's directory in the repo: its paths are relative to it."""
     source = decode(text, file) if isinstance(text, bytes) else text
-    data, lines = parse(source, file)
+    data, lines = parse(source, file, memo)
     if not _known_valid(source, memo):
         raise_first(schema_errors(data, file, lines))
         _remember_valid(source, memo)
@@ -165,7 +163,7 @@ def _valid_marker(source: str) -> str:
     ~0.1 s, most of a cached check. Keyed by mlgate's version and the schema itself."""
     from mlgate import __version__
 
-    schema_text = resources.files("mlgate").joinpath("schema/config.schema.json").read_bytes()
+    schema_text = package_file("schema", "config.schema.json").read_bytes()
     key = hashlib.sha256(source.encode() + b"\0" + schema_text + __version__.encode()).hexdigest()
     return f"valid-configs/{key}"
 
@@ -368,6 +366,8 @@ def _check_metric(
     if name in extra:  # runtime or declared custom metrics: no task to check
         return
     if not is_known_metric(name, memo):
+        import difflib  # only to word an error
+
         choices = tuple(sorted({*known_metrics(memo), *extra}))
         close = difflib.get_close_matches(name, choices, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -6,11 +6,11 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterator
-from importlib import resources
 from typing import TYPE_CHECKING, Any, cast
 
 from mlgate.core.yamlfile import KeyPath, key_str, located
 from mlgate.errors import ConfigError
+from mlgate.paths import package_file
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator, ValidationError
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 @functools.cache
 def schema_document() -> dict[str, Any]:
-    text = resources.files("mlgate").joinpath("schema/config.schema.json").read_text("utf-8")
+    text = package_file("schema", "config.schema.json").read_text("utf-8")
     return cast(dict[str, Any], json.loads(text))
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-from importlib import resources
 from typing import Literal, Protocol, cast
 
 from mlgate.core.metrics import ALIASES
+from mlgate.paths import package_file
 
 Task = Literal["classification", "regression"]
 
@@ -53,7 +53,7 @@ def metric_task(name: str, memo: Memo | None = None) -> Task | None:
 def _shipped_scorers() -> dict[str, Task | None]:
     """scikit-learn's scorers as of the version mlgate was released with (schema/scorers.json;
     a test keeps it equal to the installed scikit-learn's)."""
-    text = resources.files("mlgate").joinpath("schema/scorers.json").read_text("utf-8")
+    text = package_file("schema", "scorers.json").read_text("utf-8")
     return cast(dict[str, Task | None], json.loads(text)["scorers"])
 
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
 from mlgate.core.config import CommandSpec, Config
 from mlgate.core.metrics import flatten
 from mlgate.errors import ConfigError, TrainingError
@@ -182,6 +180,8 @@ def read_metrics(path: Path, name: str) -> dict[str, float]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise TrainingError(f"cannot read metrics file {name}: {e}") from e
+    import yaml  # only after a command ran: a cached check needs no PyYAML
+
     try:
         if path.suffix.lower() == ".json":
             doc = json.loads(text)
@@ -229,6 +229,8 @@ def read_params(data: bytes | None, name: str) -> dict[str, Any]:
     """A side's params file (YAML or JSON) as a mapping; missing: empty."""
     if data is None:
         return {}
+    import yaml  # only for a side that has a params file
+
     try:
         doc = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as e:

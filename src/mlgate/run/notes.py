@@ -19,12 +19,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from mlgate.errors import GitError
 from mlgate.git import _git, has_remote, identity
+from mlgate.paths import package_file
 
 NOTES_REF = "refs/notes/mlgate"
 FORMAT = "notes@1"
@@ -144,7 +144,7 @@ def _checked(model: str, record: Any) -> NoteRecord:
 def _validator() -> Any:
     import jsonschema  # lazily: a check that finds no note should not pay for it
 
-    text = (files("mlgate") / "schema" / "run.schema.json").read_text(encoding="utf-8")
+    text = package_file("schema", "run.schema.json").read_text(encoding="utf-8")
     return jsonschema.Draft202012Validator(json.loads(text))
 
 

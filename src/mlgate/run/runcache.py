@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import posixpath
-import re
 import shutil
 import sys
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from mlgate.core.results import DataSummary
 from mlgate.git import CommitFiles, Files, WorkingFiles, blob_shas
 from mlgate.storage.layout import Layout
 from mlgate.storage.pointers import pointer_path
+from mlgate.storage.versions import version_of
 
 LIBRARIES = ("mlgate", "scikit-learn", "numpy", "pandas", "scipy", "skops")
 
@@ -38,46 +38,8 @@ def library_versions() -> dict[str, str]:
 @functools.cache  # once per process: each side's digest asks, and the answer cannot change
 def _installed() -> tuple[tuple[str, str], ...]:
     found = [("python", sys.version.split()[0])]
-    listed = _dist_info_versions()
-    for name in LIBRARIES:
-        version = listed.get(_normalized(name))
-        found.append((name, version if version is not None else _metadata_version(name)))
+    found += [(name, version_of(name) or "absent") for name in LIBRARIES]
     return tuple(found)
-
-
-def _normalized(name: str) -> str:
-    """A distribution name as PEP 503 compares them (``scikit_learn`` is ``scikit-learn``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _dist_info_versions() -> dict[str, str]:
-    """{normalized name: version} from the ``<name>-<version>.dist-info`` directories on
-    ``sys.path``, first one on the path winning, as for imports. What importlib.metadata
-    reads too, without importing it (~0.08 s here, a fifth of a warm check)."""
-    found: dict[str, str] = {}
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue  # a zip, a missing directory
-        for item in sorted(names):
-            match = _DIST_INFO.match(item)
-            if match:
-                found.setdefault(_normalized(match["name"]), match["version"])
-    return found
-
-
-_DIST_INFO = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)\.dist-info$")
-
-
-def _metadata_version(name: str) -> str:
-    """The slow, complete answer (eggs, zips, other layouts)."""
-    from importlib import metadata  # ~0.08 s: only for what the scan did not find
-
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "absent"
 
 
 def code_files(files: Files, cfg: Config) -> list[str]:

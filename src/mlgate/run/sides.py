@@ -58,16 +58,16 @@ def resolve_sides(
     tip = head_files.sha
     if tip is None:
         raise UsageError(f"{git.root(repo)} has no commits yet; commit a baseline first")
-    default = git.default_branch(repo)
-    if default is None:
+    found = git.default_branch_tip(repo)
+    if found is None:
         raise UsageError(
             "cannot tell the default branch (no origin/HEAD, main or master); pass --base REV"
         )
-    default_sha = git.resolve(repo, default)
-    merge_base = git.merge_base(repo, default_sha, tip)
+    default, default_sha = found[0], found[1] or git.resolve(repo, found[0])
+    merge_base = default_sha if default_sha == tip else git.merge_base(repo, default_sha, tip)
     if merge_base is None:
         raise UsageError(f"{head or 'HEAD'} shares no history with {default}; pass --base REV")
-    base_files = git.CommitFiles(repo, merge_base)
+    base_files = git.CommitFiles(repo, merge_base, sha=merge_base)
     base_files.ref = default if merge_base == default_sha else f"merge-base with {default}"
     return base_files, head_files
 

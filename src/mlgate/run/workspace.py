@@ -1,12 +1,14 @@
 """Where sides run: verified local bytes of their data, and their checkouts.
 
-One ``Workspace`` per check or promotion (a temporary directory, the cache, and an
-ExitStack that removes what it made). Sides stay frozen: the workspace remembers, per
-side, what it fetched and exported, so each is done once however often it is asked for.
+One ``Workspace`` per check or promotion (a temporary directory, made when first needed;
+the cache; and an ExitStack that removes what it made). Sides stay frozen: the workspace
+remembers, per side, what it fetched and exported, so each is done once however often it
+is asked for.
 """
 
 from __future__ import annotations
 
+import functools
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -20,10 +22,17 @@ from mlgate.storage.objects import Cache, copy_verified
 class Workspace:
     """Data and code for the sides of one run, made on first use."""
 
-    def __init__(self, cache: Cache, stack: ExitStack, tmp: Path) -> None:
-        self.cache, self.stack, self.tmp = cache, stack, tmp
+    def __init__(self, cache: Cache, stack: ExitStack, prefix: str = "mlgate-") -> None:
+        self.cache, self.stack, self._prefix = cache, stack, prefix
         self._data: dict[tuple[str, str], Path] = {}  # (side, role) -> verified bytes
         self._code: dict[str, Path] = {}  # side -> its checkout
+
+    @functools.cached_property
+    def tmp(self) -> Path:
+        """A private temporary directory, removed with the stack; none when all was cached."""
+        import tempfile  # with random and shutil, ~9 ms a cached check does not need
+
+        return Path(self.stack.enter_context(tempfile.TemporaryDirectory(prefix=self._prefix)))
 
     def data(self, side: Side, role: str) -> Path:
         """The verified bytes of one of the side's data files, in the cache (fetched once)."""

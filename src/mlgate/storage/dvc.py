@@ -28,8 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
+from mlgate.core.yamlfile import remembered
 from mlgate.errors import ConfigError, DataError
 from mlgate.git import CommitFiles, Files, WorkingFiles, where_at
 from mlgate.git import root as git_root
@@ -38,6 +37,7 @@ from mlgate.storage.backends import download, file_url_path
 from mlgate.storage.fetch import first_of, not_found
 from mlgate.storage.files import atomic_write, lock_for, os_errors, temp_beside
 from mlgate.storage.hashing import Digests, copy_digesting
+from mlgate.storage.layout import Layout
 from mlgate.storage.objects import Cache, HashMismatch, ObjectMissing, TransferError, verify
 from mlgate.storage.pointers import Pointer
 from mlgate.storage.statcache import stat_of
@@ -55,7 +55,6 @@ SUFFIX = ".dvc"
 LOCK = "dvc.lock"
 PARAMS = "params.yaml"
 _MD5 = re.compile(r"[0-9a-f]{32}")
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -120,8 +119,14 @@ def _parents(rel: str) -> list[str]:
 
 
 def _load(raw: bytes, where: str) -> Any:
+    return remembered("dvc", raw, Layout.current().memo, lambda: _load_yaml(raw, where))
+
+
+def _load_yaml(raw: bytes, where: str) -> Any:
+    import yaml  # here, not at the top: a remembered load needs no PyYAML
+
     try:
-        return yaml.load(raw, Loader=_Loader)  # _Loader is a safe loader
+        return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -4,7 +4,6 @@ one-line errors for OSError, and the file locks two runs take on the same object
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +23,7 @@ def temp_beside(final: Path) -> Iterator[Path]:
     """
     final.parent.mkdir(parents=True, exist_ok=True)
     while True:
-        tmp = final.parent / f".{final.name}.{secrets.token_hex(6)}.tmp"
+        tmp = final.parent / f".{final.name}.{os.urandom(6).hex()}.tmp"
         try:
             # 0o666 lets the umask decide, like any new file (mkstemp would force 0o600,
             # which breaks a storage directory shared by a team).

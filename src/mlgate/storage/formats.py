@@ -15,6 +15,7 @@ from typing import IO, Any, Literal
 from mlgate.errors import DataError
 from mlgate.storage.files import atomic_write
 from mlgate.storage.layout import Layout
+from mlgate.storage.versions import version_of
 
 Format = Literal["csv", "tsv", "parquet"]
 
@@ -173,12 +174,9 @@ def _summary_key(fmt_from: str) -> dict[str, str | None] | None:
     fmt = data_format(fmt_from)
     if fmt is None:
         return None  # not tabular: the summary is (None, None) without reading anything
-    try:
-        from importlib import metadata  # ~15 ms: only when a summary is computed
-
-        pandas = metadata.version("pandas")
-        pyarrow = metadata.version("pyarrow") if fmt == "parquet" else None
-    except metadata.PackageNotFoundError:
+    pandas = version_of("pandas")
+    pyarrow = version_of("pyarrow") if fmt == "parquet" else None
+    if pandas is None or (fmt == "parquet" and pyarrow is None):
         return None  # summarizing will say what is missing
     return {
         "format": fmt,

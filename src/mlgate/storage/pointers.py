@@ -7,13 +7,17 @@ explicit ``url``. Parsing is strict: a pointer is config, and a wrong one is exi
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from mlgate.core.yamlfile import remembered
 from mlgate.errors import ConfigError
+from mlgate.storage.layout import Layout
+
+if TYPE_CHECKING:
+    import yaml
 
 SUFFIX = ".ptr"
 KEYS = ("sha256", "size", "rows", "columns", "url")  # also the order they are written in
@@ -40,9 +44,11 @@ class Pointer:
         )
         readable = not any(ch in raw for ch in _LINE_BREAKS)
         # An unbounded width keeps a wide table's columns on one line.
+        import yaml  # only where pointers are written: reading one may need no PyYAML
+
         text: str = yaml.dump(
             doc,
-            Dumper=_Dumper,
+            Dumper=_dumper(),
             sort_keys=False,
             default_flow_style=False,
             allow_unicode=readable,
@@ -58,15 +64,19 @@ class _FlowMap(dict[str, str]):
     """A mapping written in flow style: ``{age: int64, plan: object}``."""
 
 
-class _Dumper(yaml.SafeDumper):  # type: ignore[misc]  # no stubs for PyYAML
-    pass
+@functools.cache
+def _dumper() -> type[yaml.SafeDumper]:
+    import yaml
+
+    class Dumper(yaml.SafeDumper):  # type: ignore[misc]  # no stubs for PyYAML
+        pass
+
+    Dumper.add_representer(_FlowMap, _represent_flow)
+    return Dumper
 
 
 def _represent_flow(dumper: yaml.SafeDumper, data: _FlowMap) -> yaml.Node:
     return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
-
-
-_Dumper.add_representer(_FlowMap, _represent_flow)
 
 
 def is_sha256(value: object) -> bool:
@@ -100,23 +110,27 @@ def parse(data: bytes | str, *, where: str) -> Pointer:
     )
 
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
 def _load(data: bytes | str, *, where: str) -> dict[Any, Any]:
-    try:
-        doc = yaml.load(data, Loader=_LOADER)  # the C loader when built: ~10x faster
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(e, "problem", None) or "invalid YAML"
-        raise ConfigError(f"not valid YAML: {problem}", file=where, line=line) from e
+    doc = remembered("pointer", data, Layout.current().memo, lambda: _load_yaml(data, where))
     if not isinstance(doc, dict):
         raise ConfigError(
             "expected a mapping with sha256 and size (rewrite it with `mlgate data add`)",
             file=where,
         )
     return doc
+
+
+def _load_yaml(data: bytes | str, where: str) -> Any:
+    import yaml
+
+    try:
+        # the C loader when built: ~10x faster
+        return yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise ConfigError(f"not valid YAML: {problem}", file=where, line=line) from e
 
 
 def _sha256(doc: dict[Any, Any], where: str) -> str:

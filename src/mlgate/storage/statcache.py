@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -136,7 +135,7 @@ def _write_atomically(final: Path, data: bytes) -> None:
     No fsync: after a crash an entry may be lost or empty, which reads as a miss.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.{secrets.token_hex(6)}.tmp"
+    tmp = final.parent / f".{final.name}.{os.urandom(6).hex()}.tmp"
     try:
         with open(tmp, "xb") as f:
             f.write(data)
