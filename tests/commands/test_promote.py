@@ -4,10 +4,12 @@ rollback, and `mlgate ci` on merge. Real git: a bare `origin` plus clones."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +183,32 @@ def test_production_model_with_an_untrusted_type_is_refused(
     assert (
         "the production model was not loaded: it contains types mlgate never loads: evilmod.Payload"
         in err
+    )
+    assert tags(origin) == ["churn@v1"]
+
+
+def test_a_champion_naming_a_function_through_sklearn_runs_nothing(
+    repo: Path, origin: Path, capsys, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11: ``sklearn.utils._testing.check_output`` is subprocess.check_output; a
+    planted champion naming it made ``mlgate promote`` run a shell command, then promote."""
+    assert cli(capsys, "promote")[0] == 0
+    marker = tmp_path / "pwned"
+    data = skops.io.dumps(["sh", "-c", f"touch {marker}"])
+    schema = json.loads(zipfile.ZipFile(io.BytesIO(data)).read("schema.json"))
+    schema["__module__"], schema["__class__"] = "sklearn.utils._testing", "check_output"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("schema.json", json.dumps(schema))
+    _replace_production_model(repo, buf.getvalue(), fix_lineage=True)
+    set_params(repo, C=0.9)
+    commit_all(repo, "C 0.9")
+    code, _, err = cli(capsys, "promote")
+    assert not marker.exists()
+    assert code == 3
+    assert (
+        "the production model was not loaded: it contains types mlgate never loads: "
+        "sklearn.utils._testing.check_output" in err
     )
     assert tags(origin) == ["churn@v1"]
 

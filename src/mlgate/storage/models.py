@@ -16,18 +16,49 @@ class UntrustedModel(Exception):
         self.types = types
 
 
+# Types outside scikit-learn that a model may hold, each reviewed: none so far. A name goes
+# here only after reading what skops does with it on load (construct, call, setstate).
+REVIEWED: frozenset[str] = frozenset()
+
+
 def load_trusted(path: str) -> Any:
-    """A skops file, loaded only if every type in it is one skops trusts by default or one
-    defined inside scikit-learn itself (skops' default list misses internals such as the
-    HistGradientBoosting ``TreePredictor``). Anything else, e.g. a class from the user's
-    repository, is refused: loading it would run code mlgate did not vet."""
+    """A skops file, loaded only if every type in it is one skops trusts by default, one on
+    ``REVIEWED``, or a class *defined* in scikit-learn (skops' default list misses internals
+    such as the HistGradientBoosting ``TreePredictor``).
+
+    A name's ``sklearn.`` prefix proves nothing: skops resolves ``module.name`` and calls
+    what it finds, and scikit-learn modules import plenty that is not theirs
+    (``sklearn.utils._testing.check_output`` is ``subprocess.check_output``). So a name is
+    trusted only if it resolves to a class whose own ``__module__`` is scikit-learn's and
+    whose name is the one the file gives; functions, builtins and re-exported classes are
+    refused, and so is anything else, e.g. a class from the user's repository."""
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(file=path)
-    blocked = [name for name in untrusted if not name.startswith("sklearn.")]
+    blocked = [name for name in untrusted if name not in REVIEWED and not _sklearn_class(name)]
     if blocked:
         raise UntrustedModel(blocked)
     return skops.io.load(path, trusted=untrusted or None)
+
+
+def _sklearn_class(name: str) -> bool:
+    """``name`` (``module.attr``, as skops resolves it) is a class defined in scikit-learn.
+    Only modules inside scikit-learn are imported to find out, as skops itself would."""
+    import importlib
+
+    module_name, _, attr = name.rpartition(".")
+    if module_name.split(".")[0] != "sklearn" or not attr.isidentifier():
+        return False
+    try:
+        module = importlib.import_module(module_name)
+    except Exception:  # no such module: skops could not load it either
+        return False
+    found = module.__dict__.get(attr)
+    return (
+        isinstance(found, type)
+        and found.__module__.split(".")[0] == "sklearn"
+        and found.__name__ == attr
+    )
 
 
 def save_model(est: Any, path: str) -> dict[str, Any]:
