@@ -175,7 +175,7 @@ def test_evaluated_metrics_adds_gated_metrics_but_not_runtime_ones() -> None:
             "storage:",
             "stroage:",
             "mlgate.yaml:19: stroage: unknown key; expected one of version, model, data, "
-            "metrics, gate, promote, storage, report",
+            "metrics, gate, promote, storage, notes, report",
         ),
         (
             "{min: 0.85,",
@@ -570,3 +570,23 @@ def test_a_fresh_machine_checks_a_config_without_importing_scikit_learn(tmp_path
     env = {**__import__("os").environ, "MLGATE_CACHE_DIR": str(tmp_path / "empty-cache")}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert "SKLEARN False" in proc.stdout, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ", "expected an OpenSSH ed25519 public key line"),
+        ("ssh-ed25519 AAAA", "not an ssh-ed25519 public key (its base64 does not hold one)"),
+    ],
+)
+def test_a_notes_key_that_is_no_ed25519_key_is_named(key: str, message: str) -> None:
+    text = VALID + f"notes:\n  public_key: {key}\n"
+    with pytest.raises(ConfigError, match=r"notes\.public_key") as e:
+        config.load(text)
+    assert message in str(e.value)
+
+
+def test_a_pinned_notes_key_is_read() -> None:
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICavL8p3X/MoHD6jS0XfJLqtrPyAGqPccnW4oS/1fJhR ci"
+    assert config.load(VALID + f"notes:\n  public_key: {key}\n").notes_key == key
+    assert config.load(VALID).notes_key is None

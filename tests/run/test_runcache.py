@@ -225,7 +225,11 @@ def test_a_pr_check_reuses_the_default_branchs_shared_run(
     _pr_in_a_fresh_clone(origin, tmp_path, monkeypatch)
     _, report = run_json(capsys)
     assert sides_cached(report) == (True, False)  # only the head was trained
-    assert report["notes"] == []
+    base = git(origin, "rev-parse", "main")
+    assert report["notes"] == [  # the report says where the base's numbers came from
+        f"base: the run shared in refs/notes/mlgate for {base[:7]} "
+        "(a local check trusts its clone's notes)"
+    ]
 
 
 def test_a_corrupted_note_is_ignored_with_a_warning(

@@ -32,6 +32,10 @@ from mlgate.storage.layout import Layout
 from mlgate.storage.objects import Cache
 
 Comparison = Literal["same-data", "own-data", "no-baseline"]
+# Which runs shared as git notes a check may reuse: "local", any valid one (a user trusts
+# their own clone); "signed", only the base's, signed by the base config's notes.public_key
+# (`mlgate ci`: anyone who can push can write a note).
+NotesPolicy = Literal["local", "signed"]
 
 
 def run_check(
@@ -42,6 +46,7 @@ def run_check(
     config_path: str = config_mod.DEFAULT_CONFIG,
     use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
+    notes_policy: NotesPolicy = "local",
 ) -> CheckResult:
     """Train and evaluate base and head (or reuse runs with the same inputs); compare them;
     apply head's gate. ``use_cache=False`` retrains both sides (results are still stored)."""
@@ -63,7 +68,7 @@ def run_check(
     if use_cache:
         stored = {s.label: runcache.lookup(s.cfg.model.name, s.digest) for s in sides}
         missing = [s for s in sides if stored[s.label] is None]
-        warnings = _shared_results(git.root(repo), missing, stored)
+        warnings = _shared_results(git.root(repo), missing, stored, notes_policy)
     with ExitStack() as stack:
         work = Workspace(Cache(), stack)
         say = progress or _silent
@@ -74,22 +79,52 @@ def run_check(
 
 
 def _shared_results(
-    root: Path, sides: list[Side], stored: dict[str, RunRecord | None]
+    root: Path, sides: list[Side], stored: dict[str, RunRecord | None], policy: NotesPolicy
 ) -> list[str]:
     """Results that CI shared as git notes (refs/notes/mlgate) for a commit, reused when the
-    digest matches: a PR then trains only its head. Data only, validated, never code."""
+    digest matches: a PR then trains only its head. Data only, validated, never code; under
+    the "signed" policy only the base's, and only with a valid signature. Returns the lines
+    the report's notes get: which side came from a note, and which notes were ignored."""
     commits = [s for s in sides if isinstance(s.files, git.CommitFiles)]
+    if policy == "signed":
+        commits = [s for s in commits if s.label == "base"]  # the head is always run here
     if not commits or not notes.fetch(root):
         return []
-    warnings = []
+    lines = []
     for side in commits:
         assert side.files.sha is not None
-        document, warning = notes.read(root, side.files.sha, side.cfg.model.name)
+        found, warning = notes.read_entry(root, side.files.sha, side.cfg.model.name)
         if warning:
-            warnings.append(warning)
-        if document and document.get("digest") == side.digest:
-            stored[side.label] = RunRecord.from_dict(document)
-    return warnings
+            lines.append(warning)
+        if found is None or found.digest != side.digest:
+            continue
+        short = side.files.sha[:7]
+        if policy == "signed":
+            refusal = _unsigned(side, found)
+            if refusal:
+                lines.append(f"ignored the mlgate note on {short}: {refusal}; {side.label} trained")
+                continue
+            how = "signed with the notes.public_key of its own config"
+        else:
+            how = "a local check trusts its clone's notes"
+        stored[side.label] = RunRecord.from_dict(found.record)
+        lines.append(f"{side.label}: the run shared in {notes.NOTES_REF} for {short} ({how})")
+    return lines
+
+
+def _unsigned(side: Side, found: notes.NoteRecord) -> str | None:
+    """Why a note may not stand in for ``side``'s run under the "signed" policy, or None."""
+    from mlgate.run import signatures  # cryptography: only when a note is weighed
+
+    key = side.cfg.notes_key
+    if key is None:
+        return f"{side.cfg.file} pins no notes.public_key, so shared runs are not trusted"
+    if found.signature is None:
+        return "it is not signed"
+    assert side.files.sha is not None
+    if not signatures.verify(key, found.signature, side.files.sha, found.model, found.record):
+        return "its signature does not verify against notes.public_key"
+    return None
 
 
 def _silent(_text: str) -> None:

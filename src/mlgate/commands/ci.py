@@ -31,7 +31,7 @@ from mlgate.forge.poster import Poster, server_limit
 from mlgate.interop.mlflow import log_check, log_promotion
 from mlgate.render.markup import md_escape
 from mlgate.render.report import marker, render, status_description
-from mlgate.run import notes
+from mlgate.run import notes, signatures
 from mlgate.storage.files import atomic_write
 from mlgate.storage.layout import Layout
 
@@ -128,13 +128,15 @@ def _check_change(
             head="HEAD",
             config_path=git.config_path(cwd, config_path),
             progress=progress,
+            notes_policy="signed",  # anyone who can push writes notes: only signed bases
         )
     except MlgateError as e:
         poster.status("error", context, f"mlgate could not check: {e}")
         if github and environ.get("GITHUB_STEP_SUMMARY"):
-            append_summary(
-                environ["GITHUB_STEP_SUMMARY"], f"### ⚠️ mlgate could not check {model}\n\n`{e}`\n"
-            )
+            # The error may quote the pull request (a column name): escaped, not in a code span
+            # that a backtick in it would end.
+            summary = f"### ⚠️ mlgate could not check {md_escape(model)}\n\n{md_escape(e)}\n"
+            append_summary(environ["GITHUB_STEP_SUMMARY"], summary)
         raise
     body = _comment(poster, result, model, change)
     poster.status(
@@ -197,11 +199,16 @@ def _promote(
     )
     logged = log_promotion(git.root(repo), outcome, environ=environ)  # notes, never failures
     outcome = replace(outcome, notes=(*outcome.notes, *logged))
-    lines = summary_lines(outcome) + _share(git.root(repo), git.resolve(repo, change.ref), outcome)
+    commit = git.resolve(repo, change.ref)
+    files = git.CommitFiles(repo, commit, sha=commit)
+    cfg = config_mod.load_at(files, git.config_path(cwd, config_path))
+    pinned = None if cfg is None else cfg.notes_key
+    lines = summary_lines(outcome) + _share(git.root(repo), commit, outcome, environ, pinned)
     github = environ.get("GITHUB_ACTIONS") == "true"
     if github and environ.get("GITHUB_STEP_SUMMARY"):
         refusal = "\n".join(f"- {md_escape(r)}" for r in outcome.reasons)
-        summary = outcome.card or f"### mlgate: {outcome.model} was not promoted\n\n{refusal}\n"
+        heading = f"### mlgate: {md_escape(outcome.model)} was not promoted"
+        summary = outcome.card or f"{heading}\n\n{refusal}\n"
         append_summary(environ["GITHUB_STEP_SUMMARY"], summary)
     if github and environ.get("GITHUB_OUTPUT"):
         promoted = outcome.commit is not None
@@ -219,17 +226,52 @@ def _promote(
     return CiOutcome(int(code), lines)
 
 
-def _share(root: Path, commit: str, outcome: Outcome) -> list[str]:
-    """Store the default branch's run as a git note, so PR checks reuse it as their base."""
+def _share(
+    root: Path, commit: str, outcome: Outcome, environ: Mapping[str, str], pinned: str | None
+) -> list[str]:
+    """Store the default branch's run as a git note, so PR checks reuse it as their base:
+    signed with ``MLGATE_NOTES_KEY`` when this job has it (PR jobs reuse only signed runs)."""
     if outcome.run is None:
         return []
+    signature, lines = _signature(commit, outcome.model, outcome.run, environ, pinned)
     try:
-        notes.write(root, commit, outcome.model, outcome.run)
+        notes.write(root, commit, outcome.model, outcome.run, signature)
     except (ValueError, MlgateError) as e:
-        return [f"mlgate: the run was not shared as a git note: {e}"]
+        return [*lines, f"mlgate: the run was not shared as a git note: {e}"]
     if notes.push(root):
-        return [f"mlgate: shared this run in {notes.NOTES_REF} for pull requests to reuse"]
-    return [f"mlgate: could not push {notes.NOTES_REF}; pull requests will retrain this commit"]
+        how = "signed, " if signature else ""
+        return [
+            *lines,
+            f"mlgate: shared this run in {notes.NOTES_REF} ({how}for pull requests to reuse)",
+        ]
+    return [
+        *lines,
+        f"mlgate: could not push {notes.NOTES_REF}; pull requests will retrain this commit",
+    ]
+
+
+def _signature(
+    commit: str,
+    model: str,
+    record: Mapping[str, Any],
+    environ: Mapping[str, str],
+    pinned: str | None,
+) -> tuple[str | None, list[str]]:
+    """(signature or None, warnings). Unsigned notes still serve local checks."""
+    private = environ.get(signatures.ENV_KEY, "").strip()
+    if not private:
+        return None, []
+    try:
+        own = signatures.public_line(private)
+        signature = signatures.sign(private, commit, model, record)
+    except signatures.SigningKeyError as e:
+        return None, [f"mlgate: the shared run is not signed: {e}"]
+    if pinned is None or own.split()[:2] != pinned.split()[:2]:
+        return signature, [
+            f"mlgate: {signatures.ENV_KEY} is not the notes.public_key in mlgate.yaml "
+            f"({own.split()[0]} {own.split()[1][:16]}…); pull requests will not reuse this run"
+        ]
+    return signature, []
 
 
 def pull_request_of(message: str | bytes) -> int | None:

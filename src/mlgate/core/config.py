@@ -118,6 +118,9 @@ class Config:
     base: str = ""
     # Metrics mlgate does not know (command mode), by name -> higher is better.
     custom_metrics: dict[str, bool] = field(default_factory=dict)
+    # `notes: {public_key}`: the key shared run records must be signed with to be reused
+    # by `mlgate ci` (trusted only as read from the default branch).
+    notes_key: str | None = None
 
     def direction(self, name: str) -> Direction:
         if name in self.custom_metrics:
@@ -248,6 +251,28 @@ def schema() -> dict[str, Any]:
 # --- semantic checks (the data already matches the schema) -----------------------------
 
 
+def ed25519_key_bytes(line: str) -> bytes | None:
+    """The 32 key bytes of an OpenSSH ``ssh-ed25519 AAAA… [comment]`` line (its base64 is
+    the SSH wire format: two length-prefixed strings), None when it holds no such key."""
+    import base64
+    import binascii
+
+    parts = line.split()
+    if len(parts) < 2 or parts[0] != "ssh-ed25519":
+        return None
+    try:
+        blob = base64.b64decode(parts[1], validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    fields: list[bytes] = []
+    while blob and len(fields) < 3:
+        size = int.from_bytes(blob[:4], "big")
+        fields.append(blob[4 : 4 + size])
+        blob = blob[4 + size :]
+    ok = len(fields) == 2 and not blob and fields[0] == b"ssh-ed25519" and len(fields[1]) == 32
+    return fields[1] if ok else None
+
+
 def _metric_name(entry: str | dict[str, Any]) -> str:
     return entry if isinstance(entry, str) else str(entry["name"])
 
@@ -307,6 +332,11 @@ def _semantic_errors(
     template = data.get("report", {}).get("template")
     if template is not None:
         yield from _check_path(template, base, "report.template", fail)
+    key = data.get("notes", {}).get("public_key")
+    if key is not None and ed25519_key_bytes(key) is None:
+        yield fail(
+            "not an ssh-ed25519 public key (its base64 does not hold one)", "notes.public_key"
+        )
 
 
 def _check_mode(model: dict[str, Any], data: dict[str, Any], fail: Fail) -> Iterator[ConfigError]:
@@ -460,6 +490,7 @@ def _build(
         gate={name: _rule(rule) for name, rule in data.get("gate", {}).items()},
         promote=PromoteSpec(**promote),
         storage=data.get("storage"),
+        notes_key=data.get("notes", {}).get("public_key"),
         report_template=path(template),
         file=file,
         lines=lines,

@@ -4,11 +4,13 @@
 commit under ``refs/notes/mlgate`` and pushes that ref; checks elsewhere fetch it and reuse a
 record whose input digest matches. One note per commit holds every model's record::
 
-    {"mlgate": "notes@1", "records": {"<model>": <run record + "digest">, ...}}
+    {"mlgate": "notes@1", "records": {"<model>": <run record + "digest">, ...},
+     "signatures": {"<model>": "<base64 Ed25519 signature>", ...}}
 
 Anyone who can push to the repository can write a note, so a note is untrusted data: it is
 size-capped, parsed as strict JSON, validated against ``schema/run.schema.json`` and never
 executed. Bad content is ignored with a warning, never raised: the notes are only a cache.
+``signatures`` (optional; see run.signatures) is what lets `mlgate ci` trust a record.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class NoteRecord:
     model: str
     digest: str
     record: dict[str, Any]
+    signature: str | None = None
 
 
 class _BadNote(ValueError):
@@ -54,11 +57,17 @@ def read(root: Path, commit: str, model: str) -> tuple[dict[str, Any] | None, st
     (None, None) when there is no note or it holds no record for ``model``; (None, warning)
     when the note or the record is corrupt, too big or invalid. Never raises for content.
     """
+    found, warning = read_entry(root, commit, model)
+    return (None if found is None else found.record), warning
+
+
+def read_entry(root: Path, commit: str, model: str) -> tuple[NoteRecord | None, str | None]:
+    """``read``, with the record's signature (None when the note has none for it)."""
     try:
-        records = _records(root, commit)
-        if records is None or model not in records:
+        note = _note(root, commit)
+        if note is None or model not in note.records:
             return None, None
-        return _checked(model, records[model]).record, None
+        return _checked(model, note.records[model], note.signatures.get(model)), None
     except _BadNote as e:
         return None, _warning(commit, str(e))
 
@@ -66,14 +75,14 @@ def read(root: Path, commit: str, model: str) -> tuple[dict[str, Any] | None, st
 def read_all(root: Path, commit: str) -> tuple[list[NoteRecord], list[str]]:
     """Every valid record in ``commit``'s note, plus a warning for each one ignored."""
     try:
-        records = _records(root, commit) or {}
+        note = _note(root, commit) or _Note({}, {})
     except _BadNote as e:
         return [], [_warning(commit, str(e))]
     found: list[NoteRecord] = []
     warnings: list[str] = []
-    for model, record in sorted(records.items()):
+    for model, record in sorted(note.records.items()):
         try:
-            found.append(_checked(model, record))
+            found.append(_checked(model, record, note.signatures.get(model)))
         except _BadNote as e:
             warnings.append(_warning(commit, str(e)))
     return found, warnings
@@ -84,8 +93,14 @@ def _warning(commit: str, why: str) -> str:
     return f"ignored the mlgate note on {short}: {why}"
 
 
-def _records(root: Path, commit: str) -> dict[str, Any] | None:
-    """The note's ``records`` object, None without a note; _BadNote when it is malformed."""
+@dataclass(frozen=True)
+class _Note:
+    records: dict[str, Any]
+    signatures: dict[str, str]  # model -> signature, for the records that carry one
+
+
+def _note(root: Path, commit: str) -> _Note | None:
+    """The note on ``commit``, None without one; _BadNote when it is malformed."""
     blob = _note_blob(root, NOTES_REF, commit)
     return None if blob is None else _parse(_blob_bytes(root, blob))
 
@@ -107,7 +122,7 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def _parse(data: bytes) -> dict[str, Any]:
+def _parse(data: bytes) -> _Note:
     try:
         document = json.loads(data, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
@@ -117,10 +132,14 @@ def _parse(data: bytes) -> dict[str, Any]:
     records = document.get("records")
     if not isinstance(records, dict):
         raise _BadNote('its "records" is not an object')
-    return records
+    signatures = document.get("signatures")
+    if not isinstance(signatures, dict):
+        signatures = {}  # absent, or garbage: as good as unsigned
+    signed = {m: sig for m, sig in signatures.items() if m in records and isinstance(sig, str)}
+    return _Note(records, signed)
 
 
-def _checked(model: str, record: Any) -> NoteRecord:
+def _checked(model: str, record: Any, signature: str | None = None) -> NoteRecord:
     """The record if it is a valid run record for ``model`` with a digest; else _BadNote."""
     if not isinstance(record, dict):
         raise _BadNote(f"the record for {model!r} is not an object")
@@ -137,7 +156,7 @@ def _checked(model: str, record: Any) -> NoteRecord:
     digest = record.get("digest")
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise _BadNote(f"the record for {model!r} has no digest (64 lowercase hex digits)")
-    return NoteRecord(model=model, digest=digest, record=record)
+    return NoteRecord(model=model, digest=digest, record=record, signature=signature)
 
 
 @cache
@@ -151,8 +170,15 @@ def _validator() -> Any:
 # --- writing -------------------------------------------------------------------------------
 
 
-def write(root: Path, commit: str, model: str, record: Mapping[str, Any]) -> None:
-    """Store ``record`` for ``model`` in ``commit``'s note, keeping other models' records.
+def write(
+    root: Path,
+    commit: str,
+    model: str,
+    record: Mapping[str, Any],
+    signature: str | None = None,
+) -> None:
+    """Store ``record`` (and its ``signature``, if any) for ``model`` in ``commit``'s note,
+    keeping other models' records.
 
     ValueError when the record itself is invalid: that is a bug in the caller, and a record
     that would be ignored on reading must not be shared.
@@ -163,16 +189,22 @@ def write(root: Path, commit: str, model: str, record: Mapping[str, Any]) -> Non
     except (_BadNote, ValueError, TypeError) as e:
         raise ValueError(f"refusing to write an invalid mlgate note: {e}") from e
     try:
-        records = _records(root, commit) or {}
+        note = _note(root, commit) or _Note({}, {})
     except _BadNote:
-        records = {}  # a corrupt note is ignored on reading anyway: replace it
+        note = _Note({}, {})  # a corrupt note is ignored on reading anyway: replace it
     # Other models' records are kept as they are, even ones this version would not accept:
     # a newer mlgate may have written them, and reading validates them anyway.
-    _store(root, NOTES_REF, commit, {**records, model: dict(record)})
+    signatures = {m: sig for m, sig in note.signatures.items() if m != model}
+    if signature is not None:
+        signatures[model] = signature
+    records = {**note.records, model: dict(record)}
+    _store(root, NOTES_REF, commit, _Note(records, signatures))
 
 
-def _store(root: Path, ref: str, commit: str, records: Mapping[str, Any]) -> None:
-    document = {"mlgate": FORMAT, "records": dict(sorted(records.items()))}
+def _store(root: Path, ref: str, commit: str, note: _Note) -> None:
+    document: dict[str, Any] = {"mlgate": FORMAT, "records": dict(sorted(note.records.items()))}
+    if note.signatures:
+        document["signatures"] = dict(sorted(note.signatures.items()))
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), allow_nan=False)
     blob = _must(root, "hash-object", "-w", "--stdin", input=text)
     # -C stores the blob byte for byte; -m/-F would run the message through stripspace.
@@ -265,22 +297,25 @@ def _listing(root: Path, ref: str) -> dict[str, str]:
 
 
 def _union(root: Path, commit: str, sides: tuple[str, str]) -> None:
-    merged = _loose_records(root, _note_blob(root, NOTES_REF, commit))
-    missing: dict[str, Any] = {}
+    merged = _loose_note(root, _note_blob(root, NOTES_REF, commit))
+    records, signatures = dict(merged.records), dict(merged.signatures)
     for blob in sides:
-        for model, record in _loose_records(root, blob).items():
-            if model not in merged:
-                missing.setdefault(model, record)
-    if missing:
-        _store(root, NOTES_REF, commit, {**merged, **missing})
+        note = _loose_note(root, blob)
+        for model, record in note.records.items():
+            if model not in records:
+                records[model] = record  # with its own signature, never another's
+                if model in note.signatures:
+                    signatures[model] = note.signatures[model]
+    if records != merged.records:
+        _store(root, NOTES_REF, commit, _Note(records, signatures))
 
 
-def _loose_records(root: Path, blob: str | None) -> dict[str, Any]:
+def _loose_note(root: Path, blob: str | None) -> _Note:
     """A note's records for merging; a corrupt side contributes nothing."""
     try:
-        return _parse(_blob_bytes(root, blob)) if blob else {}
+        return _parse(_blob_bytes(root, blob)) if blob else _Note({}, {})
     except _BadNote:
-        return {}
+        return _Note({}, {})
 
 
 def push(root: Path, remote: str = "origin") -> bool:
