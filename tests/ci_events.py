@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, git
+from fakes.github import VALID_TOKEN, FakeGitHub
 from projects import cli
 
 
@@ -86,3 +87,50 @@ def ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys)
     assert "shared this run in refs/notes/mlgate" in out
     for key in env:
         monkeypatch.delenv(key)
+
+
+RUN_URL = "https://github.com/Codertocat/Hello-World/actions/runs/42"
+
+
+def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+def publish_env(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    gh: FakeGitHub,
+    head: str,
+    conclusion: str = "success",
+) -> None:
+    """The trusted workflow_run job's environment, for the run that made ``head``'s result."""
+    run = {"head_sha": head, "html_url": RUN_URL, "conclusion": conclusion}
+    run_event = tmp_path / "workflow_run.json"
+    run_event.write_text(json.dumps({"workflow_run": run}))
+    use_env(
+        monkeypatch,
+        {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": "workflow_run",
+            "GITHUB_EVENT_PATH": str(run_event),
+            "GITHUB_REPOSITORY": gh.repository,
+            "GITHUB_API_URL": gh.url,
+            "GITHUB_TOKEN": VALID_TOKEN,
+        },
+    )
+
+
+def saved_result(  # type: ignore[no-untyped-def]
+    repo: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys,
+    base: str,
+    head: str,
+    exit_code: int = 0,
+) -> dict[str, Any]:
+    """`mlgate ci` on pull request #2 in ``repo``; the result file it saved."""
+    use_env(monkeypatch, github_env(tmp_path, pr_event(number=2, base__sha=base, head__sha=head)))
+    assert cli(capsys, "ci")[0] == exit_code
+    return json.loads((repo / "mlgate-result.json").read_text())

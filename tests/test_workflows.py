@@ -338,7 +338,17 @@ def test_publish_workflow_never_touches_the_pull_requests_code() -> None:
     }
     (job,) = wf["jobs"].values()
     assert "github.event.workflow_run.event == 'pull_request'" in job["if"]
-    assert steps_using(wf, "actions/checkout") == []
+    # Only the default branch is checked out (its mlgate.yaml judges the result), by name.
+    assert steps_using(wf, "actions/checkout") == [
+        {
+            "uses": "actions/checkout@v4",
+            "with": {
+                "ref": "${{ github.event.repository.default_branch }}",
+                "persist-credentials": False,
+            },
+        }
+    ]
+    assert "head" not in json.dumps(steps_using(wf, "actions/checkout"))
     assert not any("git clone" in s or "git fetch" in s for _, s in run_scripts(wf))
     (download,) = steps_using(wf, "actions/download-artifact")
     assert download["uses"] == "actions/download-artifact@v4"

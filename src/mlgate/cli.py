@@ -64,6 +64,14 @@ def _publish_args(pub: argparse.ArgumentParser) -> None:
     pub.add_argument(
         "result", metavar="RESULT.json", help="the result file `mlgate ci` saved (an artifact)"
     )
+    pub.add_argument(
+        "-c",
+        "--config",
+        default="mlgate.yaml",
+        metavar="FILE",
+        help="the config whose gate judges the result, read from the default branch "
+        "(default: mlgate.yaml)",
+    )
 
 
 def _promote_args(pr: argparse.ArgumentParser) -> None:
@@ -198,7 +206,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "ci":
         return _ci(cwd, args.config, fail_on_gate=not args.no_fail, result=args.result)
     if args.command == "publish":
-        return _publish(cwd, args.result)
+        return _publish(cwd, args.result, args.config)
     if args.command == "init":
         return _init(cwd, args)
     return _data(cwd, args)
@@ -319,10 +327,10 @@ def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
     return outcome.exit_code
 
 
-def _publish(cwd: Path, result: str) -> int:
+def _publish(cwd: Path, result: str, config: str) -> int:
     from mlgate.commands.publish import publish  # the forges: keeps --help fast
 
-    done = publish(cwd / result, os.environ)
+    done = publish(cwd / result, os.environ, cwd=cwd, config_path=config)
     if done.skipped:
         print(f"mlgate: nothing published: {done.skipped}")
         return int(ExitCode.OK)

@@ -9,12 +9,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
 
-from ci_events import github_env, pr_event
+from ci_events import RUN_URL, github_env, pr_event, publish_env, saved_result, use_env
 from conftest import REPO_ROOT, commit_all, git
 from fakes import github as fake_github
 from fakes import gitlab as fake_gitlab
@@ -23,7 +22,6 @@ from fakes.gitlab import serve_gitlab
 from projects import base_project, classification_config, classification_frames, cli, set_params
 
 MARKER = "<!-- mlgate:report model=churn -->"
-RUN_URL = "https://github.com/Codertocat/Hello-World/actions/runs/42"
 
 
 @pytest.fixture
@@ -32,11 +30,6 @@ def pr_repo(repo: Path) -> tuple[Path, str, str]:
     git(repo, "checkout", "-q", "-b", "feature")
     set_params(repo, C=0.5)
     return repo, base, commit_all(repo, "C 0.5")
-
-
-def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
 
 
 def github_pr(
@@ -168,9 +161,10 @@ def test_fork_pr_warns_once_then_publish_posts_the_saved_result(
     report = (repo / "mlgate-report.md").read_text()
     assert summary == report
 
-    # The trusted workflow_run job: a write token, the artifact, no checkout of the PR.
-    artifact = tmp_path / "artifact"
-    artifact.mkdir()
+    # The trusted workflow_run job: a write token, the artifact, the default branch checked
+    # out (its mlgate.yaml judges the result), never the PR's code.
+    artifact = tmp_path / "trusted-checkout"
+    git(tmp_path, "clone", "-q", "--single-branch", "-b", "main", str(repo), str(artifact))
     (artifact / "mlgate-result.json").write_bytes((repo / "mlgate-result.json").read_bytes())
     with serve_github() as gh:
         gh.heads[gh.number] = head
@@ -179,7 +173,12 @@ def test_fork_pr_warns_once_then_publish_posts_the_saved_result(
             json.dumps(
                 {
                     "action": "completed",
-                    "workflow_run": {"head_sha": head, "html_url": RUN_URL, "pull_requests": []},
+                    "workflow_run": {
+                        "head_sha": head,
+                        "html_url": RUN_URL,
+                        "conclusion": "success",
+                        "pull_requests": [],
+                    },
                 }
             )
         )
@@ -198,35 +197,11 @@ def test_fork_pr_warns_once_then_publish_posts_the_saved_result(
             out.strip()
             == f"mlgate: posted the report on pull request #{gh.number} (pass, commit {head[:12]})"
         )
-        assert gh.bodies() == [report]
+        [body] = gh.bodies()
+        assert "were reported by the pull request's own CI run" in body
+        assert set(report.splitlines()) <= set(body.splitlines())  # the same report, plus that
         [status] = gh.statuses[head]
         assert (status["state"], status["context"]) == ("success", "mlgate/churn")
-
-
-def publish_env(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, gh: fake_github.FakeGitHub, head: str
-) -> None:
-    run_event = tmp_path / "workflow_run.json"
-    run_event.write_text(json.dumps({"workflow_run": {"head_sha": head, "html_url": RUN_URL}}))
-    use_env(
-        monkeypatch,
-        {
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_EVENT_NAME": "workflow_run",
-            "GITHUB_EVENT_PATH": str(run_event),
-            "GITHUB_REPOSITORY": gh.repository,
-            "GITHUB_API_URL": gh.url,
-            "GITHUB_TOKEN": fake_github.VALID_TOKEN,
-        },
-    )
-
-
-def saved_result(
-    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, base: str, head: str
-) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    use_env(monkeypatch, github_env(tmp_path, pr_event(number=2, base__sha=base, head__sha=head)))
-    assert cli(capsys, "ci")[0] == 0
-    return json.loads((repo / "mlgate-result.json").read_text())
 
 
 def test_publish_refuses_a_result_for_another_commit_and_skips_a_moved_pr(

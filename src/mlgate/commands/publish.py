@@ -7,6 +7,11 @@ the fork's run, so it is untrusted data: size-capped, parsed strictly, validated
 ``schema/result.schema.json``, rendered only with mlgate's own template and escaping, and
 posted only if its head sha is the triggering run's head sha *and* the pull request's
 current head on the forge. Nothing in it is executed or unpickled.
+
+Nor does it decide anything (issue 11): the verdict is recomputed from its metrics with the
+gate of the *default branch's* config (this workflow's checkout, never the artifact), the
+model must be the one that config names, ``success`` is posted only for a run whose own
+conclusion was ``success``, and the comment says the metrics are the fork's own report.
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from mlgate import git
+from mlgate.core import config as config_mod
+from mlgate.core.config import Config
+from mlgate.core.gate import evaluate
+from mlgate.core.metrics import diff_metrics
+from mlgate.core.results import verdict_fields
 from mlgate.errors import ConfigError, DataError, UsageError
 from mlgate.forge import ForgeError, upsert_comment
 from mlgate.forge.env import FORGES, github_event
@@ -74,8 +85,8 @@ def load_result(path: Path) -> dict[str, Any]:
     return dict(document)
 
 
-def _trusted_head(environ: Mapping[str, str]) -> tuple[str, str | None]:
-    """The head sha (and run URL) of the workflow run that produced the artifact."""
+def _trusted_head(environ: Mapping[str, str]) -> tuple[str, str | None, str | None]:
+    """The head sha, run URL and conclusion of the workflow run that produced the artifact."""
     if environ.get("GITHUB_EVENT_NAME") != "workflow_run":
         raise UsageError(
             "mlgate publish runs in a workflow triggered by workflow_run (it trusts that "
@@ -85,13 +96,50 @@ def _trusted_head(environ: Mapping[str, str]) -> tuple[str, str | None]:
     sha = run.get("head_sha")
     if not isinstance(sha, str):
         raise UsageError("the workflow_run event has no head_sha")
-    return sha, run.get("html_url")
+    conclusion = run.get("conclusion")
+    return sha, run.get("html_url"), conclusion if isinstance(conclusion, str) else None
 
 
-def publish(path: Path, environ: Mapping[str, str]) -> Published:
-    """Validate the saved result, check it belongs to the triggering run, then post it."""
+def default_branch_config(cwd: Path, config_path: str) -> Config:
+    """The config on the default branch of this checkout: the base repository's, which a
+    fork cannot change. UsageError when there is none to judge the result by."""
+    repo = git.open_repo(cwd)
+    found = git.default_branch_tip(repo)
+    if found is None:
+        raise UsageError("cannot tell the default branch of this checkout to read the gate from")
+    name, sha = found
+    files = git.CommitFiles(repo, name, sha=sha)
+    cfg = config_mod.load_at(files, git.config_path(cwd, config_path))
+    if cfg is None:
+        raise UsageError(f"{config_path} not found on {name}: the gate to judge the result by")
+    return cfg
+
+
+def regated(report: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
+    """The report with its verdict, rows' rules and failed/skipped rules recomputed from its
+    own metric values by ``cfg``'s gate and metric directions; the artifact's claims about
+    them are dropped."""
+    rows = report["metrics"]
+    have_base = report.get("comparison") != "no-baseline"
+    base = {r["name"]: r["base"] for r in rows if r["base"] is not None} if have_base else None
+    head = {r["name"]: r["head"] for r in rows if r["head"] is not None}
+    names = list(dict.fromkeys([*(r["name"] for r in rows), *cfg.gate]))
+    deltas = diff_metrics(base, head, names, direction=cfg.direction)
+    shown = [d for d in deltas if d.name in {r["name"] for r in rows}]
+    return {**report, **verdict_fields(shown, cfg.gate, evaluate(cfg.gate, deltas))}
+
+
+def publish(
+    path: Path,
+    environ: Mapping[str, str],
+    *,
+    cwd: Path = Path("."),
+    config_path: str = config_mod.DEFAULT_CONFIG,
+) -> Published:
+    """Validate the saved result, check it belongs to the triggering run, judge it by the
+    default branch's gate, then post it."""
     document = load_result(path)
-    head_sha, run_url = _trusted_head(environ)
+    head_sha, run_url, conclusion = _trusted_head(environ)
     if document["head_sha"] != head_sha:
         raise ForgeError(
             f"refusing to publish: {path} is for commit {document['head_sha'][:12]}, but the "
@@ -103,6 +151,12 @@ def publish(path: Path, environ: Mapping[str, str]) -> Published:
             f"{path} is a {document['forge']} result; mlgate publish posts results of GitHub "
             "workflow runs (mlgate ci posts on GitLab itself)"
         )
+    cfg = default_branch_config(cwd, config_path)
+    if document["report"]["model"] != cfg.model.name:
+        raise UsageError(
+            f"refusing to publish: {path} is for model {document['report']['model']!r}, but "
+            f"{config_path} on the default branch configures {cfg.model.name!r}"
+        )
     forge = FORGES["github"].client(environ, number)
     pr_head = forge.pull_request(number)["head"]["sha"]  # type: ignore[attr-defined]
     if pr_head != head_sha:
@@ -112,7 +166,7 @@ def publish(path: Path, environ: Mapping[str, str]) -> Published:
             f"{head_sha[:12]}; the newer run's result will be published instead"
         )
         return Published(number, head_sha, document["report"]["verdict"], False, skipped=why)
-    report = document["report"]
+    report = _judged(document["report"], cfg, conclusion)
     model = report["model"]
     body = render_document(report, "markdown", limit=forge.comment_limit, run_url=run_url)
     _, created = upsert_comment(forge, marker(model), body)
@@ -124,3 +178,18 @@ def publish(path: Path, environ: Mapping[str, str]) -> Published:
         target_url=run_url,
     )
     return Published(number, head_sha, report["verdict"], created)
+
+
+def _judged(report: Mapping[str, Any], cfg: Config, conclusion: str | None) -> dict[str, Any]:
+    """The fork's report as mlgate posts it: re-gated, and failed unless its run succeeded."""
+    judged = regated(report, cfg)
+    notes = [
+        "These metrics were reported by the pull request's own CI run (a fork's run, which "
+        "mlgate cannot verify); the verdict was recomputed from them with the default "
+        "branch's gate.",
+        *judged["notes"],
+    ]
+    if conclusion != "success":
+        judged["verdict"] = "fail"
+        notes.insert(0, f"The run that produced this result did not succeed ({conclusion}).")
+    return {**judged, "notes": notes}

@@ -8,6 +8,7 @@ rollback did (``Outcome``). Plain frozen dataclasses, JSON-ready.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -165,46 +166,57 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         from mlgate import __version__
 
-        def row(r: MetricDelta) -> dict[str, Any]:
-            checks = self.checks_for(r.name)
-            active = [c for c in checks if not c.skipped]
-            rule = self.rules.get(r.name)
-            return {
-                "name": r.name,
-                "base": r.base,
-                "head": r.head,
-                "delta": r.delta,
-                "delta_pct": r.delta_pct,
-                "direction": r.direction,
-                "better": r.better,
-                "rule": rule.describe() if rule else None,
-                "passed": None if not active else all(c.passed for c in active),
-            }
-
+        gated = verdict_fields(self.rows, self.rules, self.verdict)
         return {
             "mlgate_version": __version__,
             "model": self.model,
             "task": self.task,
-            "verdict": "pass" if self.passed else "fail",
+            "verdict": gated["verdict"],
             "comparison": self.comparison,
             "comparison_note": self.comparison_note,
             "base": None if self.base is None else self.base.to_dict(),
             "head": self.head.to_dict(),
             "base_on_head_data": self.base_on_head_data,
-            "metrics": [row(r) for r in self.rows],
+            "metrics": gated["metrics"],
             "params_diff": [p.to_dict() for p in self.params_diff],
             "data_diff": [d.to_dict() for d in self.data_diff],
-            "failed_rules": [
-                {"metric": c.metric, "rule": c.kind, "limit": c.limit, "message": c.message}
-                for c in self.verdict.failed
-            ],
-            "skipped_rules": [
-                {"metric": c.metric, "rule": c.kind, "limit": c.limit, "message": c.message}
-                for c in self.verdict.checks
-                if c.skipped
-            ],
+            "failed_rules": gated["failed_rules"],
+            "skipped_rules": gated["skipped_rules"],
             "notes": list(self.notes),
         }
+
+
+def verdict_fields(
+    rows: Sequence[MetricDelta], rules: Mapping[str, Rule], verdict: Verdict
+) -> dict[str, Any]:
+    """The report fields the gate decides: ``verdict``, ``metrics`` (each row's rule and
+    whether it passed), ``failed_rules`` and ``skipped_rules``. Shared by a check's report
+    and by `mlgate publish`, which recomputes them for a fork's result."""
+
+    def row(r: MetricDelta) -> dict[str, Any]:
+        active = [c for c in verdict.for_metric(r.name) if not c.skipped]
+        rule = rules.get(r.name)
+        return {
+            "name": r.name,
+            "base": r.base,
+            "head": r.head,
+            "delta": r.delta,
+            "delta_pct": r.delta_pct,
+            "direction": r.direction,
+            "better": r.better,
+            "rule": rule.describe() if rule else None,
+            "passed": None if not active else all(c.passed for c in active),
+        }
+
+    def check(c: RuleCheck) -> dict[str, Any]:
+        return {"metric": c.metric, "rule": c.kind, "limit": c.limit, "message": c.message}
+
+    return {
+        "verdict": "pass" if verdict.passed else "fail",
+        "metrics": [row(r) for r in rows],
+        "failed_rules": [check(c) for c in verdict.failed],
+        "skipped_rules": [check(c) for c in verdict.checks if c.skipped],
+    }
 
 
 @dataclass(frozen=True)
