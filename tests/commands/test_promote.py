@@ -25,6 +25,7 @@ from projects import (
     cli,
     push_to_origin,
     set_params,
+    write_frames,
 )
 
 
@@ -211,6 +212,30 @@ def test_a_champion_naming_a_function_through_sklearn_runs_nothing(
         "sklearn.utils._testing.check_output" in err
     )
     assert tags(origin) == ["churn@v1"]
+
+
+@pytest.mark.parametrize(("C", "promoted"), [(0.9, True), (0.003, False)])
+def test_a_champion_that_cannot_be_scored_is_held_to_its_recorded_metrics(
+    repo: Path, origin: Path, capsys, C: float, promoted: bool
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 11: when the production model cannot score the candidate's data (a renamed
+    column), relative rules used to be dropped and anything promoted. Now they are checked
+    against the champion's recorded metrics, and the output says so."""
+    assert cli(capsys, "promote")[0] == 0
+    train, test = classification_frames()
+    write_frames(repo, train.rename(columns={"f0": "g0"}), test.rename(columns={"f0": "g0"}))
+    set_params(repo, C=C)
+    commit_all(repo, "rename f0, new C")
+    code, out, err = cli(capsys, "promote")
+    shown = out + err
+    assert "relative rules compared against production v1's recorded metrics" in shown
+    assert "lacks column(s) 'f0'" in shown
+    assert (code, tags(origin)) == (
+        (0, ["churn@v1", "churn@v2"]) if promoted else (1, ["churn@v1"])
+    )
+    if not promoted:  # above the absolute minimum, but worse than v1 by more than allowed
+        assert "below the minimum" not in shown
+        assert "accuracy" in shown and "production v1" in shown
 
 
 def test_two_clones_promoting_at_once_never_lose_a_version(

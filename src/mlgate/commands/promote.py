@@ -256,15 +256,17 @@ def _decide(
     attempt: int,
 ) -> Outcome:
     names = list(cfg.evaluated_metrics)
-    champion_metrics = scored.metrics
+    champion_metrics, notes, reasons = _champion_metrics(state, scored, names)
     rows = tuple(diff_metrics(champion_metrics, candidate.metrics, names, direction=cfg.direction))
     champion = f"production v{state.champion.version}" if state.champion else "production"
     verdict = evaluate(cfg.gate, rows, labels=(champion, "candidate"))
-    reasons = [c.message for c in verdict.failed]
-    notes = []
-    if state.champion and champion_metrics is None:
-        why = scored.error or "the production model was not scored"
-        notes.append(f"{why}; only absolute rules applied")
+    reasons += [c.message for c in verdict.failed]
+    if state.champion:  # a rule is applied or the promotion refused, never skipped
+        reasons += [
+            f"{c.metric} {c.kind} could not be checked against {champion}: {c.message}"
+            for c in verdict.checks
+            if c.skipped
+        ]
     smoke = candidate.smoke or Smoke(ok=False)
     if not smoke.ok:
         reasons.append(f"predict smoke test failed: {smoke.error or 'not run'}")
@@ -284,6 +286,27 @@ def _decide(
         verdict=verdict,
         attempts=attempt,
     )
+
+
+def _champion_metrics(
+    state: _State, scored: Scores, names: list[str]
+) -> tuple[dict[str, float] | None, list[str], list[str]]:
+    """(the champion's values to compare against, notes, reasons to refuse). When the
+    production model cannot be scored on the candidate's data, its metrics as recorded at
+    its own promotion (lineage.json) stand in, and the output says so; with none recorded
+    there is nothing to hold the candidate against, and the promotion is refused."""
+    if state.champion is None or scored.metrics is not None:
+        return scored.metrics, [], []
+    why = scored.error or "the production model was not scored"
+    label = f"production v{state.champion.version}"
+    recorded = {m: v for m, v in state.champion.metrics.items() if m in names}
+    if not recorded:
+        return None, [], [f"{why}, and {label} records no metrics to compare against"]
+    note = (
+        f"{why}; relative rules compared against {label}'s recorded metrics "
+        "(lineage.json: measured on its own test data when it was promoted)"
+    )
+    return recorded, [note], []
 
 
 def _lineage(
