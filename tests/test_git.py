@@ -66,7 +66,7 @@ def test_commit_files_read_blobs_only_and_list_by_prefix(repo: Path) -> None:
     assert files.sha == sha
     assert files.read("top.txt") == b"top\n"  # the commit, not the working tree
     assert files.read("src/pkg/b.py") == b"\x00binary\xff"
-    assert files.read("link") == b"top.txt"  # a symlink is its target's name, never followed
+    assert files.read("link") == b"top\n"  # followed inside the tree, as on disk
     assert files.read("src/pkg") is None  # a directory
     assert files.read("missing.txt") is None
     assert files.list_files("src") == ["src/pkg/a.py", "src/pkg/b.py"]

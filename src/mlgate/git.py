@@ -9,6 +9,7 @@ GitPython cost a warm check ~0.1 s, more than all the git calls it made.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import subprocess
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from mlgate.errors import GitError, UsageError
+from mlgate.errors import ConfigError, GitError, UsageError
 from mlgate.paths import repo_relpath
 
 WORKING_TREE = "working tree"
@@ -52,13 +53,19 @@ class Repo:
         return f"Repo({self.working_tree_dir or self.git_dir})"
 
 
+# What ``cat-file --follow-symlinks`` answers instead of an object, for a path whose
+# symbolic links lead outside the tree, nowhere, in a circle or through a file.
+_NOT_AN_OBJECT = (b"symlink", b"dangling", b"loop", b"notdir")
+
+
 class _CatFile:
     """One ``git cat-file --batch`` for every object read: a process per read would cost
-    more than the reads themselves."""
+    more than the reads themselves. Symbolic links in ``rev:path`` are followed inside the
+    tree, as the working tree would, and one leading outside answers ("symlink", target)."""
 
     def __init__(self, cwd: Path) -> None:
         self.proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"],
+            ["git", "cat-file", "--batch", "--follow-symlinks"],
             cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -74,12 +81,17 @@ class _CatFile:
         header = stdout.readline()
         if not header:
             raise GitError(f"git cat-file stopped while reading {spec}")
-        parts = header.split()
-        if len(parts) != 3 or parts[1] == b"missing":
-            return None  # "<spec> missing" (or "ambiguous")
-        data = stdout.read(int(parts[2]))
+        line = header.rstrip(b"\n")
+        if line.endswith((b" missing", b" ambiguous")):
+            return None  # "<spec> missing": the spec may hold spaces, so judged by its end
+        kind, _, size = line.partition(b" ")
+        if kind not in _NOT_AN_OBJECT:
+            kind, size = line.split(b" ")[1:]  # "<sha> <type> <size>"
+        data = stdout.read(int(size))
         stdout.read(1)  # the newline after the content
-        return parts[1].decode(), data
+        if kind in _NOT_AN_OBJECT:
+            return ("symlink", data) if kind == b"symlink" else None
+        return kind.decode(), data
 
     def _pipes(self) -> tuple[IO[bytes], IO[bytes]]:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -272,9 +284,12 @@ class CommitFiles:
         return self.repo.git("rev-parse", f"{self.sha}^{{tree}}").strip()
 
     def read(self, path: str) -> bytes | None:
-        found = self.repo.object(f"{self.sha}:{repo_relpath(path)}")
+        rel = repo_relpath(path)
+        found = self.repo.object(f"{self.sha}:{rel}")
+        if found is not None and found[0] == "symlink":
+            raise outside(where_at(self, rel))
         if found is None or found[0] != "blob":
-            return None  # absent, a directory or a submodule
+            return None  # absent, a directory, a submodule, or a link to nothing
         return found[1]
 
     def list_files(self, prefix: str = "") -> list[str]:
@@ -298,8 +313,18 @@ class CommitFiles:
         with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
             try:
                 tar.extractall(dest, filter="data")  # refuses links/paths out of dest
-            except TypeError:  # Python < 3.10.12 has no filters; git archive emits no "../"
+            except TypeError:  # Python < 3.10.12 has no filters (first: nor these errors)
                 tar.extractall(dest)
+            except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError) as e:
+                raise outside(where_at(self, e.tarinfo.name)) from None
+        # A link may also get out through another link, which the filter judges before the
+        # other exists (and old Pythons have no filter): every link, once all are in place.
+        top = dest.resolve()
+        for dirpath, dirnames, filenames in os.walk(dest):
+            for name in dirnames + filenames:
+                link = Path(dirpath, name)
+                if link.is_symlink() and not _resolved(link).is_relative_to(top):
+                    raise outside(where_at(self, link.relative_to(dest).as_posix()))
 
 
 class WorkingFiles:
@@ -310,7 +335,7 @@ class WorkingFiles:
         self.root = root(repo)
 
     def list_files(self, prefix: str = "") -> list[str]:
-        base = self.root / prefix if prefix else self.root
+        base = self.local(prefix) if prefix else self.root
         if not base.is_dir():
             return []
         found = []
@@ -321,11 +346,49 @@ class WorkingFiles:
         return sorted(found)
 
     def read(self, path: str) -> bytes | None:
-        target = self.root / repo_relpath(path)
+        target = self.local(path)
         try:
             return target.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return None  # links in a circle: nothing there, as at a revision
+            raise
+
+    def local(self, path: str) -> Path:
+        """Where the repository path ``path`` is on disk; ConfigError (exit 2) when it leads
+        outside the working tree or into ``.git`` (symbolic links followed), since a pull
+        request's links must not make mlgate read the machine's files or git's credentials."""
+        return inside(self.root, repo_relpath(path))
+
+
+def inside(root: Path, rel: str) -> Path:
+    """``root / rel``, once sure that it resolves inside ``root`` and not into a ``.git``
+    there; ConfigError naming ``rel`` otherwise."""
+    path = root / rel
+    real, top = _resolved(path), _resolved(root)
+    if not real.is_relative_to(top):
+        raise outside(rel)
+    if ".git" in (part.lower() for part in real.relative_to(top).parts):
+        raise ConfigError(
+            "leads into .git, which holds git's own files, not the project's", file=rel
+        )
+    return path
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
+        return path.absolute()  # then nothing lies behind it: it reads as missing
+
+
+def outside(where: str) -> ConfigError:
+    return ConfigError(
+        "leads outside the repository through a symbolic link; mlgate reads nothing outside it",
+        file=where,
+    )
 
 
 def blob_shas(files: CommitFiles | WorkingFiles) -> dict[str, str]:
@@ -350,7 +413,8 @@ def blob_shas(files: CommitFiles | WorkingFiles) -> dict[str, str]:
             meta, _, path = entry.partition("\t")
             found[path] = meta.split()[1]
     changed = [p for p in run_git(["ls-files", "-z", "--modified"], root).split("\0") if p]
-    existing = [p for p in dict.fromkeys(changed) if (root / p).is_file()]
+    # git hash-object follows links: only those staying inside are hashed.
+    existing = [p for p in dict.fromkeys(changed) if inside(root, p).is_file()]
     for path in changed:
         found.pop(path, None)
     if existing:

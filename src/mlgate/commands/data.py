@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from mlgate.errors import ConfigError, DataError, UsageError
-from mlgate.git import ignored
+from mlgate.git import ignored, inside
 from mlgate.http import redact_url
 from mlgate.paths import repo_relpath
 from mlgate.storage.backends import Backend, backend_for
@@ -168,7 +168,7 @@ def pull(
 
 def _pull_one(root: Path, rel: str, cache: Cache, storage: str | None) -> bool:
     ptr = _read_pointer(root, rel)
-    dest = root / rel
+    dest = inside(root, rel)  # a directory linked out of the repository is not written to
     if dest.exists() and not dest.is_file():
         raise DataError(f"cannot pull {rel}: {dest} exists and is not a file")
     if dest.is_file():
@@ -214,7 +214,7 @@ def _push_one(root: Path, rel: str, cache: Cache, backend: Backend) -> bool:
         name=pointer_path(rel),
         cache=cache,
         storage=backend.url,
-        local=root / rel,
+        local=inside(root, rel),
         local_label=rel,
     )
     backend.put(obj, ptr.sha256)
@@ -234,7 +234,7 @@ def _selected(root: Path, paths: Sequence[str] | None) -> list[str]:
 
 def _read_pointer(root: Path, rel: str) -> Pointer:
     ptr_rel = pointer_path(rel)
-    return parse((root / ptr_rel).read_bytes(), where=ptr_rel)
+    return parse(inside(root, ptr_rel).read_bytes(), where=ptr_rel)
 
 
 def _repo_path(root: Path, path: str) -> str:

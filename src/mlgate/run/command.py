@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from mlgate.core import units
 from mlgate.core.config import CommandSpec, Config
 from mlgate.core.metrics import flatten
 from mlgate.errors import ConfigError, TrainingError
@@ -214,7 +215,7 @@ def pick_metrics(
     wanted = [m for m in cfg.evaluated_metrics]
     missing = [m for m in wanted if m not in values]
     if missing:
-        have = ", ".join(sorted(values)[:20]) or "no numbers"
+        have = units.names(sorted(values)) or "no numbers"
         raise TrainingError(
             f"{label}: metric(s) {', '.join(map(repr, missing))} not in {name} (it has: {have})"
         )

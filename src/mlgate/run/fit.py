@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mlgate.core import units
 from mlgate.core.metrics import ALIASES
 from mlgate.errors import DataError, MlgateError
 from mlgate.run.worker import TrainSpec
@@ -93,7 +94,7 @@ def split_xy(frame: Any, spec: TrainSpec, name: str) -> tuple[Any, Any]:
     name = f"{name} ({spec.ref})"
     columns = [str(c) for c in frame.columns]
     if spec.target not in columns:
-        msg = f"column {spec.target!r} not in {name} (columns: {', '.join(columns)})"
+        msg = f"column {spec.target!r} not in {name} (columns: {units.names(columns)})"
         raise WorkerFailure("config", msg, "data.target")
     features = spec.features or [c for c in columns if c != spec.target]
     missing = [c for c in features if c not in columns]

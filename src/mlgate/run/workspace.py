@@ -75,7 +75,7 @@ class Workspace:
         ``mlgate data pull``; a local file that differs from its pointer is an error, since
         the report would claim the pointer's bytes."""
         for role, summary in side.data.items():
-            dest = root / summary.path
+            dest = git.inside(root, summary.path)  # a link out must not be written through
             if summary.source in ("git", "worktree") or (dest.is_file() and not side.working_tree):
                 continue  # already there: committed, the user's own file, or in the export
             if dest.is_file():

@@ -22,8 +22,8 @@ from mlgate.storage import dvc
 from mlgate.storage.fetch import fetch
 from mlgate.storage.formats import cached_summary, known_summary
 from mlgate.storage.layout import Layout
-from mlgate.storage.objects import Cache
-from mlgate.storage.pointers import SUFFIX, parse, pointer_path
+from mlgate.storage.objects import Cache, HashMismatch, WrongSize, verify
+from mlgate.storage.pointers import SUFFIX, Pointer, parse, pointer_path
 
 
 def describe(files: Files, path: str, *, base: str = "") -> DataSummary | None:
@@ -32,20 +32,38 @@ def describe(files: Files, path: str, *, base: str = "") -> DataSummary | None:
     rel = repo_relpath(path)
     raw = files.read(pointer_path(rel))
     if raw is not None:
-        ptr = parse(raw, where=where_at(files, pointer_path(rel)))
+        where = where_at(files, pointer_path(rel))
+        ptr = parse(raw, where=where)
+        _size_of_known(ptr, where)
         return DataSummary(rel, ptr.sha256, ptr.size, ptr.rows, ptr.columns, source="pointer")
 
     out = dvc.find_out(files, rel, base=base)
     if out is not None:
         return _describe_dvc(files, out)
     if isinstance(files, WorkingFiles):
-        return _describe_file(files.root / rel, rel)
+        return _describe_file(files.local(rel), rel)
     data = files.read(rel)
     if data is None:
         return None
     digest = hashlib.sha256(data).hexdigest()
     rows, columns = cached_summary(io.BytesIO(data), rel, digest, layout=Layout.current())
     return DataSummary(rel, digest, len(data), rows, columns, source="git")
+
+
+def _size_of_known(ptr: Pointer, where: str) -> None:
+    """WrongSize naming the pointer when the cache holds its bytes and they are another
+    size: a side whose result is cached never fetches them, and its report would show the
+    pointer's size. One stat when the sizes agree."""
+    cache = Cache()
+    obj = cache.path_for(ptr.sha256)
+    try:
+        if obj.stat().st_size == ptr.size:
+            return
+        verify(obj, ptr, stats=cache.stats)
+    except WrongSize as e:
+        raise e.located(file=where, line=None) from None
+    except (OSError, HashMismatch):
+        pass  # not in the cache, or damaged there: fetching replaces it
 
 
 def _describe_file(path: Path, rel: str) -> DataSummary | None:
@@ -68,7 +86,7 @@ def _describe_dvc(files: Files, out: dvc.DvcOut) -> DataSummary:
     is trained and shown (source "worktree"), as for an edited file committed to git.
     """
     cache = Cache()
-    if isinstance(files, WorkingFiles) and (local := files.root / out.path).is_file():
+    if isinstance(files, WorkingFiles) and (local := files.local(out.path)).is_file():
         sha = dvc.local_match(local, out, cache)
         if sha is None:
             return _describe_file(local, out.path) or _gone(out.path)
@@ -99,21 +117,20 @@ def materialize(
     rel = repo_relpath(path)
     ptr_rel = pointer_path(rel)
     raw = files.read(ptr_rel)
-    root = files.root if isinstance(files, WorkingFiles) else None
+    local = files.local(rel) if isinstance(files, WorkingFiles) else None
     if raw is not None:
         where = where_at(files, ptr_rel)
-        local = root / rel if root is not None else None
         ptr = parse(raw, where=where)
         return fetch(ptr, name=where, cache=cache, storage=storage, local=local, local_label=rel)
     out = dvc.find_out(files, rel, base=base)
-    if out is not None and (root is None or not (root / rel).is_file()):
+    if out is not None and (local is None or not local.is_file()):
         # Verified against the md5 on the way in; a working file is handled below, as
         # describe did: its bytes, whether they match the DVC pointer or were edited since.
         return dvc.fetch_out(files, out, cache=cache)[1]
-    if root is not None and (root / rel).is_file():
+    if local is not None and local.is_file():
         # Copy, don't hand out the working file: it could change while training reads it.
-        return cache.add_file(root / rel)[1]
-    if root is None and (data := files.read(rel)) is not None:
+        return cache.add_file(local)[1]
+    if local is None and (data := files.read(rel)) is not None:
         return cache.put_bytes(data)
     raise DataError(f"data file {rel} not found at {files.ref}: neither {rel} nor {ptr_rel} exists")
 

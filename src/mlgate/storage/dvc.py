@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from mlgate.core.yamlfile import remembered
 from mlgate.errors import ConfigError, DataError
-from mlgate.git import CommitFiles, Files, WorkingFiles, where_at
+from mlgate.git import CommitFiles, Files, WorkingFiles, inside, where_at
 from mlgate.git import root as git_root
 from mlgate.http import redact_url
 from mlgate.storage.backends import download, file_url_path
@@ -38,7 +38,14 @@ from mlgate.storage.fetch import first_of, not_found
 from mlgate.storage.files import atomic_write, lock_for, os_errors, temp_beside
 from mlgate.storage.hashing import Digests, copy_digesting
 from mlgate.storage.layout import Layout
-from mlgate.storage.objects import Cache, HashMismatch, ObjectMissing, TransferError, verify
+from mlgate.storage.objects import (
+    Cache,
+    HashMismatch,
+    ObjectMissing,
+    TransferError,
+    WrongSize,
+    verify,
+)
 from mlgate.storage.pointers import Pointer
 from mlgate.storage.statcache import stat_of
 
@@ -312,6 +319,9 @@ def _cached(out: DvcOut, cache: Cache, looked: list[str]) -> tuple[str, Path] | 
         return None
     try:
         verify(final, Pointer(sha, size))
+    except WrongSize:  # the object is good, the map's size is not: fetched and mapped anew
+        looked.append(f"cache {final} (the md5 map's size is wrong)")
+        return None
     except HashMismatch as e:
         final.unlink(missing_ok=True)
         looked.append(f"cache {final} ({e.reason}, removed)")
@@ -354,7 +364,7 @@ def _object_names(md5: str, *, legacy: bool) -> list[str]:
 def _places(files: Files, out: DvcOut, looked: list[str]) -> Iterator[tuple[str, Fill]]:
     top = _repo_root(files)
     if top is not None:
-        local = top / out.path
+        local = inside(top, out.path)
         yield f"working tree {out.path}", lambda tmp: _from_local(local, out, tmp)
     config = _config(files, top)
     dvc_dir = top / ".dvc" if top is not None else None
@@ -454,7 +464,7 @@ def _config(files: Files, top: Path | None) -> dict[str, dict[str, str]]:
     ]
     if top is not None:
         try:
-            local: bytes | None = (top / ".dvc" / "config.local").read_bytes()
+            local: bytes | None = inside(top, ".dvc/config.local").read_bytes()
         except OSError:
             local = None
         layers.append((local, ".dvc/config.local"))

@@ -17,7 +17,15 @@ from mlgate.http import redact_url
 from mlgate.storage.backends import backend_for, download
 from mlgate.storage.files import os_errors, temp_beside
 from mlgate.storage.hashing import copy_hashing
-from mlgate.storage.objects import Cache, HashMismatch, ObjectMissing, TransferError, short, verify
+from mlgate.storage.objects import (
+    Cache,
+    HashMismatch,
+    ObjectMissing,
+    TransferError,
+    WrongSize,
+    short,
+    verify,
+)
 from mlgate.storage.pointers import Pointer
 from mlgate.storage.statcache import StatCache, stat_of
 
@@ -51,8 +59,23 @@ def fetch(
     """A verified copy of the pointer's bytes in the cache, fetched if need be.
 
     Tried in order: the cache; ``local`` (the working-tree data file, only if it matches);
-    ``storage``; ``ptr.url``. DataError naming ``name`` and every place looked otherwise.
+    ``storage``; ``ptr.url``. DataError naming ``name`` and every place looked otherwise;
+    ConfigError naming it when the bytes are found but the pointer's size is wrong.
     """
+    try:
+        return _fetch(ptr, name, cache, storage, local, local_label)
+    except WrongSize as e:
+        raise e.located(file=name, line=None) from None
+
+
+def _fetch(
+    ptr: Pointer,
+    name: str,
+    cache: Cache,
+    storage: str | None,
+    local: Path | None,
+    local_label: str | None,
+) -> Path:
     with os_errors(f"cannot fetch {name} into the cache {cache.root}"), cache.lock(ptr.sha256):
         looked: list[str] = []
         final = _cached(ptr, cache, looked)
@@ -78,7 +101,8 @@ def _cached(ptr: Pointer, cache: Cache, looked: list[str]) -> Path | None:
         verify(final, ptr, stats=cache.stats)
         return final
     except HashMismatch as e:
-        # A torn write, bit rot or a tampered cache: drop it and fetch a good copy.
+        # Not the bytes of its name (verify hashed it; a wrong size alone raised WrongSize):
+        # a torn write, bit rot or a tampered cache. Drop it and fetch a good copy.
         final.unlink(missing_ok=True)
         looked.append(f"cache {final} ({e.reason}, removed)")
         return None

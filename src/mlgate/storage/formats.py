@@ -12,6 +12,7 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Literal
 
+from mlgate.core.units import escaped, shorten
 from mlgate.errors import DataError
 from mlgate.storage.files import atomic_write
 from mlgate.storage.layout import Layout
@@ -202,8 +203,9 @@ def _read_summary(path: Path, key: dict[str, str | None]) -> Summary | None:
 
 
 def _line(e: BaseException) -> str:
-    """An exception's message on one line (pandas' parser errors span several)."""
-    return " ".join(str(e).split()) or type(e).__name__
+    """An exception's message on one line (pandas' parser errors span several), bounded
+    and escaped: a reader's message may quote the file."""
+    return escaped(shorten(str(e), 200), 200) or type(e).__name__
 
 
 def known_summary(fmt_from: str, sha256: str, *, layout: Layout) -> Summary | None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlgate.errors import DataError
+from mlgate.errors import ConfigError, DataError
 from mlgate.storage.files import lock_for, os_errors, temp_beside
 from mlgate.storage.hashing import copy_hashing, sha256_file
 from mlgate.storage.layout import Layout
@@ -41,6 +41,11 @@ class ObjectMissing(TransferError):
 
 class HashMismatch(TransferError):
     """Bytes did not match the sha256 or size they are supposed to have."""
+
+
+class WrongSize(ConfigError):
+    """The bytes are the pointer's (the sha256 matches) but its ``size`` is not: the
+    pointer is wrong, and the bytes must be kept (they may be the only copy)."""
 
 
 # --- paths and atomic writes -------------------------------------------------------------
@@ -73,17 +78,23 @@ def copy_verified(src: Path, dest: Path, sha256: str, *, sync: bool = True) -> N
 
 
 def verify(path: Path, ptr: Pointer, *, stats: StatCache | None = None) -> None:
-    """HashMismatch unless ``path`` holds exactly the pointer's bytes (size first: cheap).
-    With ``stats``, a file whose stat is unchanged since it was last hashed is not read
-    again (the stat cache's rules: size, times, inode; nothing trusted within 2 s of a
-    change)."""
+    """HashMismatch unless ``path`` holds exactly the pointer's bytes; WrongSize when it
+    does but the pointer's size is not theirs. With ``stats``, a file whose stat is
+    unchanged since it was last hashed is not read again (the stat cache's rules: size,
+    times, inode; nothing trusted within 2 s of a change)."""
     size = path.stat().st_size
+    actual = sha256_file(path) if stats is None else stats.digest(path, sha256_file)
+    if size != ptr.size and actual == ptr.sha256:
+        raise WrongSize(
+            f"says {ptr.size} bytes, but the data with sha256 {short(actual)} has {size} "
+            f"bytes; set size: {size}",
+            key="size",
+        )
     if size != ptr.size:
         raise HashMismatch(
             f"{path} has {size} bytes, expected {ptr.size}",
             reason=f"corrupt: {size} bytes, expected {ptr.size}",
         )
-    actual = sha256_file(path) if stats is None else stats.digest(path, sha256_file)
     if actual != ptr.sha256:
         raise HashMismatch(
             f"{path} has sha256 {short(actual)}, expected {short(ptr.sha256)}",

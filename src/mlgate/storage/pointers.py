@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlgate.core.units import cut
 from mlgate.core.yamlfile import remembered
 from mlgate.errors import ConfigError
 from mlgate.storage.layout import Layout
@@ -139,7 +140,7 @@ def _sha256(doc: dict[Any, Any], where: str) -> str:
     value = doc["sha256"]
     if not is_sha256(value):
         raise ConfigError(
-            f"expected 64 lowercase hex digits, got {value!r}", file=where, key="sha256"
+            f"expected 64 lowercase hex digits, got {_shown(value)}", file=where, key="sha256"
         )
     return str(value)
 
@@ -153,7 +154,9 @@ def _size(doc: dict[Any, Any], where: str) -> int:
 def _count(value: object, key: str, where: str) -> int:
     # bool is an int subclass, and `size: yes` is not a count.
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ConfigError(f"expected a non-negative integer, got {value!r}", file=where, key=key)
+        raise ConfigError(
+            f"expected a non-negative integer, got {_shown(value)}", file=where, key=key
+        )
     return value
 
 
@@ -163,12 +166,15 @@ def _columns(doc: dict[Any, Any], where: str) -> dict[str, str] | None:
         return None
     if not isinstance(value, dict):
         raise ConfigError(
-            f"expected a mapping of column name to dtype, got {value!r}", file=where, key="columns"
+            f"expected a mapping of column name to dtype, got {_shown(value)}",
+            file=where,
+            key="columns",
         )
     for name, dtype in value.items():
         if not isinstance(name, str) or not isinstance(dtype, str):
             raise ConfigError(
-                f"expected column name and dtype as strings, got {name!r}: {dtype!r} (quote them)",
+                "expected column name and dtype as strings, got "
+                f"{_shown(name)}: {_shown(dtype)} (quote them)",
                 file=where,
                 key="columns",
             )
@@ -180,5 +186,11 @@ def _url(doc: dict[Any, Any], where: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"expected a URL string, got {value!r}", file=where, key="url")
+        raise ConfigError(f"expected a URL string, got {_shown(value)}", file=where, key="url")
     return value
+
+
+def _shown(value: object) -> str:
+    """A pointer's value in an error: the pointer may be anything, so a bounded excerpt
+    (long enough for a whole sha256)."""
+    return cut(repr(value), 100)
