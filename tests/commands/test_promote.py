@@ -233,6 +233,9 @@ def test_a_champion_that_cannot_be_scored_is_held_to_its_recorded_metrics(
     assert (code, tags(origin)) == (
         (0, ["churn@v1", "churn@v2"]) if promoted else (1, ["churn@v1"])
     )
+    if promoted:  # the model card says what the candidate was held to
+        card = show(origin, "production", "churn/MODEL_CARD.md").decode()
+        assert "relative limits were checked against the metrics it recorded" in card
     if not promoted:  # above the absolute minimum, but worse than v1 by more than allowed
         assert "below the minimum" not in shown
         assert "accuracy" in shown and "production v1" in shown
