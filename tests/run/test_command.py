@@ -360,7 +360,9 @@ def test_a_pr_reuses_the_default_branchs_command_run_shared_as_a_note(
     code, report = run_json(capsys)
     assert code == 0, report
     assert sides_cached(report) == (True, False)
-    assert report["notes"] == []
+    [note] = report["notes"]  # says where the base's numbers came from
+    assert note.startswith("base: the run shared in refs/notes/mlgate for ")
+    assert note.endswith("(a local check trusts its clone's notes)")
 
 
 def test_init_reads_an_mlproject(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
