@@ -105,6 +105,27 @@ class _CatFile:
         self.proc.wait()
 
 
+MAX_REF_BYTES = 255  # a ref is a file name on most systems: one path component's limit
+
+
+def ref_name_problem(name: str) -> str | None:
+    """Why git would refuse ``name`` (e.g. ``refs/tags/churn@v3``) as a ref, the rules of
+    ``git check-ref-format``, or None; checked without a git call (configs are validated
+    on every start). Over-long names are refused too."""
+    if len(name.encode()) > MAX_REF_BYTES:
+        return f"is longer than {MAX_REF_BYTES} bytes"
+    bad = sorted({c for c in name if ord(c) < 0x20 or ord(c) == 0x7F or c in " ~^:?*[\\"})
+    if bad:
+        return f"contains {', '.join(repr(c) for c in bad)}, which git does not allow in a ref"
+    if name == "@" or "@{" in name or ".." in name or "//" in name:
+        return "contains '@{', '..' or '//', or is '@', which git does not allow"
+    if name.startswith("/") or name.endswith(("/", ".")):
+        return "starts with '/' or ends with '/' or '.', which git does not allow"
+    if any(part.startswith(".") or part.endswith(".lock") for part in name.split("/")):
+        return "has a part starting with '.' or ending with '.lock', which git does not allow"
+    return None
+
+
 def _not_a_repo(path: str | os.PathLike[str]) -> UsageError:
     return UsageError(
         f"{os.path.abspath(path)} is not inside a git repository; run mlgate from your "

@@ -303,7 +303,7 @@ def test_evaluated_metrics_adds_gated_metrics_but_not_runtime_ones() -> None:
             '"{name}@v{version}"',
             '"{model}@v{version}"',
             "mlgate.yaml:18: promote.tag: '{model}@v{version}' may only use the placeholders "
-            "{name} and {version}",
+            "{name} and {version} (a width like {version:03d})",
         ),
         (
             "promote:\n",

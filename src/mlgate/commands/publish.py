@@ -76,9 +76,11 @@ def load_result(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{size} bytes is more than a result may hold", file=str(path))
     try:
         document = json.loads(path.read_bytes(), parse_constant=_reject_constant)
+        error = next(iter(sorted(_validator().iter_errors(document), key=lambda e: e.path)), None)
     except (ValueError, UnicodeDecodeError) as e:
         raise ConfigError(f"not a JSON result: {e}", file=str(path)) from e
-    error = next(iter(sorted(_validator().iter_errors(document), key=lambda e: e.path)), None)
+    except RecursionError:  # [[[[…: no result is nested that deep
+        raise ConfigError("not a JSON result: nested too deeply", file=str(path)) from None
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         raise ConfigError(f"not a valid mlgate result: {error.message}", file=str(path), key=where)

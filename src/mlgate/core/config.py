@@ -24,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 from mlgate.core.configschema import schema_document, schema_errors, show
 from mlgate.core.gate import RULE_KINDS, Rule
 from mlgate.core.metrics import RUNTIME_METRICS, Direction, direction
+from mlgate.core.production import tag_template_problem
 from mlgate.core.scorers import Memo, Task, is_known_metric, known_metrics, metric_task
+from mlgate.core.units import shorten
 from mlgate.core.yamlfile import decode, key_str, line_of, located, parse, raise_first
 from mlgate.errors import ConfigError
-from mlgate.git import where_at
+from mlgate.git import ref_name_problem, where_at
 from mlgate.paths import package_file, repo_relpath
 
 if TYPE_CHECKING:
@@ -328,7 +330,7 @@ def _semantic_errors(
             if key in model["train"]:
                 yield from _check_path(model["train"][key], base, f"model.train.{key}", fail)
         yield from _check_command(model["train"]["command"], fail)
-    yield from _check_tag(data.get("promote", {}).get("tag"), fail)
+    yield from _check_promote(data.get("promote", {}), model["name"], fail)
     template = data.get("report", {}).get("template")
     if template is not None:
         yield from _check_path(template, base, "report.template", fail)
@@ -443,18 +445,12 @@ def _check_data(data: dict[str, Any], base: str, fail: Fail) -> Iterator[ConfigE
             )
 
 
-def _check_tag(tag: str | None, fail: Fail) -> Iterator[ConfigError]:
-    if tag is None:
-        return
-    try:
-        distinct = tag.format(name="m", version=1) != tag.format(name="m", version=2)
-    except (KeyError, IndexError, ValueError, AttributeError):
-        yield fail(f"{tag!r} may only use the placeholders {{name}} and {{version}}", "promote.tag")
-        return
-    if not distinct:
-        yield fail(
-            f"{tag!r} must contain {{version}}, so each promotion gets its own tag", "promote.tag"
-        )
+def _check_promote(promote: dict[str, Any], model: str, fail: Fail) -> Iterator[ConfigError]:
+    tag, branch = promote.get("tag"), promote.get("branch")
+    if tag is not None and (problem := tag_template_problem(tag, model)):
+        yield fail(f"{shorten(tag, 80)!r} {problem}", "promote.tag")
+    if branch is not None and (problem := ref_name_problem(f"refs/heads/{branch}")):
+        yield fail(f"branch {shorten(branch, 80)!r} {problem}", "promote.branch")
 
 
 # --- building --------------------------------------------------------------------------

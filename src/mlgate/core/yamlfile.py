@@ -107,9 +107,16 @@ def remembered(kind: str, data: bytes | str, memo: Memo | None, load: Callable[[
         except ValueError:  # a torn or foreign entry: load again and rewrite it
             pass
     value = load()
-    if _plain(value, set()):
+    if _plain_enough(value):
         memo.put(name, json.dumps(value, separators=(",", ":")).encode())
     return value
+
+
+def _plain_enough(value: object) -> bool:
+    try:
+        return _plain(value, set())
+    except RecursionError:  # nested deeper than the stack: load it afresh next time
+        return False
 
 
 def _plain(value: object, seen: set[int]) -> bool:
@@ -144,6 +151,8 @@ def _parse(text: str, file: str) -> tuple[Any, dict[str, int]]:
         raise _yamllocated(e, text, file) from e
     except (ValueError, OverflowError) as e:  # e.g. a timestamp like 2024-13-45
         raise ConfigError(f"invalid YAML: {e}", file=file) from e
+    except RecursionError:  # [[[[…: deeper than Python's stack, never a real config
+        raise ConfigError("invalid YAML: nested too deeply", file=file) from None
 
 
 def _load_yaml(text: str, file: str) -> tuple[Any, dict[str, int]]:
