@@ -386,6 +386,7 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
         for path, ptr in data_mod.add(root, rel, url=args.url, storage=storage, cache=cache):
             rows = f", {ptr.rows} rows" if ptr.rows is not None else ""
             print(f"{path}.ptr: sha256 {ptr.sha256[:12]}, {ptr.size} bytes{rows}")
+        _removed(cache.removed)
         return int(ExitCode.OK)
     if args.data_command == "status":
         entries = data_mod.status(root, cache=cache, storage=storage)
@@ -402,6 +403,7 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
     paths = [_rel(cwd, root, p) for p in args.paths] or None
     action = data_mod.pull if args.data_command == "pull" else data_mod.push
     done = action(root, paths, cache=cache, storage=storage)
+    _removed(cache.removed)
     verb = "pulled" if args.data_command == "pull" else "pushed"
     if not done:
         where = "the working tree" if verb == "pulled" else "storage"
@@ -409,6 +411,11 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
     else:
         print(f"{verb} {len(done)} file(s)" + "".join(f"\n  {p}" for p in done))
     return int(ExitCode.OK)
+
+
+def _removed(paths: list[Path]) -> None:
+    for path in paths:
+        print(f"mlgate: removed {path}, a temp file an interrupted run left", file=sys.stderr)
 
 
 def _rel(cwd: Path, root: Path, path: str) -> str:

@@ -36,7 +36,9 @@ def add(
     """Point git at each data file: write ``<path>.ptr``, store the bytes, git-ignore the file."""
     if url is not None and len(paths) != 1:
         raise UsageError("--url is the location of one file; add files one at a time with it")
-    backend = backend_for(storage) if storage else None  # a bad URL fails before any write
+    # A bad URL fails before any write. What the storage's writes clean up is listed with
+    # the cache's: one list of what this command removed.
+    backend = backend_for(storage, removed=cache.removed) if storage else None
     rels = [_add_target(root, p) for p in paths]
     with os_errors(f"cannot add {', '.join(rels)}"):
         added = [(rel, _add_one(root, rel, url=url, backend=backend, cache=cache)) for rel in rels]
@@ -198,7 +200,7 @@ def push(
             "no storage configured; set `storage: file:///path/to/store` in mlgate.yaml to push",
             key="storage",
         )
-    backend = backend_for(storage)
+    backend = backend_for(storage, removed=cache.removed)
     if not backend.writable:
         scheme = storage.split(":", 1)[0]
         raise DataError(f"{scheme} storage is read-only: cannot push to {redact_url(storage)}")

@@ -70,9 +70,11 @@ class FileBackend:
 
     writable = True
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, removed: list[Path] | None = None) -> None:
         self.url = url
         self.root = file_url_path(url)
+        # Temp files of killed pushes that puts removed (older than STALE_AFTER), for the output.
+        self.removed = removed if removed is not None else []
 
     def path_for(self, sha256: str) -> Path:
         return self.root / object_relpath(sha256)
@@ -87,7 +89,7 @@ class FileBackend:
         try:
             if intact(final, sha256):
                 return
-            with temp_beside(final) as tmp:
+            with temp_beside(final, removed=self.removed) as tmp:
                 copy_verified(src, tmp, sha256)
                 os.replace(tmp, final)
         except OSError as e:
@@ -133,11 +135,12 @@ class HttpBackend:
         raise DataError(f"cannot tell whether {redact_url(url)} exists: HTTP {resp.status_code}")
 
 
-def backend_for(url: str) -> Backend:
-    """The backend for a storage URL; ConfigError (exit 2) for an unsupported scheme."""
+def backend_for(url: str, *, removed: list[Path] | None = None) -> Backend:
+    """The backend for a storage URL; ConfigError (exit 2) for an unsupported scheme.
+    A writable one adds the stale temp files its writes remove to ``removed``."""
     scheme = urlsplit(url).scheme.lower()
     if scheme == "file":
-        return FileBackend(url)
+        return FileBackend(url, removed=removed)
     if scheme in ("http", "https"):
         return HttpBackend(url)
     raise ConfigError(

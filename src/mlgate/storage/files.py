@@ -1,9 +1,12 @@
-"""Files that are whole or absent: temp files beside their target renamed into place,
-one-line errors for OSError, and the file locks two runs take on the same object."""
+"""Files that are whole or absent: temp files beside their target renamed into place (and
+those a killed run left, removed by the next write there), one-line errors for OSError,
+and the file locks two runs take on the same object."""
 
 from __future__ import annotations
 
 import os
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,13 +18,50 @@ if TYPE_CHECKING:
     from filelock import FileLock
 
 
+# A temp file untouched this long was left by a killed run: a live writer's copy refreshes
+# its mtime with every chunk it writes.
+STALE_AFTER = 3600.0  # seconds
+
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")  # temp_beside's names, nobody else's
+
+
+def remove_stale_temps(directory: Path) -> list[Path]:
+    """Remove the temp files in ``directory`` untouched for ``STALE_AFTER``; returns them.
+
+    Age is the one rule because it is the only safe one in a directory several machines
+    share (a storage mount), where no lock or pid tells a live writer from a dead one.
+    """
+    cutoff = time.time() - STALE_AFTER
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed  # not there yet: nothing to clean
+    for entry in entries:
+        if not _TEMP_NAME.fullmatch(entry.name):
+            continue
+        try:
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff and entry.is_file(
+                follow_symlinks=False
+            ):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # another run removed it first, or it is not ours to remove
+    return removed
+
+
 @contextmanager
-def temp_beside(final: Path) -> Iterator[Path]:
+def temp_beside(final: Path, *, removed: list[Path] | None = None) -> Iterator[Path]:
     """A fresh empty temp file in ``final``'s directory, removed unless the caller moved it.
 
     Same directory, so ``os.replace(tmp, final)`` is an atomic rename on one filesystem.
+    Stale temp files there (a killed run's) are removed first and added to ``removed``.
     """
     final.parent.mkdir(parents=True, exist_ok=True)
+    stale = remove_stale_temps(final.parent)
+    if removed is not None:
+        removed += stale
     while True:
         tmp = final.parent / f".{final.name}.{os.urandom(6).hex()}.tmp"
         try:

@@ -122,6 +122,8 @@ class Cache:
         self.root = self.layout.root
         self.objects = self.layout.objects
         self.stats = stats if stats is not None else StatCache(self.layout.stat)
+        # Temp files of killed runs that writes through this cache removed, for the output.
+        self.removed: list[Path] = []
 
     def sha256_of(self, path: Path) -> str:
         """The sha256 of a working-tree file, from the stat cache when it is unchanged."""
@@ -160,7 +162,7 @@ class Cache:
         before = stat_of(src)
         # The temp file sits in the objects directory: the same filesystem, so the rename
         # into place once the digest is known is atomic.
-        with temp_beside(self.objects / "incoming") as tmp:
+        with temp_beside(self.objects / "incoming", removed=self.removed) as tmp:
             digest = copy_hashing(src, tmp, sync=False)
             if stat_of(src) != before:
                 # The copy may mix old and new bytes: refuse it rather than store a torn file.
@@ -190,7 +192,7 @@ class Cache:
         final = self.path_for(sha256)
         if intact(final, sha256):
             return final
-        with temp_beside(final) as tmp:
+        with temp_beside(final, removed=self.removed) as tmp:
             fill(tmp)
             os.replace(tmp, final)
         return final
