@@ -172,21 +172,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(_dispatch(args))
     except MlgateError as e:
-        if args.debug:
-            raise
-        print(f"mlgate: error: {e}", file=sys.stderr)
+        _fail(f"mlgate: error: {e}", debug=args.debug)
         return int(e.exit_code)
     except KeyboardInterrupt:
-        print("mlgate: interrupted", file=sys.stderr)
+        _fail("mlgate: interrupted", debug=args.debug)
         return 130
     except Exception as e:  # a bug: say so in one line, keep the traceback for --debug
-        if args.debug:
-            raise
-        print(
-            f"mlgate: internal error: {type(e).__name__}: {e} (rerun with --debug and report it)",
-            file=sys.stderr,
-        )
+        hint = "report it" if args.debug else "rerun with --debug and report it"
+        _fail(f"mlgate: internal error: {type(e).__name__}: {e} ({hint})", debug=args.debug)
         return int(ExitCode.FAILURE)
+
+
+def _fail(line: str, *, debug: bool) -> None:
+    """The error's one line on stderr, after the traceback with --debug: the exit code is
+    the documented one either way. Whatever an exception carries, no token from the
+    environment is shown."""
+    import traceback
+
+    from mlgate.forge.env import secrets  # only when something failed
+    from mlgate.http import redact  # likewise
+
+    text = f"{traceback.format_exc()}{line}" if debug else line
+    print(redact(text, *secrets(os.environ)), file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -267,13 +267,14 @@ def test_report_template_from_the_repo_is_used_and_sandboxed(repo: Path, capsys)
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == "<!-- mlgate:report model=churn -->"  # the marker is kept
-    assert lines[1] == "## churn: pass"
+    assert lines[1].startswith("### ✅ mlgate: churn passes the gate")  # so is the verdict
+    assert "## churn: pass" in lines
     assert "| accuracy |" in out
     (repo / "ci" / "report.md.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}\n")
     code, out, err = cli(capsys, "check", "--format", "markdown")
     assert code == 2 and out == ""
     assert err.startswith(
-        "mlgate: error: ci/report.md.j2: report.template: the report template failed"
+        "mlgate: error: ci/report.md.j2:1: report.template: the report template failed"
     )
 
 

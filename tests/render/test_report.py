@@ -588,7 +588,10 @@ def test_custom_template_can_reuse_sections(tmp_path: Path) -> None:
         '{{ marker }}\nCustom for {{ report.model | md }}\n{% include "report/metrics.md.j2" %}\n'
     )
     md = render(passing(), "markdown", template=template)
-    assert md.splitlines()[:2] == ["<!-- mlgate:report model=churn -->", "Custom for churn"]
+    lines = md.splitlines()
+    assert lines[0] == "<!-- mlgate:report model=churn -->" and md.count("mlgate:report") == 1
+    assert lines[1].startswith("### ✅ mlgate: churn passes the gate")  # mlgate's own
+    assert "Custom for churn" in lines
     assert table_with(to_html(md), "metric")[1][0] == "accuracy"
 
 
@@ -596,7 +599,8 @@ def test_custom_template_always_starts_with_the_marker(tmp_path: Path) -> None:
     template = tmp_path / "report.md.j2"
     template.write_text("Just {{ report.verdict }}\n")
     md = render(passing(), "markdown", template=template)
-    assert md == "<!-- mlgate:report model=churn -->\nJust pass\n"
+    assert md.startswith("<!-- mlgate:report model=churn -->\n### ✅ mlgate: churn passes")
+    assert md.endswith("\n\nJust pass\n")
 
 
 def test_custom_template_syntax_error_is_a_config_error(tmp_path: Path) -> None:

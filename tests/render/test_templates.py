@@ -21,8 +21,8 @@ def counting(self, *a, **k):
     return original(self, *a, **k)
 env.Environment.compile = counting
 from mlgate.render.report import _environment
-for color in (False, True):
-    e = _environment(color=color)
+for color, markdown in ((False, False), (True, False), (False, True)):
+    e = _environment(color=color, markdown=markdown)
     e.get_template("report.txt.j2")
     e.get_template("report.md.j2")
 print(len(compiled))
@@ -42,7 +42,8 @@ def test_a_second_process_compiles_nothing(tmp_path: Path) -> None:
     assert first >= 4  # both templates (and their includes), once per filter set
     assert compiles(cache) == 0
     folders = sorted(p.name.rsplit("-", 1)[1] for p in Layout(cache).templates.iterdir())
-    assert folders == ["color", "plain"]  # Jinja folds constants through filters
+    # Jinja folds constants through filters, and markdown's escaping is compiled in.
+    assert folders == ["color", "markdown", "plain"]
 
 
 def test_a_directory_others_may_write_to_is_not_used(tmp_path: Path) -> None:

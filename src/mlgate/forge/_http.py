@@ -25,7 +25,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from urllib3.exceptions import (
@@ -41,7 +41,7 @@ from urllib3.util.retry import Retry
 from mlgate import http
 from mlgate.core.units import cut
 from mlgate.forge import ForbiddenError, ForgeError
-from mlgate.http import DEFAULT_TIMEOUT, Timeout
+from mlgate.http import DEFAULT_TIMEOUT, Timeout, redact
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +59,6 @@ GITHUB_API_VERSION = "2022-11-28"
 
 
 # --- secrets -----------------------------------------------------------------------------
-
-
-def redact(text: str, token: str | None) -> str:
-    """``text`` with every occurrence of ``token`` (also URL-encoded) replaced by ``***``."""
-    if not token:
-        return text
-    for form in {token, quote(token, safe=""), quote(token)}:
-        text = text.replace(form, "***")
-    return text
 
 
 class Secret:
@@ -289,7 +280,7 @@ def request(
     scrub = forge.redact if forge else str
     try:
         response = session.request(method, url, json=json, params=params)
-    except requests.RequestException as e:
+    except (requests.RequestException, ValueError) as e:  # urllib3 raises some bare
         message = scrub(f"cannot reach {_host(url)} while {what}: {_reason(e, forge)}")
         raise ForgeError(message) from _safe_cause(e, scrub)
     if response.ok:
@@ -459,7 +450,7 @@ def _tries(response: requests.Response) -> int:
     return len(getattr(retries, "history", ())) + 1
 
 
-def _reason(e: requests.RequestException, forge: ForgeSession | None) -> str:
+def _reason(e: Exception, forge: ForgeSession | None) -> str:
     connect, read = forge.timeout if forge else DEFAULT_TIMEOUT
     reason: Any = e.args[0] if e.args else e
     reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
@@ -484,7 +475,11 @@ def _safe_cause(e: BaseException, scrub: Scrub) -> BaseException | None:
 
 
 def _host(url: str) -> str:
-    return urlsplit(url).netloc.rsplit("@", 1)[-1] or url
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:  # raised here, the error would show the request's, token and all
+        netloc = ""
+    return netloc.rsplit("@", 1)[-1] or http.redact_url(url)
 
 
 def _without_query(url: str | None) -> str:

@@ -64,8 +64,17 @@ class ForgeKind(Protocol):
 
 
 def token(kind: ForgeKind, environ: Mapping[str, str]) -> str | None:
-    """The forge's token by its precedence, or None."""
-    return next((environ[v] for v in kind.token_vars if environ.get(v)), None)
+    """The forge's token by its precedence, or None. Surrounding whitespace (a token read
+    from a file keeps its newline) is not part of it: in a header it would be refused with
+    an error quoting the value."""
+    return next((t for v in kind.token_vars if (t := environ.get(v, "").strip())), None)
+
+
+def secrets(environ: Mapping[str, str]) -> list[str]:
+    """Every forge token the environment holds (CI_JOB_TOKEN too): never to be shown, not
+    even in a ``--debug`` traceback."""
+    names = {v for kind in FORGES.values() for v in kind.token_vars} | {"CI_JOB_TOKEN"}
+    return [value for name in sorted(names) if (value := environ.get(name, ""))]
 
 
 def detect(environ: Mapping[str, str]) -> ForgeKind:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import requests
 
+from mlgate import http
 from mlgate.core.units import cut
 from mlgate.forge import Comment, ForgeError, State, env
 from mlgate.forge._http import build_session, json_of, request
@@ -55,7 +56,9 @@ class GitHub:
                 "GITHUB_REPOSITORY is not set; cannot tell which repository to post to"
             )
         token = env.token(env.FORGES["github"], environ)
-        api_url = environ.get("GITHUB_API_URL") or DEFAULT_API_URL
+        api_url = http.api_url(
+            environ.get("GITHUB_API_URL") or DEFAULT_API_URL, "GITHUB_API_URL", DEFAULT_API_URL
+        )
         return cls(api_url, repository, number, token)
 
     def __repr__(self) -> str:

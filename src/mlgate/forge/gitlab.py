@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import requests
 
+from mlgate import http
 from mlgate.core.units import cut
 from mlgate.forge import Comment, ForbiddenError, ForgeError, State, env
 from mlgate.forge._http import build_session, json_of, request
@@ -69,10 +70,12 @@ class GitLab:
                 "CI_API_V4_URL, CI_PROJECT_ID and CI_MERGE_REQUEST_IID must be set; "
                 "run mlgate in a merge request pipeline"
             )
+        api_url = http.api_url(api_url, "CI_API_V4_URL", "https://gitlab.com/api/v4")
         token = env.token(env.FORGES["gitlab"], environ)
         if token:
             return cls(api_url, project, int(iid), token)
-        return cls(api_url, project, int(iid), environ.get("CI_JOB_TOKEN") or None, job_token=True)
+        job = environ.get("CI_JOB_TOKEN", "").strip() or None
+        return cls(api_url, project, int(iid), job, job_token=True)
 
     def __str__(self) -> str:
         return f"project {self.project_id} !{self.mr_iid}"

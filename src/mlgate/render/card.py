@@ -17,7 +17,7 @@ from typing import Any
 from mlgate.core.gate import Rule, RuleCheck
 from mlgate.core.metrics import diff_metrics
 from mlgate.core.production import Lineage
-from mlgate.render.report import markdown_environment, tidy
+from mlgate.render.report import markdown_environment, tidy, verbatim
 
 TEMPLATE = "MODEL_CARD.md.j2"
 INTENDED_USE = "Intended use"
@@ -53,7 +53,7 @@ def render_card(
     carried = _carried_intended_use(previous_card, context)
     if carried is None:
         return _render({**context, "intended_use": None})
-    return _render({**context, "intended_use": _SLOT}).replace(_SLOT, carried)
+    return _render({**context, "intended_use": verbatim(_SLOT)}).replace(_SLOT, carried)
 
 
 def intended_use(card: str) -> str | None:

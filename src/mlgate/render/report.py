@@ -54,7 +54,8 @@ Format = Literal["text", "markdown", "json"]
 ROW_LIMITS: tuple[int, ...] = (50, 20, 5)
 COLUMN_NAMES_SHOWN = 50  # column names listed per data-diff cell when rows are not limited
 
-_MARKDOWN_TEMPLATE = "report.md.j2"
+_MARKDOWN_TEMPLATE = "report.md.j2"  # the body, below the marker and the verdict
+_VERDICT_TEMPLATES = ("report/headline.md.j2", "report/failed.md.j2")
 _TEXT_TEMPLATE = "report.txt.j2"
 
 
@@ -196,23 +197,68 @@ def sides(change: Mapping[str, Any], key: str) -> tuple[Any, Any]:
 
 
 def markdown_environment() -> SandboxedEnvironment:
-    """The sandboxed environment of the built-in templates, with the report's filters (``md``,
-    ``metric``, ``delta``, ``pct``, ``value``, ``short``, ``optional``, ``trend``, ...): other
-    markdown rendered from ``templates/`` (the model card) escapes the same way."""
-    return _environment(color=False)
+    """The sandboxed environment of the built-in markdown templates, with the report's
+    filters (``md``, ``metric``, ``delta``, ``pct``, ``value``, ``short``, ``optional``,
+    ``trend``, ...): other markdown rendered from ``templates/`` (the model card) escapes the
+    same way. Every value it prints goes through ``md_escape`` unless a filter (``md``) or
+    ``verbatim`` already made it markdown."""
+    return _environment(color=False, markdown=True)
 
 
-@functools.lru_cache(maxsize=2)
-def _environment(*, color: bool) -> SandboxedEnvironment:
+def verbatim(text: str) -> str:
+    """``text`` as markdown the markdown environment prints as is: only for markdown mlgate
+    wrote or vouches for (a link target from ``safe_url``, the team's model-card section)."""
+    from markupsafe import Markup
+
+    return Markup(text)
+
+
+class _Untrusted(str):
+    """A string from the report document: escaped with ``md_escape`` wherever Jinja's
+    autoescaping meets it, also when a template joins it to markdown (``~``, ``join``)."""
+
+    __slots__ = ()
+
+    def __html__(self) -> str:
+        return md_escape(self)
+
+
+def _untrusted(value: Any) -> Any:
+    if isinstance(value, str):
+        return _Untrusted(value)
+    if isinstance(value, Mapping):
+        return {_untrusted(k): _untrusted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_untrusted(v) for v in value]
+    return value
+
+
+def _markdown(value: object) -> str:
+    """The ``md`` filter of the markdown environment: escaped, and known to be so."""
+    return verbatim(md_escape(value))
+
+
+def _printed(value: object) -> object:
+    """What a markdown template prints: markdown a filter made stays, the rest is escaped
+    (autoescaping then leaves both alone), so a template that forgets ``| md`` is safe."""
+    return value if hasattr(value, "__html__") else _markdown(value)
+
+
+@functools.lru_cache(maxsize=3)
+def _environment(*, color: bool, markdown: bool = False) -> SandboxedEnvironment:
     import jinja2
-    from jinja2.sandbox import SandboxedEnvironment
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    # Sandboxed: a report template may come from the pull request (report.template).
-    env = SandboxedEnvironment(
+    # Sandboxed, with the context read-only: a report template may come from the pull
+    # request (report.template), and must neither reach out nor rewrite what it is shown.
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(str(template_dir())),
-        bytecode_cache=bytecode_cache("color" if color else "plain"),
+        bytecode_cache=bytecode_cache("markdown" if markdown else "color" if color else "plain"),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # markdown is not HTML: escaping is explicit, with md_escape
+        # Markdown is not HTML, but Jinja's autoescaping tracks what is already escaped the
+        # same way: _printed escapes the rest with md_escape. Text is printed as it is.
+        autoescape=markdown,
+        finalize=_printed if markdown else None,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
@@ -235,6 +281,10 @@ def _environment(*, color: bool) -> SandboxedEnvironment:
         columns=text_columns,
         paint=painter(color),
     )
+    if markdown:
+        # Jinja's own escaping is HTML's, and tojson's output would count as escaped.
+        env.filters.update(md=_markdown, e=_markdown, escape=_markdown, forceescape=_markdown)
+        env.filters["tojson"] = lambda value, indent=None: json.dumps(value, indent=indent)
     return env
 
 
@@ -300,7 +350,7 @@ def tidy(text: str) -> str:
 def _markdown_template(template: UserTemplate | None) -> jinja2.Template:
     import jinja2
 
-    env = _environment(color=False)
+    env = markdown_environment()
     if template is None:
         return env.get_template(_MARKDOWN_TEMPLATE)
     try:
@@ -308,6 +358,8 @@ def _markdown_template(template: UserTemplate | None) -> jinja2.Template:
     except jinja2.TemplateSyntaxError as e:
         msg = f"template syntax error: {e.message}"
         raise ConfigError(msg, file=template.name, line=e.lineno, key="report.template") from e
+    except Exception as e:  # e.g. RecursionError: expressions nested too deep to parse
+        raise _template_failed(e, template) from e
 
 
 def _read_template(path: Path) -> UserTemplate:
@@ -318,30 +370,56 @@ def _read_template(path: Path) -> UserTemplate:
         raise ConfigError(msg, file=str(path), key="report.template") from e
 
 
-def _render_template(
+def _template_failed(e: Exception, template: UserTemplate) -> ConfigError:
+    """Whatever a user template raised ({{ 1/0 }}, a type error, endless recursion, the
+    sandbox saying no) is a config error, at the template's line when the traceback has it
+    (Jinja rewrites its frames to the template's lines; from_string names them <template>)."""
+    line = None
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    detail = getattr(e, "message", None) or f"{type(e).__name__}: {e}"
+    msg = f"the report template failed: {detail}"
+    return ConfigError(msg, file=template.name, line=line, key="report.template")
+
+
+def _render_body(
     tmpl: jinja2.Template, context: dict[str, Any], source: UserTemplate | None
 ) -> str:
-    import jinja2
-
     try:
-        return tidy(tmpl.render(context))
-    except jinja2.TemplateError as e:
+        text = tmpl.render(context)
+    except Exception as e:
         if source is None:
             raise  # a bug in a built-in template: let it show
-        msg = f"the report template failed: {e.message or e}"
-        raise ConfigError(msg, file=source.name, key="report.template") from e
+        raise _template_failed(e, source) from e
+    # Templates written for older versions print the marker first: it is there already.
+    text = text.lstrip("\n")
+    return text[len(context["marker"]) :] if text.startswith(context["marker"]) else text
 
 
 def _render_markdown(
     report: dict[str, Any], *, template: UserTemplate | None, limit: int, run_url: str | None
 ) -> str:
-    tmpl = _markdown_template(template)
+    """The marker, the verdict headline and the failed rules are mlgate's own, above the
+    body (the built-in sections or the user's template), which cannot change or hide them."""
+    env = markdown_environment()
+    verdict = [env.get_template(name) for name in _VERDICT_TEMPLATES]
+    body = _markdown_template(template)
+    shown = _untrusted(report)
+    line = marker(report["model"])
+    url = safe_url(run_url)
 
     def attempt(show_details: bool, max_rows: int | None) -> str:
         context = _context(
-            report, show_details=show_details, max_rows=max_rows, run_url=run_url, limit=limit
+            shown, show_details=show_details, max_rows=max_rows, run_url=run_url, limit=limit
         )
-        return _with_marker(_render_template(tmpl, context, template), marker(report["model"]))
+        context.update(marker=verbatim(line), run_url=None if url is None else verbatim(url))
+        top = "\n".join(t.render(context) for t in verdict)
+        # The blank line ends mlgate's blocks: nothing below can turn them into a table
+        # header or a setext heading.
+        return tidy(f"{line}\n{top}\n\n{_render_body(body, context, template)}")
 
     text = attempt(True, None)
     # Shrink step by step: run details first, then long params/data tables.
@@ -350,12 +428,6 @@ def _render_markdown(
             return text
         text = attempt(False, max_rows)
     return text if len(text) <= limit else _truncate(text, limit, run_url)
-
-
-def _with_marker(text: str, line: str) -> str:
-    # The forge finds the comment by its first line: a custom template cannot drop it, or
-    # every push would post a new comment.
-    return text if text.startswith(line + "\n") else f"{line}\n{text}"
 
 
 def truncation_note(limit: int, run_url: str | None) -> str:
