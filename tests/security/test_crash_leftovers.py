@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+import projects
+from conftest import commit_all, git
 from projects import classification_config, cli, write_config
 
 BIG = 96 << 20  # bytes: a copy that takes long enough for the kill to land in the middle
@@ -109,3 +111,34 @@ def test_a_killed_data_push_leaves_no_temp_file_in_the_store(
     assert list(store.rglob("*.tmp")) == []
     [obj] = [p for p in store.rglob("*") if p.is_file()]
     assert obj.stat().st_size == BIG
+
+
+def production_state(where: Path) -> tuple[str, list[str]]:
+    tags = git(where, "tag", "--list", "churn@v*", "--sort=version:refname").split()
+    return git(where, "rev-parse", "production"), tags
+
+
+def test_a_promotion_whose_push_never_happened_leaves_no_gap_and_no_stray_tag(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    projects.base_project(repo, classification_config(), projects.classification_frames())
+    origin = projects.push_to_origin(repo, tmp_path)
+    assert cli(capsys, "promote")[0] == 0
+    projects.set_params(repo, C=0.8)
+    commit_all(repo, "C 0.8")
+    # What a run killed between its local commit and tag and its push leaves behind.
+    assert cli(capsys, "promote", "--no-push")[0] == 0
+    stray, _ = production_state(repo)
+    assert production_state(repo)[1] == ["churn@v1", "churn@v2"]
+    assert production_state(origin)[1] == ["churn@v1"]
+
+    code, out, err = cli(capsys, "promote")
+
+    assert code == 0, err
+    assert "churn promoted as v2: tag churn@v2" in out
+    assert production_state(origin)[1] == ["churn@v1", "churn@v2"]
+    assert production_state(repo) == production_state(origin)  # nothing local-only is left
+    assert git(origin, "rev-list", "--count", "production") == "2"  # no gap, no lost commit
+    assert git(repo, "cat-file", "-t", stray) == "commit"  # unreferenced, not rewritten
+    assert "deleted the local tag churn@v2: origin does not have it" in out
+    assert f"reset the local production branch to origin's: {stray[:7]} was never pushed" in out

@@ -18,7 +18,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate import git
 from mlgate.core import config as config_mod
@@ -36,8 +36,12 @@ from mlgate.run.sides import Side, describe_side, side_result
 from mlgate.run.specs import command_score_spec, train_spec
 from mlgate.run.worker import TrainSpec, Worker, answer
 from mlgate.run.workspace import Workspace
+from mlgate.storage.files import lock_for
 from mlgate.storage.layout import Layout
 from mlgate.storage.objects import Cache
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 MAX_ATTEMPTS = 4
 
@@ -51,6 +55,7 @@ class _State:
     champion: Lineage | None
     champion_model: Path | None
     champion_card: str | None
+    forgotten: tuple[str, ...] = ()  # what _forget_unpushed removed, as notes
 
 
 def _now() -> str:
@@ -64,6 +69,42 @@ def _sync(root: Path, remote: str | None, branch: str, glob: str) -> None:
             remote,
             [f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}", f"+{glob}:{glob}"],
         )
+
+
+def _production_lock(root: Path) -> FileLock:
+    """Held from a promotion's first local ref to the end of its push, and while local refs
+    the remote lacks are forgotten: those of a live run in the same clone are never taken
+    for a killed run's (the kernel frees a killed run's lock)."""
+    common = git.run_git(["rev-parse", "--git-common-dir"], root).strip()
+    return lock_for(root / common / "mlgate-production")
+
+
+def _forget_unpushed(repo: git.Repo, root: Path, remote: str, branch: str, glob: str) -> list[str]:
+    """Delete local tags and production commits the remote lacks: a run killed before its
+    push (or a --no-push one) left them. Kept, the next version would skip their number
+    and a stray tag could be pushed later; the remote's branch is the truth."""
+    listed = git.run_git(["ls-remote", "--tags", "--refs", remote, glob], root).splitlines()
+    theirs = {line.split("\t", 1)[-1] for line in listed}
+    notes = []
+    for ref in git.run_git(["for-each-ref", "--format=%(refname)", glob], root).split():
+        if ref not in theirs:
+            name = ref.removeprefix("refs/tags/")
+            git.delete_tag(root, name)
+            notes.append(
+                f"deleted the local tag {name}: {remote} does not have it (an interrupted "
+                "or --no-push promotion)"
+            )
+    branch_ref = f"refs/heads/{branch}"
+    local = git.ref_sha(root, branch_ref)
+    tip = git.ref_sha(root, f"refs/remotes/{remote}/{branch}")
+    if local is None or local == tip or (tip and git.merge_base(repo, local, tip) == local):
+        return notes  # nothing the remote lacks (at most behind it)
+    if tip:
+        git.move_ref(root, branch_ref, tip, local)
+    else:
+        git.run_git(["update-ref", "-d", branch_ref, local], root)
+    notes.append(f"reset the local {branch} branch to {remote}'s: {local[:7]} was never pushed")
+    return notes
 
 
 def _tip(root: Path, remote: str | None, branch: str) -> str | None:
@@ -84,7 +125,12 @@ def _state(
     root: Path, repo: git.Repo, remote: str | None, cfg: config_mod.Config, tmp: Path
 ) -> _State:
     branch, template, model = cfg.promote.branch, cfg.promote.tag, cfg.model.name
-    _sync(root, remote, branch, production.tag_glob(template, model))
+    glob = production.tag_glob(template, model)
+    forgotten: list[str] = []
+    with _production_lock(root):
+        _sync(root, remote, branch, glob)
+        if remote:
+            forgotten = _forget_unpushed(repo, root, remote, branch, glob)
     tip = _tip(root, remote, branch)
     champion = card = None
     model_path = None
@@ -97,7 +143,7 @@ def _state(
             text = files.read(production.path(model, production.CARD_FILE))
             card = None if text is None else text.decode("utf-8", errors="replace")
     known = [*_versions(root, template, model), champion.version if champion else 0]
-    return _State(tip, max(known) + 1, champion, model_path, card)
+    return _State(tip, max(known) + 1, champion, model_path, card, tuple(forgotten))
 
 
 def _verified_model(files: git.CommitFiles, lineage: Lineage, tmp: Path, tip: str) -> Path:
@@ -139,18 +185,19 @@ def promote(
         side = describe_side("head", files, cfg, config_path)
         work.ready(side)
         candidate = runcache.lookup(cfg.model.name, side.digest)
-        reused = (
+        reused: tuple[str, ...] = (
             (f"{files.ref} was evaluated before with the same inputs: not retrained",)
             if candidate
             else ()
         )
         for attempt in range(1, MAX_ATTEMPTS + 1):
             state = _state(root, repo, remote, cfg, work.tmp)
+            reused += state.forgotten
             if state.champion and state.champion.source_commit == files.sha:
                 # A re-run, or both the push and the merged-PR event of one merge.
                 done = f"v{state.champion.version}"
                 note = f"{files.ref} ({files.sha[:7]}) is already production {done}"
-                return Outcome(cfg.model.name, False, state.champion.version, notes=(note,))
+                return Outcome(cfg.model.name, False, state.champion.version, notes=(*reused, note))
             candidate, scored = _evaluate(side, state, work, candidate)
             outcome = _decide(cfg, state, candidate, scored, dry_run, attempt)
             document = side_result(side, candidate).document(cfg.model.name, cfg.raw, side.digest)
@@ -408,21 +455,22 @@ def _write(
     commit = git.commit_files(
         root, state.tip, files, production.commit_message(lineage), replace_dir=lineage.model
     )
-    old_local = git.ref_sha(root, branch_ref)
-    if not git.move_ref(root, branch_ref, commit, old_local):
-        return None
-    if not git.create_tag(root, tag, commit, production.tag_message(lineage, order)):
-        _undo(root, branch_ref, commit, old_local, None)
-        return None
-    pushed = False
-    if remote and push:
-        ok, _ = git.push_atomic(
-            root, remote, [f"{branch_ref}:{branch_ref}", f"refs/tags/{tag}:refs/tags/{tag}"]
-        )
-        if not ok:
-            _undo(root, branch_ref, commit, old_local, tag)
+    with _production_lock(root):
+        old_local = git.ref_sha(root, branch_ref)
+        if not git.move_ref(root, branch_ref, commit, old_local):
             return None
-        pushed = True
+        if not git.create_tag(root, tag, commit, production.tag_message(lineage, order)):
+            _undo(root, branch_ref, commit, old_local, None)
+            return None
+        pushed = False
+        if remote and push:
+            ok, _ = git.push_atomic(
+                root, remote, [f"{branch_ref}:{branch_ref}", f"refs/tags/{tag}:refs/tags/{tag}"]
+            )
+            if not ok:
+                _undo(root, branch_ref, commit, old_local, tag)
+                return None
+            pushed = True
     card = files[production.path(lineage.model, production.CARD_FILE)].decode()
     return {
         "commit": commit,
@@ -469,9 +517,11 @@ def rollback(
     if cfg is None:
         raise UsageError(f"{config_path} not found in {root}; it names the model to roll back")
     remote = "origin" if git.has_remote(root) else None
+    forgotten: tuple[str, ...] = ()
     with tempfile.TemporaryDirectory(prefix="mlgate-rollback-") as tmp:
         for attempt in range(1, MAX_ATTEMPTS + 1):
             state = _state(root, repo, remote, cfg, Path(tmp))
+            forgotten += state.forgotten
             lineage, files = _rollback_files(root, cfg, state, to)
             outcome = Outcome(
                 model=cfg.model.name,
@@ -482,6 +532,7 @@ def rollback(
                 champion_version=state.champion.version if state.champion else None,
                 attempts=attempt,
                 rollback_of=to,
+                notes=forgotten,
             )
             if dry_run:
                 return outcome
