@@ -78,7 +78,11 @@ def _promote_args(pr: argparse.ArgumentParser) -> None:
     pr.add_argument("--ref", default="HEAD", metavar="REV", help="the candidate (default HEAD)")
     _config(pr)
     pr.add_argument("--dry-run", action="store_true", help="compare and report, write nothing")
-    pr.add_argument("--no-push", action="store_true", help="commit and tag locally only")
+    pr.add_argument(
+        "--no-push",
+        action="store_true",
+        help="commit and tag locally only (the next promote that reaches origin drops them)",
+    )
 
 
 def _rollback_args(rb: argparse.ArgumentParser) -> None:
@@ -89,7 +93,11 @@ def _rollback_args(rb: argparse.ArgumentParser) -> None:
     rb.add_argument(
         "--dry-run", action="store_true", help="say what would be written, write nothing"
     )
-    rb.add_argument("--no-push", action="store_true", help="commit and tag locally only")
+    rb.add_argument(
+        "--no-push",
+        action="store_true",
+        help="commit and tag locally only (the next promote that reaches origin drops them)",
+    )
 
 
 def _history_args(hi: argparse.ArgumentParser) -> None:

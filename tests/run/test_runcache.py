@@ -226,7 +226,8 @@ def test_a_pr_check_reuses_the_default_branchs_shared_run(
     _, report = run_json(capsys)
     assert sides_cached(report) == (True, False)  # only the head was trained
     base = git(origin, "rev-parse", "main")
-    assert report["notes"] == [  # the report says where the base's numbers came from
+    # The report says where the base's numbers came from.
+    assert report["notes"] == [
         f"base: the run shared in refs/notes/mlgate for {base[:7]} "
         "(a local check trusts its clone's notes)"
     ]
