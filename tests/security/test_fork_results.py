@@ -105,3 +105,4 @@ def test_a_run_that_did_not_succeed_never_gets_success(
     assert code == 0 and [s["state"] for s in statuses] == ["failure"]
     shown = conclusion.replace("_", "\\_")  # markdown-escaped, like everything it quotes
     assert f"did not succeed ({shown})" in bodies[0]
+    assert "### ❌ mlgate: churn fails the gate —" in bodies[0]  # no "(0 rules)"
