@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from mlgate import git
 from mlgate.core import config as config_mod
@@ -23,13 +23,16 @@ from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.record import RunRecord
 from mlgate.core.results import CheckResult, SideResult, UserTemplate
 from mlgate.errors import UsageError
-from mlgate.run import notes, runcache
+from mlgate.run import runcache
 from mlgate.run.pair import PairRun, run_pair
 from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
 from mlgate.run.workspace import Workspace
 from mlgate.storage.files import atomic_write
 from mlgate.storage.layout import Layout
 from mlgate.storage.objects import Cache
+
+if TYPE_CHECKING:
+    from mlgate.run.notes import NoteRecord
 
 Comparison = Literal["same-data", "own-data", "no-baseline"]
 # Which runs shared as git notes a check may reuse: "local", any valid one (a user trusts
@@ -88,7 +91,11 @@ def _shared_results(
     commits = [s for s in sides if isinstance(s.files, git.CommitFiles)]
     if policy == "signed":
         commits = [s for s in commits if s.label == "base"]  # the head is always run here
-    if not commits or not notes.fetch(root):
+    if not commits:
+        return []
+    from mlgate.run import notes  # only when a side is missing: a cached check needs none
+
+    if not notes.fetch(root):
         return []
     lines = []
     for side in commits:
@@ -112,7 +119,7 @@ def _shared_results(
     return lines
 
 
-def _unsigned(side: Side, found: notes.NoteRecord) -> str | None:
+def _unsigned(side: Side, found: NoteRecord) -> str | None:
     """Why a note may not stand in for ``side``'s run under the "signed" policy, or None."""
     from mlgate.run import signatures  # cryptography: only when a note is weighed
 

@@ -15,7 +15,9 @@ import hashlib
 import math
 import os
 import posixpath
+import re
 import shlex
+import string
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from mlgate.core.configschema import schema_document, schema_errors, show
 from mlgate.core.gate import RULE_KINDS, Rule
 from mlgate.core.metrics import RUNTIME_METRICS, Direction, direction
-from mlgate.core.production import tag_template_problem
 from mlgate.core.scorers import Memo, Task, is_known_metric, known_metrics, metric_task
 from mlgate.core.units import shorten
 from mlgate.core.yamlfile import decode, key_str, line_of, located, parse, raise_first
@@ -443,6 +444,30 @@ def _check_data(data: dict[str, Any], base: str, fail: Fail) -> Iterator[ConfigE
                 f"{feature!r} is the target column; it cannot also be a feature",
                 f"data.features[{i}]",
             )
+
+
+_WIDTH = re.compile(r"0?[1-9]?[0-9]?d?")  # {version:03d}: a bounded zero-padded width
+
+
+def tag_template_problem(template: str, model: str) -> str | None:
+    """Why ``template`` cannot name ``model``'s tags, or None: only ``{name}`` and
+    ``{version}`` (with at most a two-digit width), ``{version}`` present, and every name
+    it makes one git accepts. A format spec such as ``{version:>99999999}`` would build a
+    100 MB string; ``{name.__class__}`` reads attributes."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        parsed = [("", "?", "", None)]
+    fields = [(f, spec or "", conv) for _, f, spec, conv in parsed if f is not None]
+    if any(f not in ("name", "version") or conv for f, _, conv in fields) or any(
+        spec and (f != "version" or not _WIDTH.fullmatch(spec)) for f, spec, _ in fields
+    ):
+        return "may only use the placeholders {name} and {version} (a width like {version:03d})"
+    if "version" not in (f for f, _, _ in fields):
+        return "must contain {version}, so each promotion gets its own tag"
+    made = template.format(name=model, version=999999)  # as production.tag_name makes it
+    problem = ref_name_problem(f"refs/tags/{made}")
+    return None if problem is None else f"makes tags like {made[:80]!r}, which {problem}"
 
 
 def _check_promote(promote: dict[str, Any], model: str, fail: Fail) -> Iterator[ConfigError]:

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, TypeVar
-
-from mlgate.git import ref_name_problem
 
 DEFAULT_BRANCH = "production"
 DEFAULT_TAG = "{name}@v{version}"
@@ -35,30 +32,6 @@ T = TypeVar("T")
 def path(model: str, name: str) -> str:
     """A file of a model on the production branch, e.g. ``churn/lineage.json``."""
     return f"{model}/{name}"
-
-
-_WIDTH = re.compile(r"0?[1-9]?[0-9]?d?")  # {version:03d}: a bounded zero-padded width
-
-
-def tag_template_problem(template: str, model: str) -> str | None:
-    """Why ``template`` cannot name ``model``'s tags, or None: only ``{name}`` and
-    ``{version}`` (with at most a two-digit width), ``{version}`` present, and every name
-    it makes one git accepts. A format spec such as ``{version:>99999999}`` would build a
-    100 MB string; ``{name.__class__}`` reads attributes."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError:
-        parsed = [("", "?", "", None)]
-    fields = [(f, spec or "", conv) for _, f, spec, conv in parsed if f is not None]
-    if any(f not in ("name", "version") or conv for f, _, conv in fields) or any(
-        spec and (f != "version" or not _WIDTH.fullmatch(spec)) for f, spec, _ in fields
-    ):
-        return "may only use the placeholders {name} and {version} (a width like {version:03d})"
-    if "version" not in (f for f, _, _ in fields):
-        return "must contain {version}, so each promotion gets its own tag"
-    made = tag_name(template, model, 999999)
-    problem = ref_name_problem(f"refs/tags/{made}")
-    return None if problem is None else f"makes tags like {made[:80]!r}, which {problem}"
 
 
 def tag_name(template: str, model: str, version: int) -> str:
