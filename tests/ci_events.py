@@ -73,6 +73,11 @@ def sides_cached(report: dict) -> tuple[bool, bool]:  # type: ignore[type-arg]
     return report["base"]["cached"], report["head"]["cached"]
 
 
+def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
 def ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     """`mlgate ci` as on a push to main: promotes, and shares the run as a git note."""
     push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
@@ -80,8 +85,7 @@ def ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys)
     push["repository"]["default_branch"] = "main"
     env = github_env(tmp_path, push)
     env["GITHUB_EVENT_NAME"] = "push"
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    use_env(monkeypatch, env)
     code, out, err = cli(capsys, "ci")
     assert code == 0, err
     assert "shared this run in refs/notes/mlgate" in out
@@ -90,11 +94,6 @@ def ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys)
 
 
 RUN_URL = "https://github.com/Codertocat/Hello-World/actions/runs/42"
-
-
-def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
 
 
 def publish_env(

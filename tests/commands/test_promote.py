@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import skops.io
 
-from ci_events import github_env, read_outputs
+from ci_events import github_env, read_outputs, use_env
 from conftest import FIXTURES, commit_all, git
 from projects import (
     base_project,
@@ -320,8 +320,7 @@ def test_ci_push_to_the_default_branch_promotes(
     push["after"] = git(repo, "rev-parse", "HEAD")
     env = github_env(tmp_path, push)
     env["GITHUB_EVENT_NAME"] = "push"
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
+    use_env(monkeypatch, env)
     code, _, err = cli(capsys, "ci")
     assert code == 0, err
     outputs = read_outputs(tmp_path / "output.txt")

@@ -201,7 +201,7 @@ def _promote(
     outcome = replace(outcome, notes=(*outcome.notes, *logged))
     commit = git.resolve(repo, change.ref)
     files = git.CommitFiles(repo, commit, sha=commit)
-    cfg = config_mod.load_at(files, git.config_path(cwd, config_path))
+    cfg = config_mod.load_at(files, git.config_path(cwd, config_path), memo=Layout.current().memo)
     pinned = None if cfg is None else cfg.notes_key
     lines = summary_lines(outcome) + _share(git.root(repo), commit, outcome, environ, pinned)
     github = environ.get("GITHUB_ACTIONS") == "true"
@@ -266,10 +266,11 @@ def _signature(
         signature = signatures.sign(private, commit, model, record)
     except signatures.SigningKeyError as e:
         return None, [f"mlgate: the shared run is not signed: {e}"]
-    if pinned is None or own.split()[:2] != pinned.split()[:2]:
+    kind, key = own.split()[:2]  # the comment after them may differ
+    if pinned is None or pinned.split()[:2] != [kind, key]:
         return signature, [
             f"mlgate: {signatures.ENV_KEY} is not the notes.public_key in mlgate.yaml "
-            f"({own.split()[0]} {own.split()[1][:16]}…); pull requests will not reuse this run"
+            f"({kind} {key[:16]}…); pull requests will not reuse this run"
         ]
     return signature, []
 
