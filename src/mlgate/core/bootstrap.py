@@ -1,0 +1,417 @@
+"""The paired bootstrap: how much of a metric's change between two models is noise.
+
+Both models' predictions on the same test rows; each resample draws the rows with
+replacement (seeded: ``SEED``), every metric is computed for both models on that same
+resample, and the spread of head − base over the resamples gives a percentile interval.
+Vectorized: a resample is a row of a (resamples × rows) count matrix ``W``, and each metric
+comes from weighted sums ``W @ x`` (per-class counts for the confusion-matrix metrics, sums
+of errors for regression, a sort done once plus cumulative sums for roc_auc and
+average_precision, per-row losses for log_loss and brier). Test sets over ``MAX_ROWS``
+rows are bootstrapped on a random subset of that many rows, the spread rescaled by
+sqrt(m/n) (an m-out-of-n bootstrap): the cost stays bounded on a million rows.
+
+numpy is imported here and only here (run.noise imports this module when it computes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+SEED = 0  # fixed: the same predictions always give the same interval
+RESAMPLES = 1000
+MAX_ROWS = 20_000  # m of the m-out-of-n bootstrap
+_CHUNK = 100  # resamples per count matrix: bounds memory at _CHUNK × MAX_ROWS
+_MAX_UNDEFINED = 0.05  # resamples a metric may be undefined on (e.g. one class drawn)
+
+Array = Any  # numpy arrays; numpy's own typing adds nothing to the checks here
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One model's predictions on the test rows, as the worker saved them.
+
+    Classification: ``y`` and ``pred`` are labels as strings, ``proba`` the predict_proba
+    columns in the order of ``proba_labels``, ``decision`` a binary decision_function;
+    ``pos_label`` is the label scikit-learn's binary scorers take as positive (the one
+    equal to 1), "" when there is none. Regression: ``y`` and ``pred`` are floats."""
+
+    y: Array
+    pred: Array | None = None
+    proba: Array | None = None
+    proba_labels: Array | None = None
+    decision: Array | None = None
+    pos_label: str = ""
+
+
+class Unsupported(ValueError):
+    """This metric has no bootstrap here (the message says why); the others still do."""
+
+
+# --- metrics as functions of a weight matrix ---------------------------------------------
+# Each takes the (R × n) weights and one model's prepared arrays and returns R values in
+# mlgate's sign convention (rmse/mae/mse positive, neg_* negative).
+
+Metric = Callable[[Array, "_Prepared"], Array]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """One model's arrays in a code space shared with the other model."""
+
+    y: Array  # class codes (classification) or floats
+    pred: Array | None
+    classes: int
+    pos: int  # code of pos_label, -1 when none
+    proba: Array | None  # n × k, columns = codes in proba_codes
+    proba_codes: Array | None
+    score: Array | None  # the positive-class score the ranking scorers use
+    score_pos: int  # code of the class ``score`` ranks as positive
+
+
+def _class_counts(w: Array, p: _Prepared) -> tuple[Array, Array, Array]:
+    """Per-class weighted true positives, predicted and true counts: (R × K) each."""
+    assert p.pred is not None
+    k = p.classes
+    hit = np.where(p.y == p.pred, p.y, k)  # a row's class when predicted right, else k
+    onehots = [np.eye(k + 1, dtype=w.dtype)[codes][:, :k] for codes in (hit, p.pred, p.y)]
+    tp, pred, true = (w @ m for m in onehots)
+    return tp, pred, true
+
+
+def _ratio(num: Array, den: Array) -> Array:
+    """num / den with 0 where den is 0 (scikit-learn's zero_division default)."""
+    out = np.zeros_like(num, dtype=float)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _per_class(kind: str, tp: Array, pred: Array, true: Array) -> Array:
+    if kind == "precision":
+        return _ratio(tp, pred)
+    if kind == "recall":
+        return _ratio(tp, true)
+    if kind == "f1":
+        return _ratio(2 * tp, pred + true)
+    return _ratio(tp, pred + true - tp)  # jaccard
+
+
+def _averaged(kind: str, average: str) -> Metric:
+    def metric(w: Array, p: _Prepared) -> Array:
+        tp, pred, true = _class_counts(w, p)
+        if average == "binary":
+            if p.pos < 0:
+                raise Unsupported("no label equals 1, the positive label of its scorer")
+            s = slice(p.pos, p.pos + 1)
+            return _per_class(kind, tp[:, s], pred[:, s], true[:, s])[:, 0]
+        if average == "micro":
+            sums = [a.sum(axis=1, keepdims=True) for a in (tp, pred, true)]
+            return _per_class(kind, *sums)[:, 0]
+        scores = _per_class(kind, tp, pred, true)
+        if average == "weighted":
+            return _ratio((scores * true).sum(axis=1), true.sum(axis=1))
+        present = (pred + true) > 0  # the labels in this resample's y_true or y_pred
+        return _ratio((scores * present).sum(axis=1), present.sum(axis=1))
+
+    return metric
+
+
+def _accuracy(w: Array, p: _Prepared) -> Array:
+    return (w @ (p.y == p.pred).astype(w.dtype)) / w.sum(axis=1)
+
+
+def _balanced_accuracy(w: Array, p: _Prepared) -> Array:
+    tp, _, true = _class_counts(w, p)
+    present = true > 0
+    return _ratio((_ratio(tp, true) * present).sum(axis=1), present.sum(axis=1))
+
+
+def _matthews(w: Array, p: _Prepared) -> Array:
+    tp, pred, true = _class_counts(w, p)
+    s, c = w.sum(axis=1), tp.sum(axis=1)
+    cov = c * s - (pred * true).sum(axis=1)
+    den = np.sqrt((s**2 - (pred**2).sum(axis=1)) * (s**2 - (true**2).sum(axis=1)))
+    return _ratio(cov, den)
+
+
+def _sums(w: Array, columns: Sequence[Array]) -> Array:
+    """Weighted means of several per-row columns at once: (R × len(columns))."""
+    return (w @ np.column_stack(columns)) / w.sum(axis=1, keepdims=True)
+
+
+def _regression(kind: str) -> Metric:
+    def metric(w: Array, p: _Prepared) -> Array:
+        assert p.pred is not None
+        err = p.pred - p.y
+        if kind in ("mse", "rmse"):
+            mse = _sums(w, [err**2])[:, 0]
+            return np.sqrt(mse) if kind == "rmse" else mse
+        if kind == "mae":
+            return _sums(w, [np.abs(err)])[:, 0]
+        if kind == "mape":
+            return _sums(w, [np.abs(err) / np.maximum(np.abs(p.y), np.finfo(float).eps)])[:, 0]
+        y = p.y - p.y.mean()  # shift-invariant, and the squares stay small
+        m = _sums(w, [y, y**2, err, err**2])
+        var_y = m[:, 1] - m[:, 0] ** 2
+        resid = m[:, 3] if kind == "r2" else m[:, 3] - m[:, 2] ** 2
+        out = np.where(var_y > 0, 1 - _ratio(resid, var_y), np.nan)
+        return out
+
+    return metric
+
+
+def _ranked(p: _Prepared) -> tuple[Array, Array, Array]:
+    """The sort done once: row order by score, tie-group starts, positives in that order."""
+    if p.score is None or p.score_pos < 0:
+        raise Unsupported("it needs predict_proba or decision_function scores of a binary model")
+    order = np.argsort(p.score, kind="stable")
+    ranked = p.score[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    return order, starts, (p.y[order] == p.score_pos).astype(float)
+
+
+def _binary_only(p: _Prepared) -> None:
+    if p.classes > 2:
+        raise Unsupported("its bootstrap covers binary models only")
+
+
+def _roc_auc(w: Array, p: _Prepared) -> Array:
+    _binary_only(p)
+    order, starts, positive = _ranked(p)
+    ws = w[:, order]
+    pos = np.add.reduceat(ws * positive, starts, axis=1)
+    neg = np.add.reduceat(ws * (1 - positive), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg  # negatives ranked strictly lower
+    pairs = pos.sum(axis=1) * neg.sum(axis=1)
+    auc = (pos * (below + 0.5 * neg)).sum(axis=1)
+    return np.where(pairs > 0, _ratio(auc, pairs), np.nan)
+
+
+def _average_precision(w: Array, p: _Prepared) -> Array:
+    _binary_only(p)
+    order, starts, positive = _ranked(p)
+    ws = w[:, order[::-1]]  # descending scores: thresholds from the top
+    starts = len(order) - np.r_[starts[1:], len(order)][::-1]
+    pos = np.add.reduceat(ws * positive[::-1], starts, axis=1)
+    seen = np.add.reduceat(ws, starts, axis=1)
+    tps, total = np.cumsum(pos, axis=1), np.cumsum(seen, axis=1)
+    positives = pos.sum(axis=1)
+    ap = (pos * _ratio(tps, total)).sum(axis=1)
+    return np.where(positives > 0, _ratio(ap, positives), np.nan)
+
+
+def _row_loss(kind: str) -> Metric:
+    def metric(w: Array, p: _Prepared) -> Array:
+        if p.proba is None or p.proba_codes is None:
+            raise Unsupported("it needs predict_proba")
+        proba = p.proba.astype(float)
+        if kind == "brier":
+            _binary_only(p)
+            hit = (p.y == p.proba_codes[1]).astype(float)
+            return -_sums(w, [(hit - proba[:, 1]) ** 2])[:, 0]
+        column = np.full(p.classes, -1)
+        column[p.proba_codes] = np.arange(len(p.proba_codes))
+        if (column[p.y] < 0).any():
+            raise Unsupported("a test label is not among the model's classes")
+        eps = np.finfo(float).eps
+        proba = np.clip(proba, eps, 1 - eps)
+        proba /= proba.sum(axis=1, keepdims=True)
+        loss = -np.log(proba[np.arange(len(p.y)), column[p.y]])
+        return -_sums(w, [loss])[:, 0]
+
+    return metric
+
+
+def _table() -> dict[str, tuple[Metric, bool]]:
+    """mlgate's metric name -> (function, whether it is a classification metric)."""
+    table: dict[str, tuple[Metric, bool]] = {
+        "accuracy": (_accuracy, True),
+        "balanced_accuracy": (_balanced_accuracy, True),
+        "matthews_corrcoef": (_matthews, True),
+        "roc_auc": (_roc_auc, True),
+        "average_precision": (_average_precision, True),
+        "neg_log_loss": (_row_loss("log"), True),
+        "neg_brier_score": (_row_loss("brier"), True),
+    }
+    for kind in ("f1", "precision", "recall", "jaccard"):
+        table[kind] = (_averaged(kind, "binary"), True)
+        for average in ("macro", "micro", "weighted"):
+            table[f"{kind}_{average}"] = (_averaged(kind, average), True)
+    for kind, names in {
+        "mse": ("mse", "neg_mean_squared_error"),
+        "rmse": ("rmse", "neg_root_mean_squared_error"),
+        "mae": ("mae", "neg_mean_absolute_error"),
+        "mape": ("neg_mean_absolute_percentage_error",),
+        "r2": ("r2",),
+        "explained_variance": ("explained_variance",),
+    }.items():
+        for name in names:
+            sign = -1.0 if name.startswith("neg_") else 1.0
+            table[name] = (_signed(_regression(kind), sign), False)
+    return table
+
+
+def _signed(metric: Metric, sign: float) -> Metric:
+    return lambda w, p: sign * metric(w, p)
+
+
+METRICS = _table()
+
+
+def supports(name: str) -> bool:
+    return name in METRICS
+
+
+# --- preparing both models' arrays ---------------------------------------------------------
+
+
+def _prepare(pair: tuple[Predictions, Predictions], classification: bool) -> list[_Prepared]:
+    """Both models in one code space; ValueError when they were not scored on the same rows."""
+    base, head = pair
+    if len(base.y) != len(head.y) or not np.array_equal(base.y, head.y):
+        raise ValueError("the two models' predictions are not on the same test rows")
+    if not classification:
+        return [
+            _Prepared(np.asarray(p.y, float), _floats(p.pred), 0, -1, None, None, None, -1)
+            for p in pair
+        ]
+    labels = [base.y, *(a for p in pair for a in (p.pred, p.proba_labels) if a is not None)]
+    names = np.unique(np.concatenate([np.asarray(a, str) for a in labels]))
+
+    def code(values: Array | None) -> Array | None:
+        return None if values is None else np.searchsorted(names, np.asarray(values, str))
+
+    def one(p: Predictions) -> _Prepared:
+        pos = int(np.searchsorted(names, p.pos_label)) if p.pos_label in names else -1
+        proba_codes = code(p.proba_labels)
+        score = p.decision if p.decision is not None else None
+        if score is None and p.proba is not None and p.proba.shape[1] == 2:
+            score = p.proba[:, 1]
+        score_pos = -1 if proba_codes is None or len(proba_codes) != 2 else int(proba_codes[1])
+        return _Prepared(
+            code(p.y), code(p.pred), len(names), pos, p.proba, proba_codes, score, score_pos
+        )
+
+    return [one(p) for p in pair]
+
+
+def _floats(values: Array | None) -> Array | None:
+    return None if values is None else np.asarray(values, float)
+
+
+def _subset(prepared: _Prepared, rows: Array) -> _Prepared:
+    def cut(a: Array | None) -> Array | None:
+        return None if a is None else a[rows]
+
+    return _Prepared(
+        prepared.y[rows],
+        cut(prepared.pred),
+        prepared.classes,
+        prepared.pos,
+        cut(prepared.proba),
+        prepared.proba_codes,
+        cut(prepared.score),
+        prepared.score_pos,
+    )
+
+
+def _weights(rng: Any, rows: int, resamples: int) -> Iterator[Array]:
+    """Count matrices, ``_CHUNK`` resamples at a time: how often each row was drawn."""
+    for start in range(0, resamples, _CHUNK):
+        r = min(_CHUNK, resamples - start)
+        draws = rng.integers(0, rows, size=(r, rows)) + (np.arange(r) * rows)[:, None]
+        yield np.bincount(draws.ravel(), minlength=r * rows).reshape(r, rows).astype(float)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A metric's bootstrap distribution of head − base, rescaled to the whole test set."""
+
+    deltas: Array
+    rows: int
+    resamples: int
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        tail = (1 - confidence) / 2
+        low, high = np.nanquantile(self.deltas, [tail, 1 - tail])
+        return float(low), float(high)
+
+
+def paired(
+    base: Predictions,
+    head: Predictions,
+    metrics: Sequence[str],
+    *,
+    classification: bool,
+    resamples: int = RESAMPLES,
+    max_rows: int = MAX_ROWS,
+) -> dict[str, Spread | str]:
+    """Per metric, its Spread or the reason it has none. ValueError when the two models'
+    predictions are not on the same rows (then no metric has an interval)."""
+    prepared = _prepare((base, head), classification)
+    n = len(base.y)
+    rng = np.random.default_rng(SEED)
+    rows = np.sort(rng.choice(n, max_rows, replace=False)) if n > max_rows else None
+    sub = prepared if rows is None else [_subset(p, rows) for p in prepared]
+    m = n if rows is None else max_rows
+    weights = list(_weights(rng, m, resamples))
+    found: dict[str, Spread | str] = {}
+    for name in metrics:
+        try:
+            found[name] = _spread(name, prepared, sub, weights, n, m, classification)
+        except Unsupported as e:
+            found[name] = f"{name}: no interval, {e}"
+    return found
+
+
+def _spread(
+    name: str,
+    full: list[_Prepared],
+    sub: list[_Prepared],
+    weights: list[Array],
+    n: int,
+    m: int,
+    classification: bool,
+) -> Spread:
+    entry = METRICS.get(name)
+    if entry is None:
+        raise Unsupported("mlgate has no bootstrap for this metric")
+    metric, for_classes = entry
+    if for_classes != classification:
+        raise Unsupported("it does not fit the model's task")
+    unlabelled = any(p.pred is None for p in full)
+    if unlabelled and name not in (
+        "roc_auc",
+        "average_precision",
+        "neg_log_loss",
+        "neg_brier_score",
+    ):
+        raise Unsupported("no predictions were saved")
+
+    def delta(w: Array, pair: Sequence[_Prepared]) -> Array:
+        return metric(w, pair[1]) - metric(w, pair[0])
+
+    deltas = np.concatenate([delta(w, sub) for w in weights])
+    if np.isnan(deltas).mean() > _MAX_UNDEFINED:
+        raise Unsupported("it is undefined on too many resamples of these rows")
+    if m < n:  # m-out-of-n: centre on the whole set's change, shrink the spread
+        whole = delta(np.ones((1, n)), full)[0]
+        own = delta(np.ones((1, m)), sub)[0]
+        deltas = whole + (deltas - own) * np.sqrt(m / n)
+    return Spread(deltas, n, len(deltas))
+
+
+def load(arrays: Mapping[str, Array]) -> Predictions:
+    """Predictions from the arrays of a worker's ``.npz`` (read with allow_pickle=False)."""
+    pos = arrays.get("pos_label")
+    return Predictions(
+        y=arrays["y"],
+        pred=arrays.get("pred"),
+        proba=arrays.get("proba"),
+        proba_labels=arrays.get("proba_labels"),
+        decision=arrays.get("decision"),
+        pos_label="" if pos is None else str(pos),
+    )
