@@ -30,7 +30,7 @@ from mlgate.core.record import RunRecord, Scores, Smoke
 from mlgate.core.results import Outcome
 from mlgate.errors import DataError, GitError, UsageError
 from mlgate.render.card import render_card
-from mlgate.run import runcache
+from mlgate.run import noise, runcache
 from mlgate.run.pair import run_commands
 from mlgate.run.sides import Side, describe_side, side_result
 from mlgate.run.specs import command_score_spec, train_spec
@@ -290,7 +290,9 @@ def _evaluate_command(
     candidate = replace(previous, smoke=record.smoke or Smoke(ok=False, error="not run"))
     mine = record.candidate.metrics if record.candidate else None
     if mine:  # the candidate measured exactly as the champion is
-        candidate = replace(candidate, metrics={**candidate.metrics, **mine})
+        assert record.candidate is not None
+        kept = record.candidate.predictions
+        candidate = replace(candidate, metrics={**candidate.metrics, **mine}, predictions=kept)
     return candidate, _trusted(record.champion)
 
 
@@ -305,8 +307,11 @@ def _decide(
     names = list(cfg.evaluated_metrics)
     champion_metrics, notes, reasons = _champion_metrics(state, scored, names)
     rows = tuple(diff_metrics(champion_metrics, candidate.metrics, names, direction=cfg.direction))
+    pair = noise.for_promotion(scored, candidate)
+    rows, noise_notes = noise.attach(rows, pair, cfg, Layout.current().memo)
     champion = f"production v{state.champion.version}" if state.champion else "production"
     verdict = evaluate(cfg.gate, rows, labels=(champion, "candidate"))
+    notes += [*verdict.noise_notes, *noise_notes]
     reasons += [c.message for c in verdict.failed]
     if state.champion:  # a rule is applied or the promotion refused, never skipped
         reasons += [

@@ -20,7 +20,7 @@ from typing import Any
 
 from mlgate.core.config import Config
 from mlgate.core.metrics import RUNTIME_METRICS, MetricDelta, Noise
-from mlgate.core.record import RunRecord
+from mlgate.core.record import RunRecord, Scores
 from mlgate.core.scorers import Memo
 
 _ARRAYS = {"y", "pred", "proba", "proba_labels", "decision", "pos_label", "task"}
@@ -184,3 +184,11 @@ def for_check(
     else:
         kept = Kept(base.predictions, base.predictions_sha256)
     return kept, Kept(head.predictions, head.predictions_sha256)
+
+
+def for_promotion(champion: Scores, candidate: RunRecord) -> tuple[Kept, Kept] | str:
+    """The production model's and the candidate's predictions on the candidate's test rows
+    (command mode: the command's model as mlgate scored it), or why there are none."""
+    if champion.metrics is None:
+        return "the production model was not scored on the candidate's test rows"
+    return Kept(champion.predictions), Kept(candidate.predictions, candidate.predictions_sha256)
