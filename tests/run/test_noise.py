@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import commit_all, git
 from mlgate.paths import package_file
@@ -152,3 +153,48 @@ def test_a_warm_check_finds_the_intervals_without_numpy(reseeded: Path) -> None:
     assert "EXIT 0" in cold_err and "NUMPY False EXIT 0" in warm_err, warm_err
     assert warm["head"]["cached"] and warm["base"]["cached"]
     assert rows_of(warm)["accuracy"]["interval"] == rows_of(cold)["accuracy"]["interval"]
+
+
+class _Touch:
+    """Pickled, it would create ``marker`` when unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[Path]]:
+        return (Path.touch, (self.marker,))
+
+
+def test_a_predictions_file_is_never_unpickled_nor_unpacked_beyond_its_size(
+    tmp_path: Path,
+) -> None:
+    import numpy as np
+
+    from mlgate.core.config import load
+    from mlgate.core.metrics import diff_metrics
+    from mlgate.run.noise import Kept, attach
+    from mlgate.storage.layout import Layout
+
+    cfg = load(yaml.safe_dump(forest_config()))
+    rows = diff_metrics({"accuracy": 0.9}, {"accuracy": 0.8}, ["accuracy"])
+    good = tmp_path / "good.npz"
+    np.savez(
+        good, y=np.array(["0", "1"]), pred=np.array(["0", "1"]), task=np.array("classification")
+    )
+    marker = tmp_path / "unpickled"
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, y=np.array([_Touch(marker)], dtype=object))
+    packed = tmp_path / "packed.npz"
+    np.savez_compressed(packed, y=np.zeros(10**6, dtype=np.int8))
+    memo = Layout.current().memo
+
+    shown, notes = attach(rows, (Kept(str(good)), Kept(str(pickled))), cfg, memo)
+    assert shown[0].noise is None and not marker.exists()
+    assert notes == (
+        "no noise intervals: cannot read the saved predictions: Object arrays "
+        "cannot be loaded when allow_pickle=False",
+    )
+    _, notes = attach(rows, (Kept(str(good)), Kept(str(packed))), cfg, memo)
+    assert notes == (
+        "no noise intervals: cannot read the saved predictions: it holds compressed members",
+    )

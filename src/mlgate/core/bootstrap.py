@@ -16,7 +16,7 @@ numpy is imported here and only here (run.noise imports this module when it comp
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -58,9 +58,10 @@ class Unsupported(ValueError):
 Metric = Callable[[Array, "_Prepared"], Array]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Prepared:
-    """One model's arrays in a code space shared with the other model."""
+    """One model's arrays in a code space shared with the other model; ``memo`` keeps what
+    every chunk of resamples needs again (one-hot columns, the sort, per-row losses)."""
 
     y: Array  # class codes (classification) or floats
     pred: Array | None
@@ -70,15 +71,27 @@ class _Prepared:
     proba_codes: Array | None
     score: Array | None  # the positive-class score the ranking scorers use
     score_pos: int  # code of the class ``score`` ranks as positive
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
 
 
 def _class_counts(w: Array, p: _Prepared) -> tuple[Array, Array, Array]:
     """Per-class weighted true positives, predicted and true counts: (R × K) each."""
     assert p.pred is not None
-    k = p.classes
-    hit = np.where(p.y == p.pred, p.y, k)  # a row's class when predicted right, else k
-    onehots = [np.eye(k + 1, dtype=w.dtype)[codes][:, :k] for codes in (hit, p.pred, p.y)]
-    tp, pred, true = (w @ m for m in onehots)
+    pred_codes = p.pred
+
+    def onehots() -> Array:
+        k = p.classes
+        hit = np.where(p.y == pred_codes, p.y, k)  # a row's class when predicted right, else k
+        eye = np.eye(k + 1)
+        return np.hstack([eye[codes][:, :k] for codes in (hit, pred_codes, p.y)])
+
+    counts = w @ p.once("onehots", onehots)
+    tp, pred, true = np.split(counts, 3, axis=1)
     return tp, pred, true
 
 
@@ -120,7 +133,7 @@ def _averaged(kind: str, average: str) -> Metric:
 
 
 def _accuracy(w: Array, p: _Prepared) -> Array:
-    return (w @ (p.y == p.pred).astype(w.dtype)) / w.sum(axis=1)
+    return (w @ p.once("correct", lambda: (p.y == p.pred).astype(float))) / w.sum(axis=1)
 
 
 def _balanced_accuracy(w: Array, p: _Prepared) -> Array:
@@ -163,14 +176,27 @@ def _regression(kind: str) -> Metric:
     return metric
 
 
-def _ranked(p: _Prepared) -> tuple[Array, Array, Array]:
-    """The sort done once: row order by score, tie-group starts, positives in that order."""
-    if p.score is None or p.score_pos < 0:
+def _score_groups(w: Array, p: _Prepared) -> tuple[Array, Array]:
+    """Per resample, the weight of positive and of negative rows at each distinct score,
+    lowest score first: (R × G) each. The distinct scores are found once; each chunk of
+    resamples is then one sparse product (rows → their score's column), not a sort."""
+    score = p.score
+    if score is None or p.score_pos < 0:
         raise Unsupported("it needs predict_proba or decision_function scores of a binary model")
-    order = np.argsort(p.score, kind="stable")
-    ranked = p.score[order]
-    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
-    return order, starts, (p.y[order] == p.score_pos).astype(float)
+
+    def groups() -> Any:
+        from scipy.sparse import csr_matrix  # with scikit-learn, wherever a model was scored
+
+        _, group = np.unique(score, return_inverse=True)
+        positive = p.y == p.score_pos
+        column = np.where(positive, group, group + group.max() + 1)  # [positives | negatives]
+        rows = len(score)
+        ones = np.ones(rows)
+        return csr_matrix((ones, (np.arange(rows), column)), shape=(rows, 2 * (group.max() + 1)))
+
+    counts = np.asarray((p.once("groups", groups).T @ w.T).T)
+    pos, neg = np.split(counts, 2, axis=1)
+    return pos, neg
 
 
 def _binary_only(p: _Prepared) -> None:
@@ -180,10 +206,7 @@ def _binary_only(p: _Prepared) -> None:
 
 def _roc_auc(w: Array, p: _Prepared) -> Array:
     _binary_only(p)
-    order, starts, positive = _ranked(p)
-    ws = w[:, order]
-    pos = np.add.reduceat(ws * positive, starts, axis=1)
-    neg = np.add.reduceat(ws * (1 - positive), starts, axis=1)
+    pos, neg = _score_groups(w, p)
     below = np.cumsum(neg, axis=1) - neg  # negatives ranked strictly lower
     pairs = pos.sum(axis=1) * neg.sum(axis=1)
     auc = (pos * (below + 0.5 * neg)).sum(axis=1)
@@ -192,34 +215,36 @@ def _roc_auc(w: Array, p: _Prepared) -> Array:
 
 def _average_precision(w: Array, p: _Prepared) -> Array:
     _binary_only(p)
-    order, starts, positive = _ranked(p)
-    ws = w[:, order[::-1]]  # descending scores: thresholds from the top
-    starts = len(order) - np.r_[starts[1:], len(order)][::-1]
-    pos = np.add.reduceat(ws * positive[::-1], starts, axis=1)
-    seen = np.add.reduceat(ws, starts, axis=1)
+    pos, neg = _score_groups(w, p)
+    pos, seen = pos[:, ::-1], (pos + neg)[:, ::-1]  # thresholds from the highest score down
     tps, total = np.cumsum(pos, axis=1), np.cumsum(seen, axis=1)
     positives = pos.sum(axis=1)
     ap = (pos * _ratio(tps, total)).sum(axis=1)
     return np.where(positives > 0, _ratio(ap, positives), np.nan)
 
 
+def _losses(kind: str, p: _Prepared) -> Array:
+    """Per-row losses: the log loss of the true class, or the binary Brier score's term."""
+    if p.proba is None or p.proba_codes is None:
+        raise Unsupported("it needs predict_proba")
+    proba = p.proba.astype(float)
+    if kind == "brier":
+        _binary_only(p)
+        hit = (p.y == p.proba_codes[1]).astype(float)
+        return (hit - proba[:, 1]) ** 2
+    column = np.full(p.classes, -1)
+    column[p.proba_codes] = np.arange(len(p.proba_codes))
+    if (column[p.y] < 0).any():
+        raise Unsupported("a test label is not among the model's classes")
+    eps = np.finfo(float).eps
+    proba = np.clip(proba, eps, 1 - eps)
+    proba /= proba.sum(axis=1, keepdims=True)
+    return -np.log(proba[np.arange(len(p.y)), column[p.y]])
+
+
 def _row_loss(kind: str) -> Metric:
     def metric(w: Array, p: _Prepared) -> Array:
-        if p.proba is None or p.proba_codes is None:
-            raise Unsupported("it needs predict_proba")
-        proba = p.proba.astype(float)
-        if kind == "brier":
-            _binary_only(p)
-            hit = (p.y == p.proba_codes[1]).astype(float)
-            return -_sums(w, [(hit - proba[:, 1]) ** 2])[:, 0]
-        column = np.full(p.classes, -1)
-        column[p.proba_codes] = np.arange(len(p.proba_codes))
-        if (column[p.y] < 0).any():
-            raise Unsupported("a test label is not among the model's classes")
-        eps = np.finfo(float).eps
-        proba = np.clip(proba, eps, 1 - eps)
-        proba /= proba.sum(axis=1, keepdims=True)
-        loss = -np.log(proba[np.arange(len(p.y)), column[p.y]])
+        loss = p.once(f"loss-{kind}", lambda: _losses(kind, p))
         return -_sums(w, [loss])[:, 0]
 
     return metric
@@ -269,16 +294,13 @@ def supports(name: str) -> bool:
 
 
 def _prepare(pair: tuple[Predictions, Predictions], classification: bool) -> list[_Prepared]:
-    """Both models in one code space; ValueError when they were not scored on the same rows."""
-    base, head = pair
-    if len(base.y) != len(head.y) or not np.array_equal(base.y, head.y):
-        raise ValueError("the two models' predictions are not on the same test rows")
+    """Both models in one code space (labels are strings: their union, sorted)."""
     if not classification:
         return [
             _Prepared(np.asarray(p.y, float), _floats(p.pred), 0, -1, None, None, None, -1)
             for p in pair
         ]
-    labels = [base.y, *(a for p in pair for a in (p.pred, p.proba_labels) if a is not None)]
+    labels = [pair[0].y, *(a for p in pair for a in (p.pred, p.proba_labels) if a is not None)]
     names = np.unique(np.concatenate([np.asarray(a, str) for a in labels]))
 
     def code(values: Array | None) -> Array | None:
@@ -287,7 +309,7 @@ def _prepare(pair: tuple[Predictions, Predictions], classification: bool) -> lis
     def one(p: Predictions) -> _Prepared:
         pos = int(np.searchsorted(names, p.pos_label)) if p.pos_label in names else -1
         proba_codes = code(p.proba_labels)
-        score = p.decision if p.decision is not None else None
+        score = p.decision
         if score is None and p.proba is not None and p.proba.shape[1] == 2:
             score = p.proba[:, 1]
         score_pos = -1 if proba_codes is None or len(proba_codes) != 2 else int(proba_codes[1])
@@ -302,19 +324,16 @@ def _floats(values: Array | None) -> Array | None:
     return None if values is None else np.asarray(values, float)
 
 
-def _subset(prepared: _Prepared, rows: Array) -> _Prepared:
+def _take(p: Predictions, rows: Array | None) -> Predictions:
+    """The predictions on ``rows`` only (None: all of them)."""
+    if rows is None:
+        return p
+
     def cut(a: Array | None) -> Array | None:
         return None if a is None else a[rows]
 
-    return _Prepared(
-        prepared.y[rows],
-        cut(prepared.pred),
-        prepared.classes,
-        prepared.pos,
-        cut(prepared.proba),
-        prepared.proba_codes,
-        cut(prepared.score),
-        prepared.score_pos,
+    return Predictions(
+        p.y[rows], cut(p.pred), cut(p.proba), p.proba_labels, cut(p.decision), p.pos_label
     )
 
 
@@ -322,7 +341,8 @@ def _weights(rng: Any, rows: int, resamples: int) -> Iterator[Array]:
     """Count matrices, ``_CHUNK`` resamples at a time: how often each row was drawn."""
     for start in range(0, resamples, _CHUNK):
         r = min(_CHUNK, resamples - start)
-        draws = rng.integers(0, rows, size=(r, rows)) + (np.arange(r) * rows)[:, None]
+        draws = rng.integers(0, rows, size=(r, rows), dtype=np.int32)
+        draws += (np.arange(r, dtype=np.int32) * rows)[:, None]
         yield np.bincount(draws.ravel(), minlength=r * rows).reshape(r, rows).astype(float)
 
 
@@ -348,33 +368,49 @@ def paired(
     classification: bool,
     resamples: int = RESAMPLES,
     max_rows: int = MAX_ROWS,
+    point: Mapping[str, float] | None = None,
 ) -> dict[str, Spread | str]:
     """Per metric, its Spread or the reason it has none. ValueError when the two models'
-    predictions are not on the same rows (then no metric has an interval)."""
-    prepared = _prepare((base, head), classification)
+    predictions are not on the same rows (then no metric has an interval). ``point``: each
+    metric's change on the whole test set as the scorers measured it, the centre of an
+    m-out-of-n interval (computed here when absent)."""
+    if len(base.y) != len(head.y) or not np.array_equal(base.y, head.y):
+        raise ValueError("the two models' predictions are not on the same test rows")
     n = len(base.y)
     rng = np.random.default_rng(SEED)
     rows = np.sort(rng.choice(n, max_rows, replace=False)) if n > max_rows else None
-    sub = prepared if rows is None else [_subset(p, rows) for p in prepared]
+    sub = _prepare((_take(base, rows), _take(head, rows)), classification)
     m = n if rows is None else max_rows
     weights = list(_weights(rng, m, resamples))
+    full: list[list[_Prepared]] = []
+
+    def whole(name: str, metric: Metric) -> float:
+        if point is not None and name in point:
+            return float(point[name])
+        if not full:  # only without the scorers' figures: the whole set in one pass
+            full.append(_prepare((base, head), classification))
+        return float(_delta(metric, np.ones((1, n)), full[0])[0])
+
     found: dict[str, Spread | str] = {}
     for name in metrics:
         try:
-            found[name] = _spread(name, prepared, sub, weights, n, m, classification)
+            found[name] = _spread(name, sub, weights, n, classification, whole)
         except Unsupported as e:
             found[name] = f"{name}: no interval, {e}"
     return found
 
 
+def _delta(metric: Metric, w: Array, pair: Sequence[_Prepared]) -> Array:
+    return metric(w, pair[1]) - metric(w, pair[0])
+
+
 def _spread(
     name: str,
-    full: list[_Prepared],
     sub: list[_Prepared],
     weights: list[Array],
     n: int,
-    m: int,
     classification: bool,
+    whole: Callable[[str, Metric], float],
 ) -> Spread:
     entry = METRICS.get(name)
     if entry is None:
@@ -382,7 +418,7 @@ def _spread(
     metric, for_classes = entry
     if for_classes != classification:
         raise Unsupported("it does not fit the model's task")
-    unlabelled = any(p.pred is None for p in full)
+    unlabelled = any(p.pred is None for p in sub)
     if unlabelled and name not in (
         "roc_auc",
         "average_precision",
@@ -390,17 +426,13 @@ def _spread(
         "neg_brier_score",
     ):
         raise Unsupported("no predictions were saved")
-
-    def delta(w: Array, pair: Sequence[_Prepared]) -> Array:
-        return metric(w, pair[1]) - metric(w, pair[0])
-
-    deltas = np.concatenate([delta(w, sub) for w in weights])
+    deltas = np.concatenate([_delta(metric, w, sub) for w in weights])
     if np.isnan(deltas).mean() > _MAX_UNDEFINED:
         raise Unsupported("it is undefined on too many resamples of these rows")
+    m = len(sub[0].y)
     if m < n:  # m-out-of-n: centre on the whole set's change, shrink the spread
-        whole = delta(np.ones((1, n)), full)[0]
-        own = delta(np.ones((1, m)), sub)[0]
-        deltas = whole + (deltas - own) * np.sqrt(m / n)
+        own = _delta(metric, np.ones((1, m)), sub)[0]
+        deltas = whole(name, metric) + (deltas - own) * np.sqrt(m / n)
     return Spread(deltas, n, len(deltas))
 
 

@@ -139,7 +139,7 @@ def _recording(est: Any, seen: dict[str, Any] | None) -> Iterator[None]:
     wrapped = []
     for name in _RESPONSES if seen is not None else ():
         method = getattr(est, name, None)
-        if method is None or name in getattr(est, "__dict__", {"": 0}):
+        if method is None or name in getattr(est, "__dict__", {}):  # already an attribute
             continue
 
         @functools.wraps(method)  # scikit-learn reads the method's __name__

@@ -60,7 +60,8 @@ def attach(
     if isinstance(pair, str):
         return tuple(rows), (f"no noise intervals: {pair}",)
     try:
-        found = _intervals(pair, levels, cfg.resamples, memo)
+        point = {r.name: r.delta for r in rows if r.name in levels and r.delta is not None}
+        found = _intervals(pair, levels, cfg.resamples, memo, point)
     except _NoInterval as e:
         return tuple(rows), (f"no noise intervals: {e}",)
     notes = tuple(v for v in found.values() if isinstance(v, str))
@@ -86,7 +87,11 @@ def _sha256(kept: Kept, who: str) -> str:
 
 
 def _intervals(
-    pair: tuple[Kept, Kept], levels: dict[str, float], resamples: int, memo: Memo
+    pair: tuple[Kept, Kept],
+    levels: dict[str, float],
+    resamples: int,
+    memo: Memo,
+    point: dict[str, float],
 ) -> dict[str, Noise | str]:
     from mlgate import __version__
 
@@ -100,7 +105,7 @@ def _intervals(
             return _parse(json.loads(known))
         except (KeyError, TypeError, ValueError):
             pass  # damaged: computed again
-    found = _compute(pair, shas, levels, resamples)
+    found = _compute(pair, shas, levels, resamples, point)
     memo.put(
         name,
         json.dumps(
@@ -115,8 +120,13 @@ def _parse(doc: dict[str, Any]) -> dict[str, Noise | str]:
 
 
 def _compute(
-    pair: tuple[Kept, Kept], shas: list[str], levels: dict[str, float], resamples: int
+    pair: tuple[Kept, Kept],
+    shas: list[str],
+    levels: dict[str, float],
+    resamples: int,
+    point: dict[str, float] | None = None,
 ) -> dict[str, Noise | str]:
+    """The intervals from the two files; ``point``: the scorers' changes on all the rows."""
     from mlgate.core import bootstrap  # numpy: only when intervals are computed, not remembered
 
     base, head = (_read(kept, sha) for kept, sha in zip(pair, shas, strict=True))
@@ -130,6 +140,7 @@ def _compute(
             list(levels),
             classification=tasks != {"regression"},
             resamples=resamples,
+            point=point,
         )
     except (ValueError, IndexError, TypeError) as e:
         raise _NoInterval(str(e)) from e
