@@ -24,6 +24,7 @@ from typing import Any
 
 from mlgate.core import units
 from mlgate.core.metrics import ALIASES
+from mlgate.core.scorers import metric_task
 from mlgate.errors import DataError, MlgateError
 from mlgate.run.worker import TrainSpec
 from mlgate.storage.formats import read_frame
@@ -243,8 +244,6 @@ def _same_data(est: Any, spec: TrainSpec, used: list[str], keep: str) -> dict[st
 
 def task_of(spec: TrainSpec) -> str:
     """The model's task; command mode may leave it out, then its metrics tell."""
-    from mlgate.core.scorers import metric_task
-
     if spec.task:
         return spec.task
     tasks = {metric_task(m) for m in spec.metrics}
