@@ -231,7 +231,7 @@ def test_a_pr_check_reuses_the_default_branchs_shared_run(
         "no noise intervals: base's run has no saved predictions "
         "(a run shared as a git note keeps none)",
         f"base: the run shared in refs/notes/mlgate for {base[:7]} "
-        "(a local check trusts its clone's notes)"
+        "(a local check trusts its clone's notes)",
     ]
 
 

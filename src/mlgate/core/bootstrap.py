@@ -23,7 +23,7 @@ import numpy as np
 
 SEED = 0  # fixed: the same predictions always give the same interval
 RESAMPLES = 1000
-MAX_ROWS = 20_000  # m of the m-out-of-n bootstrap
+MAX_ROWS = 10_000  # m of the m-out-of-n bootstrap: its cost is bounded by this many rows
 _CHUNK = 100  # resamples per count matrix: bounds memory at _CHUNK × MAX_ROWS
 _MAX_UNDEFINED = 0.05  # resamples a metric may be undefined on (e.g. one class drawn)
 

@@ -11,6 +11,7 @@ finds them there and imports no numpy. Computing them (core.bootstrap) reads the
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from collections.abc import Sequence
@@ -159,18 +160,18 @@ def _read(kept: Kept, sha: str) -> dict[str, Any]:
     import numpy as np  # with core.bootstrap: the cold path only
 
     assert kept.path is not None
-    data = Path(kept.path).read_bytes()
+    data = Path(kept.path).read_bytes()  # read once: hashed, then parsed from memory
     if hashlib.sha256(data).hexdigest() != sha:
         raise _NoInterval(f"{kept.path} does not match its recorded sha256")
     try:
-        with zipfile.ZipFile(kept.path) as archive:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
         # Stored members only: what is unpacked is no bigger than the file itself.
         if any(m.compress_type != zipfile.ZIP_STORED for m in members):
             raise ValueError("it holds compressed members")
         if not {m.filename.removesuffix(".npy") for m in members} <= _ARRAYS:
             raise ValueError("it holds arrays mlgate does not write")
-        with np.load(kept.path, allow_pickle=False) as arrays:
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             found = {name: arrays[name] for name in arrays.files}
     except (OSError, ValueError, zipfile.BadZipFile) as e:
         raise _NoInterval(f"cannot read the saved predictions: {e}") from e
