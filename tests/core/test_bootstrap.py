@@ -193,3 +193,27 @@ def test_a_metric_without_a_bootstrap_says_why() -> None:
         == "top_k_accuracy: no interval, mlgate has no bootstrap for this metric"
     )
     assert "does not fit the model's task" in str(found["r2"])
+
+
+def test_a_saved_subset_gives_the_interval_of_the_whole_set() -> None:
+    """The worker saves only ``subset``'s rows of a large test set; the parent's interval
+    from them matches the one from all the rows."""
+    y, one = _binary(3, 30_000, 0.2)
+    _, other = _binary(4, 30_000, 0.2, y)
+    whole = bootstrap.paired(one, other, ["accuracy"], classification=True, max_rows=5_000)
+    rows = bootstrap.subset(30_000, 5_000)
+    assert rows is not None and len(rows) == 5_000
+
+    def saved(p: Predictions) -> Predictions:
+        return Predictions(
+            p.y[rows], p.pred[rows], p.proba[rows], p.proba_labels, None, "1", 30_000
+        )
+
+    point = {"accuracy": float(np.mean(other.y == other.pred) - np.mean(one.y == one.pred))}
+    part = bootstrap.paired(
+        saved(one), saved(other), ["accuracy"], classification=True, max_rows=5_000, point=point
+    )
+    a, b = whole["accuracy"], part["accuracy"]
+    assert isinstance(a, bootstrap.Spread) and isinstance(b, bootstrap.Spread)
+    assert b.rows == 30_000
+    assert b.interval(0.95) == pytest.approx(a.interval(0.95), abs=1e-9)

@@ -7,8 +7,9 @@ Vectorized: a resample is a row of a (resamples × rows) count matrix ``W``, and
 comes from weighted sums ``W @ x`` (per-class counts for the confusion-matrix metrics, sums
 of errors for regression, a sort done once plus cumulative sums for roc_auc and
 average_precision, per-row losses for log_loss and brier). Test sets over ``MAX_ROWS``
-rows are bootstrapped on a random subset of that many rows, the spread rescaled by
-sqrt(m/n) (an m-out-of-n bootstrap): the cost stays bounded on a million rows.
+rows are bootstrapped on a seeded random subset of that many rows (``subset``: the
+worker saves only those), the spread rescaled by sqrt(m/n) and centred on the change the
+scorers measured on all rows (an m-out-of-n bootstrap): cost and storage stay bounded.
 
 numpy is imported here and only here (run.noise imports this module when it computes).
 """
@@ -45,6 +46,7 @@ class Predictions:
     proba_labels: Array | None = None
     decision: Array | None = None
     pos_label: str = ""
+    rows: int = 0  # the test set's rows when these are the ``subset`` of them; 0: all
 
 
 class Unsupported(ValueError):
@@ -360,6 +362,14 @@ class Spread:
         return float(low), float(high)
 
 
+def subset(rows: int, max_rows: int = MAX_ROWS) -> Array | None:
+    """The rows an m-out-of-n bootstrap of a ``rows``-row test set uses (None: all): seeded,
+    so the training worker saves only these and every model's file holds the same ones."""
+    if rows <= max_rows:
+        return None
+    return np.sort(np.random.default_rng(SEED).choice(rows, max_rows, replace=False))
+
+
 def paired(
     base: Predictions,
     head: Predictions,
@@ -374,19 +384,21 @@ def paired(
     predictions are not on the same rows (then no metric has an interval). ``point``: each
     metric's change on the whole test set as the scorers measured it, the centre of an
     m-out-of-n interval (computed here when absent)."""
-    if len(base.y) != len(head.y) or not np.array_equal(base.y, head.y):
+    same = base.rows == head.rows and np.array_equal(base.y, head.y)
+    if len(base.y) != len(head.y) or not same:
         raise ValueError("the two models' predictions are not on the same test rows")
-    n = len(base.y)
-    rng = np.random.default_rng(SEED)
-    rows = np.sort(rng.choice(n, max_rows, replace=False)) if n > max_rows else None
+    n = max(base.rows, len(base.y))
+    rows = subset(len(base.y), max_rows)
     sub = _prepare((_take(base, rows), _take(head, rows)), classification)
-    m = n if rows is None else max_rows
-    weights = list(_weights(rng, m, resamples))
+    m = len(sub[0].y)
+    weights = list(_weights(np.random.default_rng(SEED + 1), m, resamples))
     full: list[list[_Prepared]] = []
 
     def whole(name: str, metric: Metric) -> float:
         if point is not None and name in point:
             return float(point[name])
+        if len(base.y) < n:  # only a subset was saved: centre on its own change
+            return float(_delta(metric, np.ones((1, m)), sub)[0])
         if not full:  # only without the scorers' figures: the whole set in one pass
             full.append(_prepare((base, head), classification))
         return float(_delta(metric, np.ones((1, n)), full[0])[0])
@@ -446,4 +458,5 @@ def load(arrays: Mapping[str, Array]) -> Predictions:
         proba_labels=arrays.get("proba_labels"),
         decision=arrays.get("decision"),
         pos_label="" if pos is None else str(pos),
+        rows=int(arrays["rows"]) if "rows" in arrays else 0,
     )

@@ -167,6 +167,8 @@ def save_predictions(path: str, y: Any, seen: Mapping[str, Any], est: Any, task:
     the paired bootstrap. None when there is nothing usable (the run goes on without)."""
     import numpy as np
 
+    from mlgate.core import bootstrap  # numpy: the worker has it loaded already
+
     arrays: dict[str, Any] = {}
     truth = np.asarray(y)
     pred = seen.get("predict")
@@ -192,6 +194,12 @@ def save_predictions(path: str, y: Any, seen: Mapping[str, Any], est: Any, task:
             # scikit-learn's binary scorers (f1, precision, ...) take the label equal to 1.
             arrays["pos_label"] = np.array(next((str(v) for v in labels if v == 1), ""))
         arrays["task"] = np.array(task)
+        rows = bootstrap.subset(len(truth))
+        if rows is not None:  # a large test set: only the rows the bootstrap will draw from
+            for key in ("y", "pred", "proba", "decision"):
+                if key in arrays:
+                    arrays[key] = arrays[key][rows]
+            arrays["rows"] = np.array(len(truth))
         np.savez(path, **arrays)
     except (TypeError, ValueError, OSError):
         return None

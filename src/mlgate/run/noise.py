@@ -24,7 +24,7 @@ from mlgate.core.metrics import RUNTIME_METRICS, MetricDelta, Noise
 from mlgate.core.record import RunRecord, Scores
 from mlgate.core.scorers import Memo
 
-_ARRAYS = {"y", "pred", "proba", "proba_labels", "decision", "pos_label", "task"}
+_ARRAYS = {"y", "pred", "proba", "proba_labels", "decision", "pos_label", "task", "rows"}
 
 
 @dataclass(frozen=True)
