@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from mlgate import git
 from mlgate.core import units
 from mlgate.core.config import STDOUT, CommandSpec, Config
 from mlgate.core.metrics import flatten
@@ -330,7 +331,7 @@ def fill_placeholders(spec: CommandSpec, cwd: Path, cfg: Config) -> list[str]:
     if spec.params is None or not any(_PLACEHOLDER.search(a) for a in spec.argv):
         return list(spec.argv)
     shown = _name(spec.params, cfg)
-    path = cwd / shown
+    path = git.inside(cwd, shown)  # a params file linking out of the checkout is refused
     params = flatten(read_params(path.read_bytes() if path.is_file() else None, shown))
 
     def value(match: re.Match[str]) -> str:
