@@ -238,3 +238,17 @@ def test_a_failing_command_writes_nothing(
     assert "init: `python train.py` exited with 4" in err
     assert "    no data" in err
     assert sorted(p.name for p in repo.iterdir()) == [".git", "train.py"]
+
+
+def test_a_script_not_committed_yet_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _project(tmp_path / "repo", {"README.md": "# a model\n"})
+    (repo / "train.py").write_text(PRINTS_ONLY)
+    code, _, err = cli(capsys, "init")
+    assert code == 2
+    assert err.strip() == (
+        "mlgate: error: init runs `python train.py` in an export of HEAD, which has no "
+        "train.py: commit it first (or pass --no-run)"
+    )
+    assert not (repo / "mlgate.yaml").exists()

@@ -172,6 +172,7 @@ class Observed:
     seconds: float
     outputs: list[str]  # files it created or changed, repo-relative
     created: list[str]  # of those, the ones HEAD does not have
+    committed_tops: set[str]  # first path components of HEAD's files
     tree: Path
     log: str
 
@@ -290,7 +291,9 @@ def _run_once(repo: git.Repo, draft: Config, workdir: Path) -> Observed:
     after = _files(tree)
     outputs = sorted(p for p, stat in after.items() if before.get(p) != stat)
     log = run.log_path.read_text(encoding="utf-8", errors="replace")
-    return Observed(seconds, outputs, [p for p in outputs if p not in before], tree, log)
+    created = [p for p in outputs if p not in before]
+    tops = {p.split("/", 1)[0] for p in before}
+    return Observed(seconds, outputs, created, tops, tree, log)
 
 
 def _metrics_source(run: Observed) -> tuple[str, dict[str, float], list[str]]:
@@ -387,20 +390,40 @@ def _rule(values: list[float], higher: bool, varies: bool) -> dict[str, float]:
     return {"max": math.ceil((max(values) + margin) * 1000) / 1000}
 
 
+def _scripts(root: Path, setup: Setup) -> list[str]:
+    """The Python files the command names that are in the working tree."""
+    return [w for w in setup.command.split() if w.endswith(".py") and (root / w).is_file()]
+
+
 def _script_text(root: Path, setup: Setup) -> str:
-    words = setup.command.split()
-    scripts = [w for w in words if w.endswith(".py") and (root / w).is_file()]
-    return "".join((root / s).read_text(encoding="utf-8", errors="replace") for s in scripts)
+    paths = _scripts(root, setup)
+    return "".join((root / s).read_text(encoding="utf-8", errors="replace") for s in paths)
 
 
-def _gitignore_entries(root: Path, created: list[str]) -> list[str]:
-    """The run's new files as .gitignore lines: a new top-level directory as ``dir/``, a
-    file as ``/path``; ones git already ignores left out."""
-    fresh = sorted(set(created) - git.ignored(root, created))
+def _can_run(repo: git.Repo, root: Path, setup: Setup) -> None:
+    """The export of HEAD holds what the command needs, as far as init can tell."""
+    advice = "commit it first (or pass --no-run)"
+    if git.head_sha(repo) is None:
+        raise UsageError(
+            f"init runs your training command in an export of HEAD, and there is no commit "
+            f"yet: {advice}"
+        )
+    head = git.files_at(repo, "HEAD")
+    for script in _scripts(root, setup):
+        if head.read(script) is None:
+            raise UsageError(
+                f"init runs `{setup.command}` in an export of HEAD, which has no {script}: {advice}"
+            )
+
+
+def _gitignore_entries(root: Path, run: Observed) -> list[str]:
+    """The run's new files as .gitignore lines: one in a directory HEAD does not have as
+    ``/dir/``, any other as ``/path``; ones git already ignores left out."""
+    fresh = sorted(set(run.created) - git.ignored(root, run.created))
     entries: dict[str, None] = {}
     for rel in fresh:
         top = rel.split("/", 1)[0]
-        new_dir = "/" in rel and not (root / top).exists()
+        new_dir = "/" in rel and top not in run.committed_tops
         entries[f"/{top}/" if new_dir else f"/{rel}"] = None
     return list(entries)
 
@@ -491,7 +514,7 @@ def _observe(repo: git.Repo, root: Path, setup: Setup, name: str, timeout: float
         "task": task,
         "timeout": max(int(timeout), math.ceil(first.seconds * 10)),
         "warning": warning,
-        "ignore": _gitignore_entries(root, first.created),
+        "ignore": _gitignore_entries(root, first),
         "lines": found + model_found,
         "review": review + model_review,
     }
@@ -591,11 +614,8 @@ def init(
     if setup is None:
         config_text = _render("mlgate.yaml.j2", starter_values(root, data, target, task, name))
     else:
-        if run and git.head_sha(repo) is None:
-            raise UsageError(
-                "init runs your training command in an export of HEAD, and there is no "
-                "commit yet: commit your code first (or pass --no-run)"
-            )
+        if run:
+            _can_run(repo, root, setup)
         values = _observe(repo, root, setup, model_name, timeout) if run else _guessed(root, setup)
         values["name"] = model_name
         config_text = _render("mlgate-command.yaml.j2", values)
