@@ -56,6 +56,7 @@ with open("out/metrics.yaml", "w") as f:
 """
 
 PRINTS_ONLY = """\
+import json, os
 from sklearn.datasets import make_classification
 from sklearn.tree import DecisionTreeClassifier
 
@@ -64,6 +65,8 @@ model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(x[:80], y[:80])
 print("Decision tree (max_depth=3):")
 print(f"  accuracy: {model.score(x[80:], y[80:])}")
 print("done")
+os.makedirs("out", exist_ok=True)
+json.dump({"max_depth": 3, "rows": 80}, open("out/config.json", "w"))  # numbers, not metrics
 """
 
 # An unseeded forest on rows where 90 of 100 test points are clear and 10 sit in a
@@ -203,7 +206,8 @@ def test_metrics_printed_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert cfg["model"]["train"]["metrics"] == "stdout"
     assert cfg["metrics"] == ["accuracy"]
     assert "metrics from the lines it printed: accuracy" in out
-    assert not (repo / ".gitignore").exists()  # it wrote nothing
+    assert "out/config.json also holds numbers; mlgate reads the lines it printed only" in out
+    assert (repo / ".gitignore").read_text().splitlines()[-1] == "/out/"
 
     code, report = run_json(capsys)
     assert code == 0, report

@@ -103,6 +103,10 @@ def starter_values(
 AFFORD_SECONDS = 30.0  # a first run quicker than this is run again to see if results repeat
 MODEL_SUFFIXES = (".skops", ".pkl", ".pickle", ".joblib")
 METRICS_SUFFIXES = (".json", ".yaml", ".yml", ".txt")
+METRIC_WORDS = ("metric", "score", "eval", "result", "perf")
+# Tracking stores other tools write in the repository: their YAML holds timestamps, not
+# metrics (MLflow's metrics there are not in a format mlgate reads).
+TOOL_STORES = ("mlruns/", "mlartifacts/", "wandb/", "lightning_logs/", ".dvc/")
 # Words in metric names whose direction is well known (names are split at non-letters).
 _LOWER_WORDS = frozenset(
     [
@@ -296,25 +300,30 @@ def _run_once(repo: git.Repo, draft: Config, workdir: Path) -> Observed:
     return Observed(seconds, outputs, created, tops, tree, log)
 
 
+def _metricish(rel: str) -> bool:
+    return any(word in rel.lower() for word in METRIC_WORDS)
+
+
 def _metrics_source(run: Observed) -> tuple[str, dict[str, float], list[str]]:
-    """Where the run's metrics are: the best file among its outputs that holds numbers
-    (names with "metric" first), else the ``name: number`` lines it printed. Also the other
-    files holding numbers, for review."""
+    """Where the run's metrics are: a file among its outputs named like metrics that holds
+    numbers, else the ``name: number`` lines it printed, else any other output file holding
+    numbers (a guess, to review). Also the other files holding numbers, for review."""
     candidates: list[tuple[str, dict[str, float]]] = []
     for rel in run.outputs:
-        if Path(rel).suffix.lower() in METRICS_SUFFIXES:
+        if Path(rel).suffix.lower() in METRICS_SUFFIXES and not rel.startswith(TOOL_STORES):
             try:
                 values = command.read_metrics(run.tree / rel, rel)
             except TrainingError:
                 continue
             if values:
                 candidates.append((rel, values))
-    candidates.sort(key=lambda c: ("metric" not in c[0].lower(), c[0].count("/"), c[0]))
-    if candidates:
-        return candidates[0][0], candidates[0][1], [c[0] for c in candidates[1:]]
+    candidates.sort(key=lambda c: (not _metricish(c[0]), c[0].count("/"), c[0]))
+    others = [c[0] for c in candidates[1:]]
     printed = command.output_metrics(run.log)
+    if candidates and (_metricish(candidates[0][0]) or not printed):
+        return candidates[0][0], candidates[0][1], others
     if printed:
-        return STDOUT, printed, []
+        return STDOUT, printed, [c[0] for c in candidates]
     raise TrainingError(
         "init: the command wrote no metrics file (JSON, YAML or `name: number` text) and "
         "printed no `name: number` lines; make it write one and run init again"
@@ -499,6 +508,8 @@ def _observe(repo: git.Repo, root: Path, setup: Setup, name: str, timeout: float
     where = "the lines it printed" if source == STDOUT else source
     found.append(f"metrics from {where}: " + ", ".join(f"{n} {_fmt(v)}" for n, v in values.items()))
     review[:0] = [f"{o} also holds numbers; mlgate reads {where} only" for o in others]
+    if source != STDOUT and not _metricish(source):
+        review.insert(0, f"metrics file {source} is a guess: its name does not say metrics")
     warning = _variation(values, second)
     if warning:
         review.append(warning)
