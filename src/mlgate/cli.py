@@ -115,6 +115,18 @@ def _init_args(i: argparse.ArgumentParser) -> None:
     )
     i.add_argument("--name", help="model name (default: the directory name)")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
+    i.add_argument(
+        "--no-run",
+        action="store_true",
+        help="do not run a training command found (the config is then a guess to review)",
+    )
+    i.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long the command may run when init tries it (default: 3600)",
+    )
 
 
 def _data_args(d: argparse.ArgumentParser) -> None:
@@ -373,17 +385,25 @@ def _validate(cwd: Path, config: str) -> int:
 def _init(cwd: Path, args: argparse.Namespace) -> int:
     from mlgate.commands.init import init  # pandas, jinja2: only for init
 
-    written = init(
+    result = init(
         cwd,
         data=args.data,
         target=args.target,
         task=args.task,
         name=args.name,
         force=args.force,
+        run=not args.no_run,
+        timeout=args.timeout,
     )
-    for path in written:
+    for line in result.found:
+        print(line)
+    for path in result.written:
         print(f"wrote {path}")
-    print("next: edit mlgate.yaml, then run `mlgate validate` and `mlgate check`")
+    if result.review:
+        print("review in mlgate.yaml:")
+        for line in result.review:
+            print(f"  - {line}")
+    print("next: run `mlgate validate` and `mlgate check`")
     return int(ExitCode.OK)
 
 

@@ -256,6 +256,20 @@ def default_branch_tip(repo: Repo) -> tuple[str, str | None] | None:
     return (configured, local[configured]) if configured in local else None
 
 
+def default_branch_name(repo: Repo) -> str:
+    """The default branch's plain name, for a workflow's ``branches:``: ``default_branch``
+    without ``origin/``; in a repository with no main or master yet, the current branch,
+    else init.defaultBranch, else main."""
+    found = default_branch_tip(repo)
+    if found is not None:
+        return found[0].removeprefix("origin/")
+    for args in (("symbolic-ref", "--quiet", "--short", "HEAD"), ("config", "init.defaultBranch")):
+        name = _git(repo.cwd, *args).stdout.decode().strip()
+        if name:
+            return name
+    return "main"
+
+
 def merge_base(repo: Repo, a: str, b: str) -> str | None:
     proc = _git(repo.cwd, "merge-base", "--end-of-options", a, b)
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "STDOUT",
     "CommandSpec",
     "Config",
     "DataSpec",
@@ -57,6 +58,8 @@ __all__ = [
 Fail = Callable[[str, str], ConfigError]  # (message, key path) -> located error
 
 DEFAULT_CONFIG = "mlgate.yaml"
+# model.train.metrics: read the `name: number` lines the command prints, not a file.
+STDOUT = "stdout"
 
 
 @dataclass(frozen=True)
@@ -533,7 +536,7 @@ def _command(section: dict[str, Any], base: str) -> CommandSpec:
     model, params = section.get("model"), section.get("params")
     return CommandSpec(
         argv=tuple(shlex.split(command) if isinstance(command, str) else command),
-        metrics=resolve(section["metrics"], base),
+        metrics=STDOUT if section["metrics"] == STDOUT else resolve(section["metrics"], base),
         model=None if model is None else resolve(model, base),
         params=None if params is None else resolve(params, base),
         timeout=float(section.get("timeout", 3600)),

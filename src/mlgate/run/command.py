@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import posixpath
+import re
 import shlex
 import shutil
 import signal
@@ -22,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from mlgate import git
 from mlgate.core import units
-from mlgate.core.config import CommandSpec, Config
+from mlgate.core.config import STDOUT, CommandSpec, Config
 from mlgate.core.metrics import flatten
 from mlgate.errors import ConfigError, TrainingError
 from mlgate.run.runcache import library_versions
@@ -76,12 +79,13 @@ def start(
     if threads is not None:
         env.update(thread_limits(threads, env))
     env.update({"MLGATE_SIDE": label, "MLGATE_OUTPUT_DIR": str(out_dir)})
+    argv = fill_placeholders(spec, cwd, cfg)
     log_path = workdir / f"{label}.log"
     log = log_path.open("wb")
     started = time.time()
     try:
         proc = subprocess.Popen(
-            list(spec.argv),
+            argv,
             cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -96,9 +100,9 @@ def start(
     return Running(label, spec, cwd, out_dir, log_path, proc, started, time.perf_counter(), log)
 
 
-def finish(run: Running, cfg: Config) -> dict[str, Any]:
-    """Wait for the command (at most its timeout from its start), then read its metrics and
-    model file. Returns a record like the estimator worker's; raises TrainingError (exit 3)."""
+def wait(run: Running) -> float:
+    """Wait for the command (at most its timeout from its start); its seconds. A timeout or
+    a non-zero exit is a TrainingError (exit 3) with the last lines it printed."""
     spec = run.spec
     what = f"`{shlex.join(spec.argv)}`"
     limit = max(0.0, run.clock + spec.timeout - time.perf_counter())
@@ -116,11 +120,23 @@ def finish(run: Running, cfg: Config) -> dict[str, Any]:
     if code != 0:
         how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
         raise TrainingError(f"{run.label}: {what} {how}{_tail(run.log_path)}")
-    metrics_path = _output(run, spec.metrics, cfg)
-    values = read_metrics(metrics_path, _name(spec.metrics, cfg))
+    return seconds
+
+
+def finish(run: Running, cfg: Config) -> dict[str, Any]:
+    """Wait for the command, then read its metrics and model file. Returns a record like
+    the estimator worker's; raises TrainingError (exit 3)."""
+    spec = run.spec
+    seconds = wait(run)
+    if spec.metrics == STDOUT:
+        source = "the lines it printed"
+        values = output_metrics(run.log_path.read_text(encoding="utf-8", errors="replace"))
+    else:
+        source = _name(spec.metrics, cfg)
+        values = read_metrics(_output(run, spec.metrics, cfg), source)
     record: dict[str, Any] = {
         "ok": True,
-        "metrics": pick_metrics(values, cfg, run.label, _name(spec.metrics, cfg)),
+        "metrics": pick_metrics(values, cfg, run.label, source),
         "fit_seconds": seconds,
         "predict_seconds": None,
         "seconds": seconds,
@@ -172,19 +188,31 @@ def _tail(log: Path) -> str:
     return f"; the last {len(lines)} line(s) it printed:\n{body}"
 
 
+# `name: number` or `name = number` on a line of its own (an optional % after the number,
+# kept as written): metrics.txt files as CML examples write them, and printed metrics.
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_METRIC_LINE = re.compile(
+    rf"\s*(?P<name>[A-Za-z_][\w .()/-]*?)\s*[:=]\s*(?P<value>{_NUMBER})\s*%?\s*"
+)
+
+
 def read_metrics(path: Path, name: str) -> dict[str, float]:
-    """A JSON or YAML metrics file as flat ``{dotted.name: number}``; booleans and strings
-    are skipped, a file that is not a mapping is an error naming it."""
+    """A metrics file as flat ``{dotted.name: number}``: JSON (``.json``), YAML (``.yaml``,
+    ``.yml``; booleans and strings skipped) or, any other name, ``name: number`` text lines
+    (``#`` comments and blank lines allowed, anything else an error naming the line)."""
     try:
         if path.stat().st_size > MAX_METRICS_BYTES:
             raise TrainingError(f"{name} is larger than {MAX_METRICS_BYTES} bytes")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise TrainingError(f"cannot read metrics file {name}: {e}") from e
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".yaml", ".yml"):
+        return _text_metrics(text, name)
     import yaml  # only after a command ran: a cached check needs no PyYAML
 
     try:
-        if path.suffix.lower() == ".json":
+        if suffix == ".json":
             doc = json.loads(text)
         else:
             doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -197,6 +225,37 @@ def read_metrics(path: Path, name: str) -> dict[str, float]:
             f"metrics file {name} must hold a mapping of names to numbers, got {kind}"
         )
     return flatten_numbers(doc)
+
+
+def _text_metrics(text: str, name: str) -> dict[str, float]:
+    """Strict ``name: number`` / ``name = number`` lines; a name given twice is an error."""
+    values: dict[str, float] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _METRIC_LINE.fullmatch(line)
+        if match is None:
+            raise TrainingError(
+                f"metrics file {name}, line {number}: expected `name: number` or "
+                f"`name = number`, got {units.shorten(line.strip(), 80)!r}"
+            )
+        key = match["name"]
+        if key in values:
+            raise TrainingError(f"metrics file {name}, line {number}: {key!r} is given twice")
+        values[key] = float(match["value"])
+    return values
+
+
+def output_metrics(text: str) -> dict[str, float]:
+    """``model.train.metrics: stdout``: the ``name: number`` / ``name = number`` lines among
+    what the command printed (other lines are its own business); the last value of a name
+    wins, as a training loop prints its progress."""
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _METRIC_LINE.fullmatch(line)
+        if match is not None:
+            values[match["name"]] = float(match["value"])
+    return values
 
 
 def flatten_numbers(doc: Mapping[Any, Any]) -> dict[str, float]:
@@ -227,7 +286,8 @@ def pick_metrics(
 
 
 def read_params(data: bytes | None, name: str) -> dict[str, Any]:
-    """A side's params file (YAML or JSON) as a mapping; missing: empty."""
+    """A side's params file (YAML or JSON) as a mapping; missing: empty. An MLflow
+    ``MLproject`` file gives its main entry point's parameter defaults."""
     if data is None:
         return {}
     import yaml  # only for a side that has a params file
@@ -240,4 +300,46 @@ def read_params(data: bytes | None, name: str) -> dict[str, Any]:
         return {}
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{name}: expected a mapping of parameters, got {type(doc).__name__}")
+    if posixpath.basename(name.partition("@")[0]) == "MLproject":
+        return mlproject_defaults(doc, name)
     return dict(doc)
+
+
+def mlproject_defaults(doc: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """``entry_points.main.parameters``' defaults (a parameter without one is an error: the
+    command could not run unattended)."""
+    points = doc.get("entry_points")
+    main = points.get("main") if isinstance(points, Mapping) else None
+    params = main.get("parameters") if isinstance(main, Mapping) else None
+    found: dict[str, Any] = {}
+    for key, value in params.items() if isinstance(params, Mapping) else ():
+        # MLflow's short form `alpha: float` has no default either
+        if not isinstance(value, Mapping) or "default" not in value:
+            raise ConfigError(f"{name}: parameter {key!r} of entry point main has no default")
+        found[str(key)] = value["default"]
+    return found
+
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][\w.-]*)\}")
+
+
+def fill_placeholders(spec: CommandSpec, cwd: Path, cfg: Config) -> list[str]:
+    """The command's arguments with ``{name}`` replaced by the params file's value of that
+    name (MLproject style), read from this side's own checkout: a pull request changing a
+    parameter's value changes both the run and the params diff. Without a params file the
+    arguments are used as written."""
+    if spec.params is None or not any(_PLACEHOLDER.search(a) for a in spec.argv):
+        return list(spec.argv)
+    shown = _name(spec.params, cfg)
+    path = git.inside(cwd, shown)  # a params file linking out of the checkout is refused
+    params = flatten(read_params(path.read_bytes() if path.is_file() else None, shown))
+
+    def value(match: re.Match[str]) -> str:
+        if match[1] not in params:
+            raise ConfigError(
+                f"{cfg.file}: model.train.command uses {{{match[1]}}}, which {shown} does "
+                f"not define (it has: {units.names(sorted(params)) or 'nothing'})"
+            )
+        return str(params[match[1]])
+
+    return [_PLACEHOLDER.sub(value, a) for a in spec.argv]
