@@ -11,10 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
 from conftest import commit_all, git
+from mlgate.paths import package_file
 from mlgate.run.command import argument_params
 from projects import (
     base_project,
@@ -141,6 +143,8 @@ def test_the_code_files_that_changed_are_listed_capped_and_escaped(  # type: ign
     assert statuses["train.py"] == "modified" and statuses["README.md"] == "removed"
     assert statuses["lib/m00.py"] == "added" and "mlgate.yaml" not in statuses
     assert report["mode"] == "command"
+    schema = json.loads(package_file("schema", "report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(report)
 
     markdown = cli(capsys, "check", "--format", "markdown")[1]
     assert "#### Code (14 files changed)" in markdown

@@ -3,10 +3,14 @@ with a bare `origin`, real git, mlgate's own CLI."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import jsonschema
 
 from conftest import commit_all, git
 from mlgate import git as mgit
+from mlgate.paths import package_file
 from mlgate.run.sides import resolve_sides
 from projects import (
     QUICK_TRAIN_PY,
@@ -17,6 +21,8 @@ from projects import (
     run_json,
     write_config,
 )
+
+REPORT_SCHEMA = json.loads(package_file("schema", "report.schema.json").read_text())
 
 
 def _clone(origin: Path, tmp_path: Path, name: str) -> Path:
@@ -151,3 +157,18 @@ def test_ci_names_the_pull_requests_base(repo: Path, tmp_path: Path, monkeypatch
         "sha": base,
         "reason": "pull request #2's base: the tip of master as the event names it",
     }
+
+
+def test_a_base_named_like_markup_is_escaped_and_the_json_validates(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    first = quick_command_project(repo)
+    git(repo, "tag", "@team_x")
+    _commit(repo, "later.txt")
+
+    code, report = run_json(capsys, "--base", "@team_x")
+
+    assert code == 0, report
+    assert report["base_choice"] == {"ref": "@team_x", "sha": first, "reason": "--base @team_x"}
+    jsonschema.Draft202012Validator(REPORT_SCHEMA).validate(report)
+    markdown = cli(capsys, "check", "--base", "@team_x", "--format", "markdown")[1]
+    assert f"Base: **{first[:7]} (@\u200bteam\\_x)**, \\--base @\u200bteam\\_x." in markdown
+    assert "@team" not in markdown
