@@ -117,3 +117,39 @@ def push_to_origin(repo: Path, tmp_path: Path) -> Path:
     git(repo, "remote", "add", "origin", str(bare))
     git(repo, "push", "-q", "origin", "main")
     return bare
+
+
+QUICK_TRAIN_PY = '''\
+"""A training command that takes milliseconds: its score comes from --alpha. It also
+writes which `python` its PATH finds and the PATH itself to out/env.json."""
+import json, os, subprocess, sys
+from pathlib import Path
+
+alpha = float(sys.argv[sys.argv.index("--alpha") + 1]) if "--alpha" in sys.argv else 0.0
+found = subprocess.run(
+    ["python", "-c", "import sys; print(sys.executable)"], capture_output=True, text=True
+)
+out = Path("out")
+out.mkdir(exist_ok=True)
+seen = {"python": found.stdout.strip(), "path": os.environ["PATH"]}
+(out / "env.json").write_text(json.dumps(seen))
+(out / "metrics.json").write_text(json.dumps({"score": 1.0 - alpha}))
+'''
+
+
+def quick_command_config(command: str = "python train.py --alpha 0.5") -> dict[str, Any]:
+    """Command mode without a params file: the command's arguments are its params."""
+    return {
+        "version": 1,
+        "model": {"name": "quick", "train": {"command": command, "metrics": "out/metrics.json"}},
+        "metrics": [{"name": "score", "higher_is_better": True}],
+        "gate": {"score": {"min": 0.0}},
+    }
+
+
+def quick_command_project(repo: Path, command: str = "python train.py --alpha 0.5") -> str:
+    """A committed command-mode project whose check runs no training library."""
+    write_config(repo, quick_command_config(command))
+    (repo / "train.py").write_text(QUICK_TRAIN_PY)
+    (repo / ".gitignore").write_text("out/\n")
+    return commit_all(repo, "quick command project")

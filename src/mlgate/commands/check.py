@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Literal
 
 from mlgate import git
 from mlgate.core import config as config_mod
-from mlgate.core.diff import data_diff, gate_changes, params_diff
+from mlgate.core.diff import code_diff, data_diff, gate_changes, params_diff
 from mlgate.core.gate import evaluate
 from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.record import RunRecord
-from mlgate.core.results import CheckResult, SideResult, UserTemplate
+from mlgate.core.results import CheckResult, CodeChange, SideResult, UserTemplate
 from mlgate.errors import UsageError
 from mlgate.run import runcache
+from mlgate.run.command import interpreter
 from mlgate.run.pair import PairRun, run_pair
 from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
 from mlgate.run.workspace import Workspace
@@ -50,12 +51,14 @@ def run_check(
     use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
     notes_policy: NotesPolicy = "local",
+    base_reason: str | None = None,
 ) -> CheckResult:
     """Train and evaluate base and head (or reuse runs with the same inputs); compare them;
-    apply head's gate. ``use_cache=False`` retrains both sides (results are still stored)."""
+    apply head's gate. ``use_cache=False`` retrains both sides (results are still stored).
+    ``base_reason`` says how the caller chose ``base`` (the report shows it)."""
     repo = git.open_repo(cwd)
     layout = Layout.current()
-    base_files, head_files = resolve_sides(repo, base, head)
+    base_files, head_files, choice = resolve_sides(repo, base, head, base_reason=base_reason)
     head_cfg = config_mod.load_at(head_files, config_path, memo=layout.memo)
     if head_cfg is None:
         raise UsageError(
@@ -78,6 +81,7 @@ def run_check(
         ran = run_pair(base_side, head_side, stored, work, say)
         say("comparing and applying the gate")
         result = _compare(base_side, head_side, ran, layout)
+    result = replace(result, base_choice=choice, config=config_path)
     return replace(result, notes=(*result.notes, *warnings)) if warnings else result
 
 
@@ -194,7 +198,18 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         ),
         data_diff=data_diff(base.data if base else None, head.data),
         notes=tuple(notes_),
+        mode="command" if cfg.command_mode else "estimator",
+        code_diff=_code_diff(base, head),
+        interpreter=interpreter() if cfg.command_mode else None,
     )
+
+
+def _code_diff(base: Side | None, head: Side) -> tuple[CodeChange, ...] | None:
+    """The code files the digests cover that differ; None without a baseline, or when the
+    two sides hash code differently (one estimator mode, the other command mode)."""
+    if base is None or runcache.code_hash(base.cfg) != runcache.code_hash(head.cfg):
+        return None
+    return code_diff(base.code, head.code)
 
 
 def _user_template(side: Side) -> UserTemplate | None:

@@ -129,6 +129,7 @@ def _check_change(
             config_path=git.config_path(cwd, config_path),
             progress=progress,
             notes_policy="signed",  # anyone who can push writes notes: only signed bases
+            base_reason=change.base_reason or None,
         )
     except MlgateError as e:
         poster.status("error", context, f"mlgate could not check: {e}")

@@ -396,9 +396,10 @@ def _card(
         rules=cfg.gate,
         checks=outcome.verdict.checks,
         metric_order=list(cfg.evaluated_metrics),
-        task=cfg.model.task or "command",
+        task=cfg.model.task or "unknown",  # command mode may leave it out
         estimator=cfg.model.kind,
         params=params,
+        command_mode=cfg.command_mode,
         previous_card=previous,
     )
 
@@ -414,7 +415,8 @@ def _files(
 ) -> dict[str, bytes]:
     name = cfg.model.name
     assert candidate.model_path is not None
-    # The card shows the run's params: command mode's params file, else model.params.
+    # The card shows the run's params: command mode's params file or arguments, else
+    # model.params.
     params = side.params if cfg.command_mode else cfg.model.params
     metrics = {
         "model": name,

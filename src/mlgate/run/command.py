@@ -18,6 +18,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,11 +29,15 @@ from mlgate import git
 from mlgate.core import units
 from mlgate.core.config import STDOUT, CommandSpec, Config
 from mlgate.core.metrics import flatten
+from mlgate.core.results import Interpreter
 from mlgate.errors import ConfigError, TrainingError
 from mlgate.run.runcache import library_versions
 from mlgate.run.worker import thread_limits
 
 TAIL_LINES = 50
+# `python3.11`, `python`, `pypy3`: a program whose next argument is a script, not a param.
+_PYTHON = re.compile(r"(python|pypy)[0-9.]*(\.exe)?", re.IGNORECASE)
+_PYTHON_OPTIONS_WITH_VALUE = ("-W", "-X", "--check-hash-based-pycs")
 MAX_METRICS_BYTES = 16 * 1024**2  # a metrics file is small; refuse to parse a huge one
 
 
@@ -76,6 +81,7 @@ def start(
     out_dir = workdir / f"{label}-output"
     out_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    env["PATH"] = command_path(env.get("PATH"))
     if threads is not None:
         env.update(thread_limits(threads, env))
     env.update({"MLGATE_SIDE": label, "MLGATE_OUTPUT_DIR": str(out_dir)})
@@ -343,3 +349,80 @@ def fill_placeholders(spec: CommandSpec, cwd: Path, cfg: Config) -> list[str]:
         return str(params[match[1]])
 
     return [_PLACEHOLDER.sub(value, a) for a in spec.argv]
+
+
+def interpreter() -> Interpreter:
+    """The Python mlgate runs on: first on the command's ``PATH``, so its ``python`` is it."""
+    return Interpreter(sys.executable, sys.version.split()[0])
+
+
+def command_path(path: str | None) -> str:
+    """``PATH`` with the directory of mlgate's interpreter first (a venv's ``bin``), as tox
+    and nox do, unless it is already first: a command's ``python`` is then the environment
+    mlgate (and the libraries its digest records) runs in."""
+    first = os.path.dirname(sys.executable)
+    parts = path.split(os.pathsep) if path else []
+    if not first or (parts and parts[0] == first):
+        return path or ""
+    return os.pathsep.join([first, *parts])
+
+
+def argument_params(argv: tuple[str, ...]) -> dict[str, Any]:
+    """The command's arguments as params, for a command without a params file: a PR that
+    changes one then shows in the params diff. After the program (and, for Python, its
+    options and the script or ``-m module``): ``--name value``, ``--name=value`` and
+    ``-n value`` become ``name: value``; a flag with no value ``name: true``; the other
+    arguments ``arg1``, ``arg2``, ... Values stay the strings they are; a repeated name
+    lists them. Empty when there are no arguments."""
+    rest = list(argv[1:])
+    if argv and _PYTHON.fullmatch(os.path.basename(argv[0])):
+        rest = _after_script(rest)
+    found: dict[str, Any] = {}
+    positional = 0
+    options = True
+    while rest:
+        word = rest.pop(0)
+        if options and word == "--":  # the end of options: the rest is positional
+            options = False
+            continue
+        name, value = _option(word, rest) if options else (None, word)
+        if name is None:
+            positional += 1
+            name = f"arg{positional}"
+        if name in found:
+            earlier = found[name]
+            found[name] = [*(earlier if isinstance(earlier, list) else [earlier]), value]
+        else:
+            found[name] = value
+    return found
+
+
+def _after_script(words: list[str]) -> list[str]:
+    """A Python command's arguments after its own options and the script (or module)."""
+    while words and words[0].startswith("-") and words[0] != "-":
+        option = words.pop(0)
+        if option in ("-m", "-c"):
+            return words[1:]
+        if option in _PYTHON_OPTIONS_WITH_VALUE and words:
+            words.pop(0)
+    return words[1:]
+
+
+def _option(word: str, rest: list[str]) -> tuple[str | None, Any]:
+    """(name, value) of an option, taking its value from ``rest``; (None, word) otherwise."""
+    if not word.startswith("-") or word == "-" or _number(word):
+        return None, word
+    name, equals, value = word.lstrip("-").partition("=")
+    if equals:
+        return name, value
+    if rest and (not rest[0].startswith("-") or _number(rest[0])):
+        return name, rest.pop(0)
+    return name, True
+
+
+def _number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
