@@ -90,11 +90,7 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
             continue
         summary = datafiles.describe(files, path, base=cfg.base)
         if summary is None:
-            raise cfg.error(
-                f"{path} not found in {files.ref}: neither {path} nor {path}.ptr "
-                f"nor {path}.dvc exists",
-                f"data.{role}",
-            )
+            raise cfg.error(datafiles.absent(path, files.ref), f"data.{role}")
         found[role] = summary
     if cfg.command_mode:  # the command may read any pointed file: each is an input
         listed = {s.path for s in found.values()}
