@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mlgate.storage.objects import Cache
 from projects import (
     base_project,
     classification_config,
@@ -281,6 +282,29 @@ def test_command_modes_program_must_be_found(
     code, out, err = cli(capsys, "validate")
     assert (code, err) == (0, "")
     assert out == "mlgate.yaml: ok (model churn, command mode, 2 metric(s), 1 gated)\n"
+
+
+def test_command_mode_needs_every_pointed_file_as_its_pointer_says(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command finds every pointed file at its path (not only data.train/test), and
+    check refuses a working file that is not what its pointer names."""
+    command_project(repo, [sys.executable, "train.py"])
+    (repo / "data" / "extra.csv").write_text("a,b\n1,2\n")
+    assert cli(capsys, "data", "add", "data/test.csv", "data/extra.csv")[0] == 0
+    extra = yaml.safe_load((repo / "data" / "extra.csv.ptr").read_text())["sha256"]
+    (repo / "data" / "extra.csv").unlink()
+    Cache().path_for(extra).unlink()
+    with (repo / "data" / "test.csv").open("a") as f:
+        f.write("0,0,0,0,0,1\n")
+    assert problems(capsys) == [
+        "mlgate.yaml:11: data.test: data/test.csv: differs from its pointer; record it with "
+        "`mlgate data add data/test.csv` or restore it with `mlgate data pull`",
+        f"data/extra.csv: not fetched: the data of data/extra.csv.ptr (sha256 {extra[:12]}…) "
+        "is in none of the places check looks: cache (absent), working tree data/extra.csv "
+        "(absent), storage (none configured); `mlgate data push` where it is, then "
+        "`mlgate data pull` here",
+    ]
 
 
 def test_command_modes_output_paths_must_stay_in_the_repository(

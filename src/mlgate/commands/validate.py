@@ -24,6 +24,7 @@ from mlgate.errors import ConfigError, MlgateError
 from mlgate.render.report import check_template
 from mlgate.run.command import program_problem
 from mlgate.run.probe import DataHeader, ProbeSpec, probe_answer, start_probe
+from mlgate.run.sides import pointed
 from mlgate.storage import datafiles
 from mlgate.storage.formats import data_format, unsupported
 from mlgate.storage.layout import Layout
@@ -97,32 +98,48 @@ def _spec(cfg: Config, root: Path, headers: list[DataHeader]) -> ProbeSpec:
 
 
 def _data(cfg: Config, files: git.WorkingFiles) -> tuple[list[MlgateError], list[DataHeader]]:
-    """Each data file present, or where its bytes are; what gives its columns."""
+    """Each data file present, or where its bytes are; what gives its columns. In command
+    mode every pointed file is placed for the command, so each must be fetchable and, in
+    the working tree, hold its pointer's bytes."""
     problems: list[MlgateError] = []
     headers = []
     cache = Cache()
-    for role in ("train", "test"):
-        rel: str | None = getattr(cfg.data, role)
-        key = f"data.{role}"
-        if rel is None:
-            continue
-        if cfg.model.estimator and data_format(rel) is None:
+    listed = {role: getattr(cfg.data, role) for role in ("train", "test")}
+    wanted: list[tuple[str, str | None]] = [
+        (rel, f"data.{role}") for role, rel in listed.items() if rel is not None
+    ]
+    if cfg.command_mode:
+        wanted += [(rel, None) for rel in pointed(files, cfg) if rel not in listed.values()]
+    for rel, key in wanted:
+        if key is not None and cfg.model.estimator and data_format(rel) is None:
             problems.append(cfg.error(str(unsupported(rel)), key))
             continue
         try:
             found = datafiles.presence(files, rel, base=cfg.base, cache=cache, storage=cfg.storage)
         except MlgateError as e:
-            problems.append(_at(cfg, e, key))
+            if key is not None:  # check skips a pointed file it cannot read (a DVC directory)
+                problems.append(_at(cfg, e, key))
             continue
         if found is None:
-            problems.append(cfg.error(datafiles.absent(rel, files.ref), key))
+            if key is not None:
+                problems.append(cfg.error(datafiles.absent(rel, files.ref), key))
             continue
-        if found.missing:
-            problems.append(cfg.error(f"{rel}: {found.missing}", key))
-        columns = None if found.columns is None else list(found.columns)
-        header = None if found.header is None else str(found.header)
-        headers.append(DataHeader(rel, key, columns, header))
+        problems += _unusable(cfg, found, key)
+        if key is not None:
+            columns = None if found.columns is None else list(found.columns)
+            header = None if found.header is None else str(found.header)
+            headers.append(DataHeader(rel, key, columns, header))
     return problems, headers
+
+
+def _unusable(cfg: Config, found: datafiles.Presence, key: str | None) -> list[MlgateError]:
+    """Why the command or the worker could not have ``found``'s bytes."""
+    whys = [found.missing] if found.missing else []
+    if cfg.command_mode and found.modified:
+        whys.append(datafiles.differs(found.path))
+    if key is None:
+        return [ConfigError(why, file=found.path) for why in whys]
+    return [cfg.error(f"{found.path}: {why}", key) for why in whys]
 
 
 def _at(cfg: Config, e: MlgateError, key: str) -> MlgateError:

@@ -94,7 +94,7 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
         found[role] = summary
     if cfg.command_mode:  # the command may read any pointed file: each is an input
         listed = {s.path for s in found.values()}
-        for path in _pointed(files, cfg):
+        for path in pointed(files, cfg):
             if path in listed:
                 continue
             try:
@@ -106,7 +106,7 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
     return found
 
 
-def _pointed(files: git.Files, cfg: Config) -> list[str]:
+def pointed(files: git.Files, cfg: Config) -> list[str]:
     """Data paths behind the pointers on this side, under the config's directory: mlgate's
     ``.ptr`` files and DVC's ``.dvc`` files (not its ``.dvc/`` directory)."""
     suffixes = (".ptr", ".dvc")

@@ -57,6 +57,14 @@ def absent(path: str, ref: str) -> str:
     return f"{path} not found in {ref}: neither {path} nor {path}.ptr nor {path}.dvc exists"
 
 
+def differs(path: str) -> str:
+    """What to do about a working file that is not the bytes its pointer names."""
+    return (
+        f"differs from its pointer; record it with `mlgate data add {path}` or restore it "
+        "with `mlgate data pull`"
+    )
+
+
 def _size_of_known(ptr: Pointer, where: str) -> None:
     """WrongSize naming the pointer when the cache holds its bytes and they are another
     size: a side whose result is cached never fetches them, and its report would show the
@@ -151,6 +159,7 @@ class Presence:
     missing: str | None  # why its bytes cannot be had; None when they can
     columns: tuple[str, ...] | None = None  # known without reading data (pointer, summary)
     header: Path | None = None  # a local copy of its bytes, whose header names the columns
+    modified: bool = False  # a pointer's working file that holds other bytes than it names
 
 
 def presence(
@@ -169,7 +178,8 @@ def presence(
         columns = tuple(ptr.columns) if ptr.columns else _known_columns(rel, ptr.sha256, cache)
         what = f"{pointer_path(rel)} (sha256 {ptr.sha256[:12]}…)"
         why = None if found.place else _not_fetched(what, found.looked, "mlgate data")
-        return Presence(rel, why, columns, found.local)
+        modified = local.is_file() and found.local != local and not _holds(local, ptr, cache)
+        return Presence(rel, why, columns, found.local, modified)
     out = dvc.find_out(files, rel, base=base)
     if local.is_file():  # committed, untracked, or DVC's checkout (edited or not): trained
         return Presence(rel, None, header=local)
@@ -182,6 +192,10 @@ def presence(
     if dvc.stored_at(files, out, looked) is not None:
         return Presence(rel, None)
     return Presence(rel, _not_fetched(f"{out.where} (md5 {out.md5[:12]}…)", looked, "dvc"))
+
+
+def _holds(local: Path, ptr: Pointer, cache: Cache) -> bool:
+    return local.stat().st_size == ptr.size and cache.sha256_of(local) == ptr.sha256
 
 
 def _known_columns(rel: str, sha256: str, cache: Cache) -> tuple[str, ...] | None:
