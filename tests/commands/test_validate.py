@@ -384,7 +384,7 @@ def test_importing_the_estimator_runs_in_a_child_process(
     (repo / "model.py").write_text("import os\n\nos._exit(7)\n")
     project(repo, model__estimator="model:make_model")
     assert problems(capsys) == [
-        "mlgate.yaml:5: model.estimator: importing model:make_model ended the process "
+        "mlgate.yaml:5: model.estimator: checking model:make_model ended the process "
         "(exit 7): it printed nothing"
     ]
     (repo / "model.py").write_text(

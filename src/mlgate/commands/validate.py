@@ -76,7 +76,8 @@ def _deep(cfg: Config, path: Path) -> tuple[list[MlgateError], list[str]]:
         if worker is None:
             return problems, []
         answer = probe_answer(worker, _spec(cfg, files.root, headers))
-    problems += [cfg.error(message, key) for key, message in answer.problems]
+    # One line each: a factory's own exception may say more over several.
+    problems += [cfg.error(" ".join(msg.splitlines()), key) for key, msg in answer.problems]
     notes = [
         f"the columns of {name} were not checked: its bytes are not here (working tree or "
         "cache) and nothing records its columns; fetch it to check them"

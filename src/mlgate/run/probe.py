@@ -76,7 +76,7 @@ def probe_answer(worker: Worker, spec: ProbeSpec) -> ProbeAnswer:
         log = worker.log_path.read_text(errors="replace").strip().splitlines()
         last = log[-1] if log else "it printed nothing"
         code = worker.proc.returncode
-        msg = f"importing {spec.estimator} ended the process (exit {code}): {last}"
+        msg = f"checking {spec.estimator} ended the process (exit {code}): {last}"
         return ProbeAnswer([("model.estimator", msg)], [])
     raw = worker.result()
     problems = [(p["key"], p["message"]) for p in raw["problems"]]
