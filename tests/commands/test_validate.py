@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from conftest import commit_all
 from mlgate.storage.objects import Cache
 from projects import (
     base_project,
@@ -191,6 +192,11 @@ def test_pointed_data_in_storage_is_ok_and_its_columns_come_from_the_pointer(
     assert lines[0].startswith("mlgate.yaml:12: data.target: column 'lable' not in data/train.csv")
     assert not (repo / "data" / "train.csv").exists()  # nothing was downloaded
     assert not Path(os.environ["MLGATE_CACHE_DIR"], "objects").exists()
+    cfg["data"]["target"] = "label"  # as validate said ok: check fetches and passes
+    write_config(repo, cfg)
+    commit_all(repo, "data in storage only")
+    code, _, err = cli(capsys, "check")
+    assert code == 0, err
 
 
 def test_pointed_data_in_no_place_is_not_fetched(
@@ -297,6 +303,7 @@ def test_command_mode_needs_every_pointed_file_as_its_pointer_says(
     Cache().path_for(extra).unlink()
     with (repo / "data" / "test.csv").open("a") as f:
         f.write("0,0,0,0,0,1\n")
+    (repo / "data" / "notes.csv.ptr").write_text("size: 3\n")
     assert problems(capsys) == [
         "mlgate.yaml:11: data.test: data/test.csv: differs from its pointer; record it with "
         "`mlgate data add data/test.csv` or restore it with `mlgate data pull`",
@@ -304,6 +311,7 @@ def test_command_mode_needs_every_pointed_file_as_its_pointer_says(
         "is in none of the places check looks: cache (absent), working tree data/extra.csv "
         "(absent), storage (none configured); `mlgate data push` where it is, then "
         "`mlgate data pull` here",
+        "data/notes.csv.ptr: sha256: missing; expected 64 lowercase hex digits",
     ]
 
 

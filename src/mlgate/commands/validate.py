@@ -20,7 +20,7 @@ from mlgate import git
 from mlgate.commands.check import user_template
 from mlgate.core import config as config_mod
 from mlgate.core.config import Config
-from mlgate.errors import ConfigError, MlgateError
+from mlgate.errors import ConfigError, DataError, MlgateError
 from mlgate.render.report import check_template
 from mlgate.run.command import program_problem
 from mlgate.run.probe import DataHeader, ProbeSpec, probe_answer, start_probe
@@ -116,10 +116,15 @@ def _data(cfg: Config, files: git.WorkingFiles) -> tuple[list[MlgateError], list
             problems.append(cfg.error(str(unsupported(rel)), key))
             continue
         try:
-            found = datafiles.presence(files, rel, base=cfg.base, cache=cache, storage=cfg.storage)
+            # Only the command reads a working file itself: check whether it is the pointer's.
+            compare = cfg.command_mode
+            found = datafiles.presence(
+                files, rel, base=cfg.base, cache=cache, storage=cfg.storage, compare=compare
+            )
         except MlgateError as e:
-            if key is not None:  # check skips a pointed file it cannot read (a DVC directory)
-                problems.append(_at(cfg, e, key))
+            # Of the other pointed files check skips one DVC cannot give (a directory output).
+            if key is not None or not isinstance(e, DataError):
+                problems.append(_at(cfg, e, key or "data"))
             continue
         if found is None:
             if key is not None:
@@ -136,7 +141,7 @@ def _data(cfg: Config, files: git.WorkingFiles) -> tuple[list[MlgateError], list
 def _unusable(cfg: Config, found: datafiles.Presence, key: str | None) -> list[MlgateError]:
     """Why the command or the worker could not have ``found``'s bytes."""
     whys = [found.missing] if found.missing else []
-    if cfg.command_mode and found.modified:
+    if found.modified:
         whys.append(datafiles.differs(found.path))
     if key is None:
         return [ConfigError(why, file=found.path) for why in whys]

@@ -163,12 +163,20 @@ class Presence:
 
 
 def presence(
-    files: WorkingFiles, path: str, *, base: str = "", cache: Cache, storage: str | None
+    files: WorkingFiles,
+    path: str,
+    *,
+    base: str = "",
+    cache: Cache,
+    storage: str | None,
+    compare: bool = False,
 ) -> Presence | None:
     """What ``materialize`` would find at ``path``, asked without downloading anything: the
     working file, the pointer's bytes in the cache, the working tree, storage or its url,
     or a DVC out's in the cache, DVC's cache or its remote. None when neither the file nor
-    a pointer nor a DVC entry exists. ConfigError/DataError for a broken pointer."""
+    a pointer nor a DVC entry exists. ConfigError/DataError for a broken pointer.
+    ``compare``: also tell whether a pointer's working file holds other bytes (hashing it
+    once; the stat cache remembers)."""
     rel = repo_relpath(path)
     local = files.local(rel)
     raw = files.read(pointer_path(rel))
@@ -178,7 +186,8 @@ def presence(
         columns = tuple(ptr.columns) if ptr.columns else _known_columns(rel, ptr.sha256, cache)
         what = f"{pointer_path(rel)} (sha256 {ptr.sha256[:12]}…)"
         why = None if found.place else _not_fetched(what, found.looked, "mlgate data")
-        modified = local.is_file() and found.local != local and not _holds(local, ptr, cache)
+        modified = compare and local.is_file() and found.local != local
+        modified = modified and not _holds(local, ptr, cache)
         return Presence(rel, why, columns, found.local, modified)
     out = dvc.find_out(files, rel, base=base)
     if local.is_file():  # committed, untracked, or DVC's checkout (edited or not): trained
