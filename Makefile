@@ -35,6 +35,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_check.py
 	$(PY) benchmarks/bench_history.py
 	$(PY) benchmarks/bench_hash.py
+	$(PY) benchmarks/bench_validate.py
 	$(PY) benchmarks/bench_speed.py
 
 # The speed suite alone, small and without DVC (no download): a quick look, not the figures.

@@ -149,7 +149,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "promote": ("promote the model at a revision to the production branch", _promote_args),
     "rollback": ("make version N current again, as a new version", _rollback_args),
     "history": ("promoted versions with their metrics", _history_args),
-    "validate": ("check mlgate.yaml against the schema", _config),
+    "validate": ("check mlgate.yaml and what it names, without training", _config),
     "init": ("write a starter mlgate.yaml and GitHub workflow", _init_args),
     "data": ("versioned data: pointers and storage", _data_args),
 }
@@ -376,9 +376,16 @@ def _repo_config_path(cwd: Path, config: str) -> str:
 
 
 def _validate(cwd: Path, config: str) -> int:
-    from mlgate.commands.validate import validate  # yaml and the config schema
+    from mlgate.commands.validate import validate  # yaml, the config schema, the worker
 
-    print(validate(cwd / config, shown=config))
+    result = validate(cwd / config, shown=config)
+    for problem in result.problems:
+        _fail(f"mlgate: error: {problem}", debug=False)
+    for note in result.notes:
+        print(f"mlgate: note: {note}", file=sys.stderr)
+    if result.problems:
+        return int(ExitCode.USAGE)
+    print(result.summary)
     return int(ExitCode.OK)
 
 

@@ -269,7 +269,7 @@ def test_init_adopts_an_existing_train_py(repo: Path, monkeypatch, capsys) -> No
     assert report["head"]["metrics"]["accuracy"] > 0.5
 
 
-def test_init_reads_a_dvc_pipeline(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_init_reads_a_dvc_pipeline(repo: Path, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     (repo / "dvc.yaml").write_text(
         yaml.safe_dump(
             {
@@ -288,6 +288,12 @@ def test_init_reads_a_dvc_pipeline(repo: Path, capsys) -> None:  # type: ignore[
     cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
     assert cfg["model"]["train"]["command"] == "dvc repro"
     assert cfg["model"]["train"]["metrics"] == "eval/scores.json"
+    # validate looks the program up on PATH as check would run it: here, a dvc stand-in.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dvc").write_text("#!/bin/sh\n")
+    (bin_dir / "dvc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     assert cli(capsys, "validate")[0] == 0
 
 

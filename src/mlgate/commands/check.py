@@ -182,7 +182,7 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
             0, f"head is the working tree with {len(head_res.dirty)} uncommitted change(s): {shown}"
         )
     return CheckResult(
-        report_template=_user_template(head),
+        report_template=user_template(head.cfg, head.files),
         model=cfg.model.name,
         task=cfg.model.task or "command",
         base=base_res,
@@ -212,14 +212,15 @@ def _code_diff(base: Side | None, head: Side) -> tuple[CodeChange, ...] | None:
     return code_diff(base.code, head.code)
 
 
-def _user_template(side: Side) -> UserTemplate | None:
-    """``report.template`` as it is on the head side (rendered later in Jinja's sandbox)."""
-    path = side.cfg.report_template
+def user_template(cfg: config_mod.Config, files: git.Files) -> UserTemplate | None:
+    """``report.template`` as it is on the side ``files`` reads (the head, rendered later
+    in Jinja's sandbox)."""
+    path = cfg.report_template
     if path is None:
         return None
-    source = side.files.read(path)
+    source = files.read(path)
     if source is None:
-        raise side.cfg.error(f"{path} not found in {side.files.ref}", "report.template")
+        raise cfg.error(f"{path} not found in {files.ref}", "report.template")
     return UserTemplate(name=path, source=source.decode("utf-8", errors="replace"))
 
 

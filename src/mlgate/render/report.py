@@ -374,6 +374,12 @@ def _markdown_template(template: UserTemplate | None) -> jinja2.Template:
         raise _template_failed(e, template) from e
 
 
+def check_template(template: UserTemplate) -> None:
+    """ConfigError (at the template's line) unless ``template`` compiles in the sandboxed
+    environment reports are rendered in."""
+    _markdown_template(template)
+
+
 def _read_template(path: Path) -> UserTemplate:
     try:
         return UserTemplate(name=str(path), source=path.read_text(encoding="utf-8"))

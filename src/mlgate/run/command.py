@@ -20,7 +20,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -426,3 +426,30 @@ def _number(word: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=.*", re.DOTALL)
+
+
+def program_problem(argv: Sequence[str], cwd: Path) -> str | None:
+    """Why the program of ``argv`` (its first word after ``NAME=value`` assignments) cannot
+    be started from ``cwd``, the way ``start`` starts it (no shell: a bare name is looked up
+    on PATH only, a path is taken from ``cwd``), or None when it can."""
+    words = list(argv)
+    while words and _ASSIGNMENT.fullmatch(words[0]):
+        words.pop(0)
+    if not words:
+        return "the command only sets variables; it names no program to run"
+    program = words[0]
+    if os.sep in program or "/" in program:
+        path = cwd / program  # an absolute program replaces cwd
+        if not path.is_file():
+            return f"{program} not found (from {cwd})"
+        if not os.access(path, os.X_OK):
+            return f"{program} is not executable: chmod +x it, or run it with its interpreter"
+        return None
+    if shutil.which(program, path=command_path(os.environ.get("PATH"))) is not None:
+        return None
+    if (cwd / program).is_file():
+        return f"{program!r} is not on PATH; to run the repository's own, write ./{program}"
+    return f"{program!r} not found on PATH"

@@ -104,15 +104,11 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
             continue
         summary = datafiles.describe(files, path, base=cfg.base)
         if summary is None:
-            raise cfg.error(
-                f"{path} not found in {files.ref}: neither {path} nor {path}.ptr "
-                f"nor {path}.dvc exists",
-                f"data.{role}",
-            )
+            raise cfg.error(datafiles.absent(path, files.ref), f"data.{role}")
         found[role] = summary
     if cfg.command_mode:  # the command may read any pointed file: each is an input
         listed = {s.path for s in found.values()}
-        for path in _pointed(files, cfg):
+        for path in pointed(files, cfg):
             if path in listed:
                 continue
             try:
@@ -124,7 +120,7 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
     return found
 
 
-def _pointed(files: git.Files, cfg: Config) -> list[str]:
+def pointed(files: git.Files, cfg: Config) -> list[str]:
     """Data paths behind the pointers on this side, under the config's directory: mlgate's
     ``.ptr`` files and DVC's ``.dvc`` files (not its ``.dvc/`` directory)."""
     suffixes = (".ptr", ".dvc")
