@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ci_events import read_outputs, use_push_env
 from conftest import commit_all, git
 from projects import (
     cli,
@@ -83,24 +84,32 @@ def set_alpha(repo: Path, mode: str, alpha: float) -> None:
         write_config(repo, cfg)
 
 
-def project(repo: Path, mode: str) -> None:
+def project(repo: Path, mode: str, gate: dict[str, Any] | None = None) -> None:
+    """``gate``: rules added to the mode's gate."""
     if mode.startswith("command"):
-        write_config(repo, command_config(with_test=mode == "command"))
+        cfg = command_config(with_test=mode == "command")
         (repo / "train.py").write_text(TRAIN_PY)
         (repo / ".gitignore").write_text("out/\n")
     else:
-        write_config(repo, regression_config())
+        cfg = regression_config()
+    cfg["gate"].update(gate or {})
+    write_config(repo, cfg)
     set_alpha(repo, mode, BASE_ALPHA)
     write_frames(repo, *regression_frames())
     commit_all(repo, "base")
 
 
 def check_then_promote(
-    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str, alpha: float
+    repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mode: str,
+    alpha: float,
+    gate: dict[str, Any] | None = None,
 ) -> tuple[int, dict[str, Any], int, str]:
     """v1 promoted from main; a branch changes alpha (and the test rows, for
     "changed-test"); `mlgate check` on it; then it is merged and promoted."""
-    project(repo, mode)
+    project(repo, mode, gate)
     bare = push_to_origin(repo, tmp_path)
     code, out, err = cli(capsys, "promote")
     assert code == 0 and "promoted as v1" in out, out + err
@@ -171,8 +180,29 @@ def test_a_better_model_passes_check_and_is_promoted(
     assert (check_code, promote_code) == (0, 0), said
     assert report["skipped_rules"] == []
     assert PROMOTE_SENTENCE[mode] in said
-    metrics = json.loads(git(tmp_path / "origin.git", "show", "production:prices/metrics.json"))
+    bare = tmp_path / "origin.git"
+    metrics = json.loads(git(bare, "show", "production:prices/metrics.json"))
     assert metrics["champion"]["comparison"] == PROMOTE_COMPARISON[mode]
+    card = git(bare, "show", "production:prices/MODEL_CARD.md")
+    if mode == "command":  # scored, but its own metric was held to what v1 recorded
+        assert "except for holdout.rmse: mlgate cannot compute it" in card
+    else:
+        assert "except for" not in card
+
+
+@pytest.mark.parametrize("mode", ["estimator", "command"])
+def test_runtime_metrics_are_gated_by_promote_as_by_check(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str
+) -> None:
+    """fit_time and model_size may be gated: promote used to have no row for them and
+    refused every such promotion ("fit_time was not measured") while check passed it."""
+    gate = {"fit_time": {"max": 600.0}, "model_size": {"max_regression_pct": 50.0}}
+    check_code, report, promote_code, said = check_then_promote(
+        repo, tmp_path, capsys, mode, BETTER_ALPHA, gate
+    )
+    assert (check_code, promote_code) == (0, 0), said
+    rows = {r["name"]: r for r in report["metrics"]}
+    assert rows["fit_time"]["passed"] is True and rows["model_size"]["passed"] is True
 
 
 def test_the_report_says_who_measured_what(
@@ -221,3 +251,21 @@ def test_changed_test_rows_in_command_mode_score_both_models_for_mlgates_metrics
     # holdout.rmse is each command's own, on its own rows (the base's had 5 more).
     assert rows["holdout.rmse"]["base"] == pytest.approx(report["base"]["metrics"]["rmse"])
     assert rows["holdout.rmse"]["base"] != pytest.approx(rows["holdout.rmse"]["head"])
+
+
+def test_ci_on_push_refuses_and_its_job_summary_says_what_the_model_was_held_to(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project(repo, "command-without-test")
+    push_to_origin(repo, tmp_path)
+    assert cli(capsys, "promote")[0] == 0
+    set_alpha(repo, "command-without-test", WORSE_ALPHA)
+    commit_all(repo, "alpha 5")
+    use_push_env(repo, tmp_path, monkeypatch)
+    code, out, err = cli(capsys, "ci")
+    assert code == 1, out + err
+    assert read_outputs(tmp_path / "output.txt") == {"promoted": "false", "version": "", "tag": ""}
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("### mlgate: prices was not promoted")
+    assert "relative rules compared against production v1's recorded metrics for rmse" in summary
+    assert "- rmse rose by 1" in summary

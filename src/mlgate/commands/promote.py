@@ -24,7 +24,7 @@ from mlgate import git
 from mlgate.core import config as config_mod
 from mlgate.core import production
 from mlgate.core.gate import evaluate
-from mlgate.core.metrics import diff_metrics
+from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.production import Lineage
 from mlgate.core.record import RunRecord, Scores, Smoke
 from mlgate.core.results import Outcome
@@ -307,7 +307,17 @@ def _decide(
     names = list(cfg.evaluated_metrics)
     held = _champion_metrics(state, scored, measured, names)
     champion_metrics, reasons = held.values, list(held.reasons)
-    rows = tuple(diff_metrics(champion_metrics, candidate.metrics, names, direction=cfg.direction))
+    # Runtime metrics in the gate are gated as check gates them (before, their rows were
+    # missing and every such promotion was refused): the candidate's own run, against the
+    # champion's recorded model size (its timings are not recorded: relative rules on them
+    # are refused as unchecked).
+    gated = [m for m in RUNTIME_METRICS if m in cfg.gate]
+    runtime = {"fit_time": candidate.fit_seconds, "predict_time": candidate.predict_seconds}
+    runtime["model_size"] = candidate.model_size
+    mine = {**candidate.metrics, **{m: float(v) for m, v in runtime.items() if v is not None}}
+    if champion_metrics is not None and state.champion and state.champion.model_size:
+        champion_metrics = {**champion_metrics, "model_size": float(state.champion.model_size)}
+    rows = tuple(diff_metrics(champion_metrics, mine, names + gated, direction=cfg.direction))
     champion = f"production v{state.champion.version}" if state.champion else "production"
     verdict = evaluate(cfg.gate, rows, labels=(champion, "candidate"))
     reasons += [c.message for c in verdict.failed]
@@ -333,6 +343,7 @@ def _decide(
         reasons=tuple(reasons),
         comparison=held.kind,
         comparison_note=held.note,
+        recorded_metrics=held.recorded,
         rows=rows,
         verdict=verdict,
         attempts=attempt,
@@ -347,6 +358,7 @@ class _Held:
     values: dict[str, float] | None
     note: str = ""
     reasons: tuple[str, ...] = ()  # why the promotion must be refused
+    recorded: tuple[str, ...] = ()  # the metrics held to the champion's recorded values
 
 
 def _champion_metrics(
@@ -366,24 +378,27 @@ def _champion_metrics(
     if not rest:
         both = f"{label} and the candidate were both scored by mlgate on the candidate's test data."
         return _Held("same-data", fresh, both)
-    recorded = {m: v for m, v in state.champion.metrics.items() if m in rest}
+    recorded = {m: state.champion.metrics[m] for m in rest if m in state.champion.metrics}
+    why = scored.error or "the production model was not scored"
     if not fresh and not recorded:
-        why = scored.error or "the production model was not scored"
         return _Held(
             "recorded", None, reasons=(f"{why}, and {label} records no metrics to compare against",)
         )
-    if scored.metrics is None:
-        why = scored.error or "the production model was not scored"
-    else:  # scored, but these are a command's own figures (mlgate cannot compute them)
+    if scored.metrics is not None:  # scored, but these are a command's own figures
         why = "they are what the commands reported, which mlgate cannot compute itself"
-    listed = ", ".join(m for m in rest if m in recorded) or "none"
-    note = (
-        f"relative rules compared against {label}'s recorded metrics for {listed} "
-        f"(lineage.json: measured on its own test data when it was promoted): {why}"
-    )
+    parts = []
+    if recorded:
+        parts.append(
+            f"relative rules compared against {label}'s recorded metrics for "
+            f"{', '.join(recorded)} (lineage.json: measured on its own test data when it was "
+            f"promoted): {why}"
+        )
     if fresh:
-        note += f"; {', '.join(fresh)} scored by mlgate for both on the candidate's test data"
-    return _Held("recorded", {**recorded, **fresh}, note + ".")
+        parts.append(f"{', '.join(fresh)} scored by mlgate for both on the candidate's test data")
+    if missing := [m for m in rest if m not in recorded]:
+        parts.append(f"{label} records no {', '.join(missing)} to compare against")
+    kind: Literal["same-data", "recorded"] = "recorded" if recorded else "same-data"
+    return _Held(kind, {**recorded, **fresh}, "; ".join(parts) + ".", recorded=tuple(recorded))
 
 
 def _lineage(
@@ -430,6 +445,7 @@ def _card(
         estimator=cfg.model.kind,
         params=params,
         previous_card=previous,
+        recorded=outcome.recorded_metrics,
     )
 
 

@@ -239,6 +239,7 @@ class Outcome:
     # candidate's rows ("same-data"), or, for some metrics, its recorded metrics.
     comparison: Literal["same-data", "recorded", "no-baseline"] = "no-baseline"
     comparison_note: str = ""  # the sentence saying so, printed before the verdict
+    recorded_metrics: tuple[str, ...] = ()  # held to the champion's recorded values
     rows: tuple[MetricDelta, ...] = ()
     verdict: Verdict = field(default_factory=lambda: Verdict(()))
     card: str | None = None

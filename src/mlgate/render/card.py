@@ -41,15 +41,19 @@ def render_card(
     estimator: str,
     params: Mapping[str, Any],
     previous_card: str | None = None,
+    recorded: Sequence[str] = (),
 ) -> str:
     """The MODEL_CARD.md of ``lineage``'s version, as GitHub markdown.
 
     ``checks`` are the gate's checks against the champion (empty when the version was not
     gated, e.g. a rollback: ``rules`` are then listed as not checked). ``metric_order`` is
     the config's metric order. ``previous_card`` is the previous version's card: its
-    "Intended use" section is kept when the team edited it. Same inputs, same output.
+    "Intended use" section is kept when the team edited it. ``recorded``: the metrics held
+    to the champion's recorded values although it was scored (a command's own metrics).
+    Same inputs, same output.
     """
     context = _context(lineage, rules, checks, metric_order, task, estimator, params)
+    context["recorded"] = list(recorded)
     carried = _carried_intended_use(previous_card, context)
     if carried is None:
         return _render({**context, "intended_use": None})
