@@ -144,7 +144,10 @@ def test_data_diff_and_same_data_scoring(repo: Path, capsys) -> None:  # type: i
     code, report = run_json(capsys)
     assert code in (0, 1)
     assert {c["path"]: c["status"] for c in report["data_diff"]} == {"data/test.csv": "modified"}
-    assert report["comparison"] == "same-data"
+    # mlgate scored both models on head's rows for its own metrics; loss.val is each
+    # command's own figure, so the comparison as a whole is own-data, and says which.
+    assert report["comparison"] == "own-data"
+    assert report["same_data_metrics"] == ["accuracy", "f1_macro"]
     assert set(report["base_on_head_data"]) == {"accuracy", "f1_macro"}
 
 
@@ -265,7 +268,7 @@ def test_init_adopts_an_existing_train_py(repo: Path, monkeypatch, capsys) -> No
     code, out, err = cli(capsys, "check", "--format", "json")
     assert code == 0, err
     report = json.loads(out)
-    assert report["comparison"] == "same-data"
+    assert report["comparison"] == "own-data"  # each side's train.py reported its own
     assert report["head"]["metrics"]["accuracy"] > 0.5
 
 

@@ -181,8 +181,9 @@ class CheckResult:
     rules: dict[str, Rule]
     verdict: Verdict
     comparison: Literal["same-data", "own-data", "no-baseline"]
-    comparison_note: str = ""  # why own-data when same-data was wanted, or what same-data means
+    comparison_note: str = ""  # own-data: who measured each side's figures, and on what rows
     base_on_head_data: dict[str, float] | None = None  # base model scored on head's test rows
+    same_data_metrics: tuple[str, ...] = ()  # the metrics mlgate scored for both on one set of rows
     params_diff: tuple[ParamChange, ...] = ()
     data_diff: tuple[DataChange, ...] = ()
     notes: tuple[str, ...] = ()  # other things the reader must know (e.g. uncommitted changes)
@@ -217,6 +218,7 @@ class CheckResult:
             "base": None if self.base is None else self.base.to_dict(),
             "head": self.head.to_dict(),
             "base_on_head_data": self.base_on_head_data,
+            "same_data_metrics": list(self.same_data_metrics),
             "metrics": gated["metrics"],
             "params_diff": [p.to_dict() for p in self.params_diff],
             "data_diff": [d.to_dict() for d in self.data_diff],
@@ -289,6 +291,11 @@ class Outcome:
     champion_version: int | None = None
     reasons: tuple[str, ...] = ()  # why it was refused
     notes: tuple[str, ...] = ()
+    # What the candidate was held to: the production model scored by mlgate on the
+    # candidate's rows ("same-data"), or, for some metrics, its recorded metrics.
+    comparison: Literal["same-data", "recorded", "no-baseline"] = "no-baseline"
+    comparison_note: str = ""  # the sentence saying so, printed before the verdict
+    recorded_metrics: tuple[str, ...] = ()  # held to the champion's recorded values
     rows: tuple[MetricDelta, ...] = ()
     verdict: Verdict = field(default_factory=lambda: Verdict(()))
     card: str | None = None
@@ -302,6 +309,8 @@ class Outcome:
 def summary_lines(outcome: Outcome) -> list[str]:
     """What a promotion or rollback did, for the terminal and the CI log."""
     lines = [f"note: {n}" for n in outcome.notes]
+    if outcome.comparison_note:
+        lines.append(f"mlgate: {outcome.comparison_note}")
     if outcome.reasons:
         lines.append(f"mlgate: {outcome.model} was not promoted (nothing was written):")
         lines += [f"  ✗ {r}" for r in outcome.reasons]

@@ -42,6 +42,7 @@ def render_card(
     params: Mapping[str, Any],
     previous_card: str | None = None,
     command_mode: bool = False,
+    recorded: Sequence[str] = (),
 ) -> str:
     """The MODEL_CARD.md of ``lineage``'s version, as GitHub markdown.
 
@@ -49,13 +50,15 @@ def render_card(
     gated, e.g. a rollback: ``rules`` are then listed as not checked). ``metric_order`` is
     the config's metric order. ``previous_card`` is the previous version's card: its
     "Intended use" section is kept when the team edited it. ``command_mode``: the model came
-    from the repository's own command (``params`` are its params file or arguments). Same
-    inputs, same output.
+    from the repository's own command (``params`` are its params file or arguments).
+    ``recorded``: the metrics held to the champion's recorded values although it was
+    scored (a command's own metrics). Same inputs, same output.
     """
     if command_mode:  # a params file nests (train: {C: 1}): one row per value, as in a diff
         params = flatten(params)
     context = _context(lineage, rules, checks, metric_order, task, estimator, params)
     context["command_mode"] = command_mode
+    context["recorded"] = list(recorded)
     carried = _carried_intended_use(previous_card, context)
     if carried is None:
         return _render({**context, "intended_use": None})
