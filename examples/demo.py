@@ -114,7 +114,6 @@ def setup_base(workdir: Path, *, verbose: bool = True) -> Demo:
     git(demo, "init", "-q", "-b", "main")
     with (demo.repo / "mlgate.yaml").open("a") as f:
         f.write(f"storage: {demo.store.as_uri()}\n")
-    mlgate(demo, "validate")
     banner(
         demo,
         "main: data release v1, tracked by pointers, then commit",
@@ -123,6 +122,7 @@ def setup_base(workdir: Path, *, verbose: bool = True) -> Demo:
     prepare_data(demo, "v1")
     mlgate(demo, "data", "add", "data/train.csv", "data/test.csv")
     mlgate(demo, "data", "push")
+    mlgate(demo, "validate")
     commit(demo, "Tumor classifier on data v1")
     return demo
 

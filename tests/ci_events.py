@@ -78,14 +78,20 @@ def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
         monkeypatch.setenv(key, value)
 
 
-def ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
-    """`mlgate ci` as on a push to main: promotes, and shares the run as a git note."""
+def use_push_env(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The runner's environment for a push of ``repo``'s HEAD to main; returns it."""
     push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
     push.update(ref="refs/heads/main", after=git(repo, "rev-parse", "HEAD"))
     push["repository"]["default_branch"] = "main"
     env = github_env(tmp_path, push)
     env["GITHUB_EVENT_NAME"] = "push"
     use_env(monkeypatch, env)
+    return env
+
+
+def ci_push(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`mlgate ci` as on a push to main: promotes, and shares the run as a git note."""
+    env = use_push_env(repo, tmp_path, monkeypatch)
     code, out, err = cli(capsys, "ci")
     assert code == 0, err
     assert "shared this run in refs/notes/mlgate" in out

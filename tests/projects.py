@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,99 @@ def push_to_origin(repo: Path, tmp_path: Path) -> Path:
     git(repo, "remote", "add", "origin", str(bare))
     git(repo, "push", "-q", "origin", "main")
     return bare
+
+
+QUICK_TRAIN_PY = '''\
+"""A training command that takes milliseconds: its score comes from --alpha. It also
+writes which `python` its PATH finds and the PATH itself to out/env.json."""
+import json, os, subprocess, sys
+from pathlib import Path
+
+alpha = float(sys.argv[sys.argv.index("--alpha") + 1]) if "--alpha" in sys.argv else 0.0
+found = subprocess.run(
+    ["python", "-c", "import sys; print(sys.executable)"], capture_output=True, text=True
+)
+out = Path("out")
+out.mkdir(exist_ok=True)
+seen = {"python": found.stdout.strip(), "path": os.environ["PATH"]}
+(out / "env.json").write_text(json.dumps(seen))
+(out / "metrics.json").write_text(json.dumps({"score": 1.0 - alpha}))
+'''
+
+
+def quick_command_config(command: str = "python train.py --alpha 0.5") -> dict[str, Any]:
+    """Command mode without a params file: the command's arguments are its params."""
+    return {
+        "version": 1,
+        "model": {"name": "quick", "train": {"command": command, "metrics": "out/metrics.json"}},
+        "metrics": [{"name": "score", "higher_is_better": True}],
+        "gate": {"score": {"min": 0.0}},
+    }
+
+
+def quick_command_project(repo: Path, command: str = "python train.py --alpha 0.5") -> str:
+    """A committed command-mode project whose check runs no training library."""
+    write_config(repo, quick_command_config(command))
+    (repo / "train.py").write_text(QUICK_TRAIN_PY)
+    (repo / ".gitignore").write_text("out/\n")
+    return commit_all(repo, "quick command project")
+
+
+# --- DVC: what `dvc init` / `dvc add` / `dvc push` leave behind, without DVC ----------
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def object_path(root: Path, digest: str, *, dvc: int) -> Path:
+    """Where DVC 3 (``files/md5/<2>/<30>``) or DVC 2 (``<2>/<30>``) keeps an object."""
+    prefix = root / "files" / "md5" if dvc == 3 else root
+    return prefix / digest[:2] / digest[2:]
+
+
+def dvc_init(repo: Path, *, remote: str | None = None, extra: str = "") -> None:
+    """What ``dvc init`` (plus ``dvc remote add -d store URL``) leaves in a repository."""
+    (repo / ".dvc").mkdir(exist_ok=True)
+    (repo / ".dvc" / ".gitignore").write_text("/config.local\n/tmp\n/cache\n")
+    config = ""
+    if remote is not None:
+        config = f"[core]\n    remote = store\n['remote \"store\"']\n    url = {remote}\n"
+    (repo / ".dvc" / "config").write_text(config + extra)
+
+
+def dvc_add(
+    repo: Path,
+    rel: str,
+    data: bytes,
+    *,
+    remote: Path | None = None,
+    local_cache: bool = False,
+    dvc: int = 3,
+    digest: str | None = None,
+) -> str:
+    """``dvc add rel`` (+ ``dvc push``): the data file, its .dvc, the git-ignore line, and
+    the object in the local cache and/or remote. Returns the md5 recorded."""
+    path = repo / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    digest = digest or md5(data)
+    out: dict[str, Any] = {"md5": digest, "size": len(data)}
+    if dvc == 3:
+        out["hash"] = "md5"
+    out["path"] = path.name
+    (repo / f"{rel}.dvc").write_text(yaml.safe_dump({"outs": [out]}, sort_keys=False))
+    ignore = path.parent / ".gitignore"
+    lines = ignore.read_text() if ignore.exists() else ""
+    if f"/{path.name}\n" not in lines:
+        ignore.write_text(lines + f"/{path.name}\n")
+    for root, wanted in ((remote, remote is not None), (repo / ".dvc" / "cache", local_cache)):
+        if wanted and root is not None:
+            obj = object_path(root, digest, dvc=dvc)
+            obj.parent.mkdir(parents=True, exist_ok=True)
+            obj.write_bytes(data)
+    return digest

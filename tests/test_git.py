@@ -117,3 +117,21 @@ def test_many_reads_in_a_row_each_get_their_own_bytes(repo: Path) -> None:
     order = [*range(50), *reversed(range(50))]
     assert [files.read(f"f{i}.txt") for i in order] == [f"{i}\n".encode() * (i + 1) for i in order]
     assert files.read("f1.txt\nf2.txt") is None  # cannot be asked: not a file here
+
+
+def test_default_branch_name_for_a_workflow(repo: Path, tmp_path: Path) -> None:
+    """origin's HEAD when there is one; in a new repository the branch it is on."""
+    handle = mgit.open_repo(repo)
+    git(repo, "switch", "-q", "--orphan", "trunk")  # unborn: no main or master anywhere
+    assert mgit.default_branch_name(handle) == "trunk"
+    (repo / "f.txt").write_text("one\n")
+    commit_all(repo, "first")
+    git(repo, "branch", "-m", "master")
+    git(repo, "switch", "-q", "-c", "feature")  # on a topic branch: master is the default
+    assert mgit.default_branch_name(handle) == "master"
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "develop", str(bare))
+    git(repo, "push", "-q", str(bare), "master:develop")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(bare), str(clone))
+    assert mgit.default_branch_name(mgit.open_repo(clone)) == "develop"

@@ -98,7 +98,7 @@ def steps_using(document: dict[Any, Any], action: str) -> list[dict[str, Any]]:
 @pytest.fixture
 def init_workflow(repo: Path) -> Path:
     """The workflow `mlgate init` writes, rendered in a fresh repository."""
-    written = init_mod.init(repo)
+    written = init_mod.init(repo).written
     path = repo / init_mod.WORKFLOW
     assert path in written
     return path

@@ -115,6 +115,18 @@ def _init_args(i: argparse.ArgumentParser) -> None:
     )
     i.add_argument("--name", help="model name (default: the directory name)")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
+    i.add_argument(
+        "--no-run",
+        action="store_true",
+        help="do not run a training command found (the config is then a guess to review)",
+    )
+    i.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long the command may run when init tries it (default: 3600)",
+    )
 
 
 def _data_args(d: argparse.ArgumentParser) -> None:
@@ -137,7 +149,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "promote": ("promote the model at a revision to the production branch", _promote_args),
     "rollback": ("make version N current again, as a new version", _rollback_args),
     "history": ("promoted versions with their metrics", _history_args),
-    "validate": ("check mlgate.yaml against the schema", _config),
+    "validate": ("check mlgate.yaml and what it names, without training", _config),
     "init": ("write a starter mlgate.yaml and GitHub workflow", _init_args),
     "data": ("versioned data: pointers and storage", _data_args),
 }
@@ -364,26 +376,41 @@ def _repo_config_path(cwd: Path, config: str) -> str:
 
 
 def _validate(cwd: Path, config: str) -> int:
-    from mlgate.commands.validate import validate  # yaml and the config schema
+    from mlgate.commands.validate import validate  # yaml, the config schema, the worker
 
-    print(validate(cwd / config, shown=config))
+    result = validate(cwd / config, shown=config)
+    for problem in result.problems:
+        _fail(f"mlgate: error: {problem}", debug=False)
+    for note in result.notes:
+        print(f"mlgate: note: {note}", file=sys.stderr)
+    if result.problems:
+        return int(ExitCode.USAGE)
+    print(result.summary)
     return int(ExitCode.OK)
 
 
 def _init(cwd: Path, args: argparse.Namespace) -> int:
     from mlgate.commands.init import init  # pandas, jinja2: only for init
 
-    written = init(
+    result = init(
         cwd,
         data=args.data,
         target=args.target,
         task=args.task,
         name=args.name,
         force=args.force,
+        run=not args.no_run,
+        timeout=args.timeout,
     )
-    for path in written:
+    for line in result.found:
+        print(line)
+    for path in result.written:
         print(f"wrote {path}")
-    print("next: edit mlgate.yaml, then run `mlgate validate` and `mlgate check`")
+    if result.review:
+        print("review in mlgate.yaml:")
+        for line in result.review:
+            print(f"  - {line}")
+    print("next: run `mlgate validate` and `mlgate check`")
     return int(ExitCode.OK)
 
 

@@ -16,6 +16,7 @@ import subprocess
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -228,6 +229,54 @@ def default_branch(repo: Repo) -> str | None:
 def default_branch_tip(repo: Repo) -> tuple[str, str | None] | None:
     """``default_branch`` and the commit it points at (None: not a commit), from one
     ``for-each-ref`` instead of a call per guess."""
+    found = _default_branch(repo)
+    return None if found is None else found[:2]
+
+
+@dataclass(frozen=True)
+class DefaultBranch:
+    """The branch a check's base is chosen against. ``name`` is ``origin/main`` as origin
+    has it, or the local ``main`` when that has commits origin lacks (``ahead`` of
+    ``origin``, which is then set; ``behind``: commits only origin has)."""
+
+    name: str
+    sha: str | None
+    origin: str | None = None
+    ahead: int = 0
+    behind: int = 0
+
+    def describe(self) -> str:
+        """``main (local; 2 commits ahead of origin/main)``, or just the name."""
+        if self.origin is None:
+            return self.name
+        ahead = f"{self.ahead} commit{'s' if self.ahead != 1 else ''} ahead of"
+        behind = f", {self.behind} behind" if self.behind else ""
+        return f"{self.name} (local; {ahead} {self.origin}{behind})"
+
+
+def default_branch_choice(repo: Repo) -> DefaultBranch | None:
+    """``default_branch_tip``, except that a local branch of the same name as origin's
+    default (``main`` for ``origin/main``) wins when it has commits origin lacks: a base
+    that is behind your own default branch would credit your PR with its commits. One git
+    call more (``rev-list --count``) only when the two tips differ."""
+    found = _default_branch(repo)
+    if found is None:
+        return None
+    name, sha, local = found
+    short = name.removeprefix("origin/")
+    mine = local.get(short) if name != short else None
+    if sha is None or mine is None or mine == sha:
+        return DefaultBranch(name, sha)
+    counts = repo.git("rev-list", "--left-right", "--count", f"{sha}...{mine}").split()
+    behind, ahead = int(counts[0]), int(counts[1])
+    if ahead == 0:
+        return DefaultBranch(name, sha)
+    return DefaultBranch(short, mine, origin=name, ahead=ahead, behind=behind)
+
+
+def _default_branch(repo: Repo) -> tuple[str, str | None, dict[str, str | None]] | None:
+    """(the default branch, its commit, every local branch's commit) from one
+    ``for-each-ref``: origin's HEAD if known, else main/master, else init's default."""
     out = repo.git(
         "for-each-ref",
         "--format=%(refname)%00%(symref)%00%(objecttype)%00%(objectname)",
@@ -246,14 +295,28 @@ def default_branch_tip(repo: Repo) -> tuple[str, str | None] | None:
             sha if kind == "commit" else None
         )
     if symref is not None:
-        return symref, remote.get(symref)
+        return symref, remote.get(symref), local
     for name in ("main", "master"):
         if f"origin/{name}" in remote:
-            return f"origin/{name}", remote[f"origin/{name}"]
+            return f"origin/{name}", remote[f"origin/{name}"], local
         if name in local:
-            return name, local[name]
+            return name, local[name], local
     configured = _git(repo.cwd, "config", "--get", "init.defaultBranch").stdout.decode().strip()
-    return (configured, local[configured]) if configured in local else None
+    return (configured, local[configured], local) if configured in local else None
+
+
+def default_branch_name(repo: Repo) -> str:
+    """The default branch's plain name, for a workflow's ``branches:``: ``default_branch``
+    without ``origin/``; in a repository with no main or master yet, the current branch,
+    else init.defaultBranch, else main."""
+    found = default_branch_tip(repo)
+    if found is not None:
+        return found[0].removeprefix("origin/")
+    for args in (("symbolic-ref", "--quiet", "--short", "HEAD"), ("config", "init.defaultBranch")):
+        name = _git(repo.cwd, *args).stdout.decode().strip()
+        if name:
+            return name
+    return "main"
 
 
 def merge_base(repo: Repo, a: str, b: str) -> str | None:

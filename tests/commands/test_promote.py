@@ -54,8 +54,10 @@ def test_first_promotion_creates_branch_tag_and_pushes(repo: Path, origin: Path,
     code, out, err = cli(capsys, "promote")
     assert code == 0, err
     head = git(repo, "rev-parse", "HEAD")
-    assert out.strip().startswith("mlgate: churn promoted as v1: tag churn@v1, commit ")
-    assert out.strip().endswith("(pushed to origin)")
+    said, promoted = out.strip().splitlines()
+    assert said == "mlgate: no production model yet: only absolute rules apply."
+    assert promoted.startswith("mlgate: churn promoted as v1: tag churn@v1, commit ")
+    assert promoted.endswith("(pushed to origin)")
     files = git(origin, "ls-tree", "-r", "--name-only", "production").split()
     assert files == [
         "churn/MODEL_CARD.md",

@@ -156,6 +156,7 @@ def test_promotions_and_rollback_register_versions_and_move_the_production_alias
         source,
     )
     assert tags["mlgate.version"] == __version__
+    assert tags["mlgate.comparison"] == "same-data"  # v1 scored on the candidate's rows
     assert promotion.data.params["C"] == "0.8"
     lineage = json.loads(git(project, "show", "churn@v2:churn/lineage.json"))
     assert promotion.data.metrics["accuracy"] == pytest.approx(lineage["metrics"]["accuracy"])

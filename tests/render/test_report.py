@@ -273,7 +273,7 @@ def test_same_data_shows_base_own_figures_in_details() -> None:
     )
     page = to_html(render(result, "markdown"))
     assert (
-        "Both models scored on head's test data (2,000 rows); base's own figures in details."
+        "mlgate scored both models on head's test data (2,000 rows); base's own figures in details."
         in page
     )
     own = next(t for t in tables(page) if t[0][1] == "base on base's data")
@@ -281,13 +281,18 @@ def test_same_data_shows_base_own_figures_in_details() -> None:
     assert page.index("base on base's data") > page.index("<details>")
 
 
-def test_comparison_note_follows_the_sentence() -> None:
-    result = make_result(
+@pytest.mark.parametrize("fmt", ["markdown", "text"])
+def test_an_own_data_note_is_the_sentence(fmt: str) -> None:
+    """own-data's note says who measured what (mlgate or a command), so it replaces the
+    generic sentence; without one (an older result) the generic one stays."""
+    noted = make_result(
         {"accuracy": 0.85}, {"accuracy": 0.86}, {}, comparison_note="base cannot read head's data"
     )
-    assert "Each model scored on its own test data. base cannot read head's data" in render(
-        result, "markdown"
-    )
+    page = render(noted, fmt)  # type: ignore[arg-type]
+    assert "\nbase cannot read head's data\n" in page
+    assert "its own, on its own data" not in page
+    bare = render(make_result({"accuracy": 0.85}, {"accuracy": 0.86}, {}), fmt)  # type: ignore[arg-type]
+    assert "\nEach side's metrics are its own, on its own data.\n" in bare
 
 
 def test_params_diff_table() -> None:

@@ -4,6 +4,7 @@ Real git repositories, the real training command run by mlgate, nothing of mlgat
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 
-assert os.environ["MLGATE_SIDE"] in ("base", "head"), os.environ.get("MLGATE_SIDE")
+assert os.environ["MLGATE_SIDE"] in ("base", "head", "init"), os.environ.get("MLGATE_SIDE")
 assert Path(os.environ["MLGATE_OUTPUT_DIR"]).is_dir()
 params = yaml.safe_load(open("params.yaml"))["train"]
 train, test = pd.read_csv("data/train.csv"), pd.read_csv("data/test.csv")
@@ -143,7 +144,10 @@ def test_data_diff_and_same_data_scoring(repo: Path, capsys) -> None:  # type: i
     code, report = run_json(capsys)
     assert code in (0, 1)
     assert {c["path"]: c["status"] for c in report["data_diff"]} == {"data/test.csv": "modified"}
-    assert report["comparison"] == "same-data"
+    # mlgate scored both models on head's rows for its own metrics; loss.val is each
+    # command's own figure, so the comparison as a whole is own-data, and says which.
+    assert report["comparison"] == "own-data"
+    assert report["same_data_metrics"] == ["accuracy", "f1_macro"]
     assert set(report["base_on_head_data"]) == {"accuracy", "f1_macro"}
 
 
@@ -234,48 +238,41 @@ def test_command_mode_promotion(repo: Path, tmp_path: Path, capsys) -> None:  # 
     assert git(bare, "tag", "--list").split() == ["churn@v1"]
 
 
-def test_init_adopts_an_existing_train_py(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    """`mlgate init` in a repo with a train.py that wrote metrics before: a command-mode
-    config that validates, lists the metrics it found, and then checks end to end."""
+def test_init_adopts_an_existing_train_py(repo: Path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """`mlgate init` in a repo with a train.py: it runs it, and the config it writes from
+    what it saw (metrics, the skops model, params.yaml) checks end to end unedited."""
     script = TRAIN_PY.replace("out = Path(sys.argv[1])", 'out = Path("out")')
     (repo / "train.py").write_text(script)
     (repo / "params.yaml").write_text(yaml.safe_dump({"train": {"C": 1.0}}))
-    (repo / "out").mkdir()
-    (repo / "out" / "metrics.json").write_text(
-        json.dumps({"accuracy": 0.9, "loss": {"val": 0.3}, "f1_macro": 0.8})
-    )
     (repo / ".gitignore").write_text("out/\n")
     write_frames(repo, *classification_frames())
-    text = (
-        (repo / "train.py")
-        .read_text()
-        .replace('(out / "metrics.json")', 'Path("out/metrics.json")')
-    )
-    (repo / "train.py").write_text(text)
-    code, _, err = cli(capsys, "init")
+    commit_all(repo, "a project that trains its own way")
+    # `python` is this interpreter, as in an activated virtual environment.
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    code, out, err = cli(capsys, "init")
     assert code == 0, err
     cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
     assert cfg["model"]["train"]["command"] == "python train.py"
     assert cfg["model"]["train"]["metrics"] == "out/metrics.json"
+    assert cfg["model"]["train"]["model"] == "out/model.skops"
     assert cfg["model"]["train"]["params"] == "params.yaml"
     assert cfg["metrics"] == [
         "accuracy",
-        {"name": "loss.val", "higher_is_better": False},
         "f1_macro",
+        {"name": "loss.val", "higher_is_better": False},
     ]
+    assert "model file: out/model.skops (skops: used for promotion)" in out
+    assert (repo / ".gitignore").read_text() == "out/\n"  # its outputs were ignored already
     assert cli(capsys, "validate")[0] == 0
-    # `python` may not be the venv's on PATH here: run it with this interpreter.
-    cfg["model"]["train"]["command"] = [sys.executable, "train.py"]
-    (repo / "mlgate.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
     commit_all(repo, "adopt mlgate")
     code, out, err = cli(capsys, "check", "--format", "json")
     assert code == 0, err
     report = json.loads(out)
-    assert report["comparison"] == "same-data"
+    assert report["comparison"] == "own-data"  # each side's train.py reported its own
     assert report["head"]["metrics"]["accuracy"] > 0.5
 
 
-def test_init_reads_a_dvc_pipeline(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_init_reads_a_dvc_pipeline(repo: Path, tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     (repo / "dvc.yaml").write_text(
         yaml.safe_dump(
             {
@@ -289,11 +286,17 @@ def test_init_reads_a_dvc_pipeline(repo: Path, capsys) -> None:  # type: ignore[
             }
         )
     )
-    code, _, err = cli(capsys, "init")
+    code, _, err = cli(capsys, "init", "--no-run")  # no DVC installed here to run it
     assert code == 0, err
     cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
     assert cfg["model"]["train"]["command"] == "dvc repro"
     assert cfg["model"]["train"]["metrics"] == "eval/scores.json"
+    # validate looks the program up on PATH as check would run it: here, a dvc stand-in.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dvc").write_text("#!/bin/sh\n")
+    (bin_dir / "dvc").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     assert cli(capsys, "validate")[0] == 0
 
 
@@ -370,7 +373,7 @@ def test_init_reads_an_mlproject(repo: Path, capsys) -> None:  # type: ignore[no
         "name: churn\nentry_points:\n  main:\n    command: python fit.py --seed 1\n"
     )
     (repo / "params.yaml").write_text("lr: 0.1\n")
-    code, _, err = cli(capsys, "init")
+    code, _, err = cli(capsys, "init", "--no-run")
     assert code == 0, err
     cfg = yaml.safe_load((repo / "mlgate.yaml").read_text())
     assert cfg["model"]["train"]["command"] == "python fit.py --seed 1"

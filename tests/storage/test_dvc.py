@@ -4,13 +4,11 @@ mlgate's describe, materialize, dvc_params and, end to end, ``mlgate check``."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -24,67 +22,19 @@ from mlgate.storage.datafiles import describe, materialize
 from mlgate.storage.dvc import dvc_params, find_out, parse_config
 from mlgate.storage.objects import Cache
 from mlgate.storage.pointers import Pointer
-from projects import classification_config, classification_frames, write_config
+from projects import (
+    classification_config,
+    classification_frames,
+    dvc_add,
+    dvc_init,
+    md5,
+    object_path,
+    sha,
+    write_config,
+)
 
 CSV = b"age,plan,score,label\n31,basic,0.5,1\n45,pro,1.5,0\n22,basic,2.0,1\n"
 CSV_V2 = CSV + b"60,pro,0.1,0\n"
-
-
-def md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def object_path(root: Path, digest: str, *, dvc: int) -> Path:
-    """Where DVC 3 (``files/md5/<2>/<30>``) or DVC 2 (``<2>/<30>``) keeps an object."""
-    prefix = root / "files" / "md5" if dvc == 3 else root
-    return prefix / digest[:2] / digest[2:]
-
-
-def dvc_init(repo: Path, *, remote: str | None = None, extra: str = "") -> None:
-    """What ``dvc init`` (plus ``dvc remote add -d store URL``) leaves in a repository."""
-    (repo / ".dvc").mkdir(exist_ok=True)
-    (repo / ".dvc" / ".gitignore").write_text("/config.local\n/tmp\n/cache\n")
-    config = ""
-    if remote is not None:
-        config = f"[core]\n    remote = store\n['remote \"store\"']\n    url = {remote}\n"
-    (repo / ".dvc" / "config").write_text(config + extra)
-
-
-def dvc_add(
-    repo: Path,
-    rel: str,
-    data: bytes,
-    *,
-    remote: Path | None = None,
-    local_cache: bool = False,
-    dvc: int = 3,
-    digest: str | None = None,
-) -> str:
-    """``dvc add rel`` (+ ``dvc push``): the data file, its .dvc, the git-ignore line, and
-    the object in the local cache and/or remote. Returns the md5 recorded."""
-    path = repo / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    digest = digest or md5(data)
-    out: dict[str, Any] = {"md5": digest, "size": len(data)}
-    if dvc == 3:
-        out["hash"] = "md5"
-    out["path"] = path.name
-    (repo / f"{rel}.dvc").write_text(yaml.safe_dump({"outs": [out]}, sort_keys=False))
-    ignore = path.parent / ".gitignore"
-    lines = ignore.read_text() if ignore.exists() else ""
-    if f"/{path.name}\n" not in lines:
-        ignore.write_text(lines + f"/{path.name}\n")
-    for root, wanted in ((remote, remote is not None), (repo / ".dvc" / "cache", local_cache)):
-        if wanted and root is not None:
-            obj = object_path(root, digest, dvc=dvc)
-            obj.parent.mkdir(parents=True, exist_ok=True)
-            obj.write_bytes(data)
-    return digest
 
 
 def objects_in(cache: Cache) -> list[Path]:

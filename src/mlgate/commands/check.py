@@ -11,19 +11,20 @@ import json
 import os
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from mlgate import git
 from mlgate.core import config as config_mod
-from mlgate.core.diff import data_diff, gate_changes, params_diff
+from mlgate.core.diff import code_diff, data_diff, gate_changes, params_diff
 from mlgate.core.gate import evaluate
 from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.record import RunRecord
-from mlgate.core.results import CheckResult, SideResult, UserTemplate
+from mlgate.core.results import CheckResult, CodeChange, SideResult, UserTemplate
 from mlgate.errors import UsageError
 from mlgate.run import noise, runcache
+from mlgate.run.command import interpreter
 from mlgate.run.pair import PairRun, run_pair
 from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
 from mlgate.run.workspace import Workspace
@@ -50,12 +51,14 @@ def run_check(
     use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
     notes_policy: NotesPolicy = "local",
+    base_reason: str | None = None,
 ) -> CheckResult:
     """Train and evaluate base and head (or reuse runs with the same inputs); compare them;
-    apply head's gate. ``use_cache=False`` retrains both sides (results are still stored)."""
+    apply head's gate. ``use_cache=False`` retrains both sides (results are still stored).
+    ``base_reason`` says how the caller chose ``base`` (the report shows it)."""
     repo = git.open_repo(cwd)
     layout = Layout.current()
-    base_files, head_files = resolve_sides(repo, base, head)
+    base_files, head_files, choice = resolve_sides(repo, base, head, base_reason=base_reason)
     head_cfg = config_mod.load_at(head_files, config_path, memo=layout.memo)
     if head_cfg is None:
         raise UsageError(
@@ -78,6 +81,7 @@ def run_check(
         ran = run_pair(base_side, head_side, stored, work, say)
         say("comparing and applying the gate")
         result = _compare(base_side, head_side, ran, layout)
+    result = replace(result, base_choice=choice, config=config_path)
     return replace(result, notes=(*result.notes, *warnings)) if warnings else result
 
 
@@ -166,13 +170,13 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         results[side.label] = replace(found, record_path=path)
     cfg = head.cfg
     head_res, base_res = results["head"], results.get("base")
-    base_record = ran.records.get("base") if ran.test_changed else None
-    comparison, note, base_values, on_head = _comparison(base_res, base_record)
+    compared = _comparison(base, head, head_res, base_res, ran)
     names = [*cfg.evaluated_metrics, *(m for m in RUNTIME_METRICS if m in cfg.gate)]
-    head_values = {**head_res.metrics, **_runtime(head_res)}
-    rows = tuple(diff_metrics(base_values, head_values, names, direction=cfg.direction))
+    rows = tuple(
+        diff_metrics(compared.base_values, compared.head_values, names, direction=cfg.direction)
+    )
     command_mode = any(s.cfg.command_mode for s in sides)
-    pair = noise.for_check(ran.records, ran.test_changed, comparison, command_mode)
+    pair = noise.for_check(ran.records, ran.test_changed, compared.kind, command_mode)
     rows, noise_notes = noise.attach(rows, pair, cfg, layout.memo)
     verdict = evaluate(cfg.gate, rows)
     notes_ = [*gate_changes(base.cfg if base else None, cfg), *verdict.noise_notes, *noise_notes]
@@ -182,7 +186,7 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
             0, f"head is the working tree with {len(head_res.dirty)} uncommitted change(s): {shown}"
         )
     return CheckResult(
-        report_template=_user_template(head),
+        report_template=user_template(head.cfg, head.files),
         model=cfg.model.name,
         task=cfg.model.task or "command",
         base=base_res,
@@ -190,41 +194,122 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         rows=rows,
         rules=dict(cfg.gate),
         verdict=verdict,
-        comparison=comparison,
-        comparison_note=note,
-        base_on_head_data=on_head,
+        comparison=compared.kind,
+        comparison_note=compared.note,
+        base_on_head_data=compared.on_head,
+        same_data_metrics=compared.same,
         params_diff=params_diff(
             base.cfg if base else None, cfg, base.params if base else None, head.params
         ),
         data_diff=data_diff(base.data if base else None, head.data),
         notes=tuple(notes_),
+        mode="command" if cfg.command_mode else "estimator",
+        code_diff=_code_diff(base, head),
+        interpreter=interpreter() if cfg.command_mode else None,
     )
 
 
-def _user_template(side: Side) -> UserTemplate | None:
-    """``report.template`` as it is on the head side (rendered later in Jinja's sandbox)."""
-    path = side.cfg.report_template
+def _code_diff(base: Side | None, head: Side) -> tuple[CodeChange, ...] | None:
+    """The code files the digests cover that differ; None without a baseline, or when the
+    two sides hash code differently (one estimator mode, the other command mode)."""
+    if base is None or runcache.code_hash(base.cfg) != runcache.code_hash(head.cfg):
+        return None
+    return code_diff(base.code, head.code)
+
+
+def user_template(cfg: config_mod.Config, files: git.Files) -> UserTemplate | None:
+    """``report.template`` as it is on the side ``files`` reads (the head, rendered later
+    in Jinja's sandbox)."""
+    path = cfg.report_template
     if path is None:
         return None
-    source = side.files.read(path)
+    source = files.read(path)
     if source is None:
-        raise side.cfg.error(f"{path} not found in {side.files.ref}", "report.template")
+        raise cfg.error(f"{path} not found in {files.ref}", "report.template")
     return UserTemplate(name=path, source=source.decode("utf-8", errors="replace"))
 
 
+@dataclass(frozen=True)
+class _Compared:
+    """What the diff compares: each side's figures, and how they were obtained."""
+
+    kind: Comparison
+    note: str  # the report's sentence for own-data: who measured what, on which rows
+    base_values: dict[str, float] | None
+    head_values: dict[str, float]
+    on_head: dict[str, float] | None  # the base model on head's test rows
+    same: tuple[str, ...]  # the metrics mlgate scored for both sides on the same rows
+
+
 def _comparison(
-    base: SideResult | None, base_record: RunRecord | None
-) -> tuple[Comparison, str, dict[str, float] | None, dict[str, float] | None]:
-    """Which base figures the diff uses: base on head's rows when possible, else its own."""
-    if base is None:
-        return "no-baseline", "", None, None
-    own = {**base.metrics, **_runtime(base)}
-    if base_record is None:  # the test data did not change: trivially the same rows
-        return "same-data", "", own, None
-    same = base_record.same_data
-    if same is not None and same.metrics is not None:
-        on_head = dict(same.metrics)
-        return "same-data", "", {**own, **on_head}, on_head
-    reason = (same.error if same is not None else None) or "unknown reason"
-    note = f"The test data changed, but a same-data comparison is impossible: {reason}."
-    return "own-data", note, own, None
+    base: Side | None,
+    head: Side,
+    head_res: SideResult,
+    base_res: SideResult | None,
+    ran: PairRun,
+) -> _Compared:
+    """Same-data only when mlgate itself scored both models on the same test rows: both in
+    estimator mode on unchanged test data, or both scored on head's rows when it changed.
+    A figure a command reported is its own, on whatever data it chose (own-data)."""
+    head_values = {**head_res.metrics, **_runtime(head_res)}
+    if base is None or base_res is None:
+        return _Compared("no-baseline", "", None, head_values, None, ())
+    own = {**base_res.metrics, **_runtime(base_res)}
+    wanted = [m for m in head.cfg.evaluated_metrics if m not in RUNTIME_METRICS]
+    if not ran.test_changed:
+        if not base.cfg.command_mode and not head.cfg.command_mode:
+            return _Compared("same-data", "", own, head_values, None, tuple(wanted))
+        return _Compared("own-data", _own_note(base, head, None), own, head_values, None, ())
+    same_data = ran.records["base"].same_data
+    on_head = None if same_data is None else same_data.metrics
+    if on_head is None:
+        reason = (same_data.error if same_data is not None else None) or "unknown reason"
+        return _Compared("own-data", _own_note(base, head, reason), own, head_values, None, ())
+    on_head = dict(on_head)
+    by_mlgate = head_res.metrics if not head.cfg.command_mode else _scored(ran.records["head"])
+    same = tuple(m for m in wanted if m in on_head and m in by_mlgate)
+    base_values = {**own, **{m: on_head[m] for m in same}}
+    head_values.update({m: by_mlgate[m] for m in same})
+    rest = [m for m in wanted if m not in same]
+    if not rest:
+        return _Compared("same-data", "", base_values, head_values, on_head, same)
+    if not same:  # base on head's rows beside head's own report would mix two measures
+        note = (
+            "mlgate scored the base model on head's test data, but not head's "
+            "model; the table compares each side's own figures on its own data."
+        )
+        return _Compared("own-data", note, own, head_values, on_head, ())
+    note = (
+        f"mlgate scored {', '.join(same)} for both models on head's test data; "
+        f"{', '.join(rest)} {'is' if len(rest) == 1 else 'are'} what each side reported "
+        "on its own data (a command's own metric)."
+    )
+    return _Compared("own-data", note, base_values, head_values, on_head, same)
+
+
+def _scored(record: RunRecord) -> dict[str, float]:
+    """A command's model as mlgate scored it on head's test rows (empty when it was not)."""
+    return dict(record.candidate.metrics or {}) if record.candidate else {}
+
+
+def _own_note(base: Side, head: Side, reason: str | None) -> str:
+    """The sentence for an own-data comparison: who measured each side, and why not both
+    on the same rows (``reason``: the test data changed, but that scoring failed)."""
+    commands = [s.label for s in (base, head) if s.cfg.command_mode]
+    why = ""
+    if reason is not None:
+        why = f" The test data changed, but a same-data comparison is impossible: {reason}."
+    if len(commands) == 2:
+        no_test = reason is None and not (head.cfg.data.test and "test" in head.data)
+        return (
+            "Each side's metrics are what its own command reported on its own data; mlgate "
+            f"scored nothing{' (there is no data.test to score the models on)' if no_test else ''}."
+            + why
+        )
+    if commands:
+        other = "head" if commands[0] == "base" else "base"
+        return (
+            f"{other}'s metrics were scored by mlgate on its own test data; {commands[0]}'s "
+            "are what its command reported, so the two were not measured on the same rows." + why
+        )
+    return "Each model was scored by mlgate on its own test data." + why

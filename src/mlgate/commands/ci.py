@@ -129,6 +129,7 @@ def _check_change(
             config_path=git.config_path(cwd, config_path),
             progress=progress,
             notes_policy="signed",  # anyone who can push writes notes: only signed bases
+            base_reason=change.base_reason or None,
         )
     except MlgateError as e:
         poster.status("error", context, f"mlgate could not check: {e}")
@@ -208,7 +209,8 @@ def _promote(
     if github and environ.get("GITHUB_STEP_SUMMARY"):
         refusal = "\n".join(f"- {md_escape(r)}" for r in outcome.reasons)
         heading = f"### mlgate: {md_escape(outcome.model)} was not promoted"
-        summary = outcome.card or f"{heading}\n\n{refusal}\n"
+        held = md_escape(outcome.comparison_note)  # what the candidate was compared with
+        summary = outcome.card or f"{heading}\n\n{held}\n\n{refusal}\n"
         append_summary(environ["GITHUB_STEP_SUMMARY"], summary)
     if github and environ.get("GITHUB_OUTPUT"):
         promoted = outcome.commit is not None

@@ -18,13 +18,13 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate import git
 from mlgate.core import config as config_mod
 from mlgate.core import production
 from mlgate.core.gate import evaluate
-from mlgate.core.metrics import diff_metrics
+from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.production import Lineage
 from mlgate.core.record import RunRecord, Scores, Smoke
 from mlgate.core.results import Outcome
@@ -198,8 +198,8 @@ def promote(
                 done = f"v{state.champion.version}"
                 note = f"{files.ref} ({files.sha[:7]}) is already production {done}"
                 return Outcome(cfg.model.name, False, state.champion.version, notes=(*reused, note))
-            candidate, scored = _evaluate(side, state, work, candidate)
-            outcome = _decide(cfg, state, candidate, scored, dry_run, attempt)
+            candidate, scored, measured = _evaluate(side, state, work, candidate)
+            outcome = _decide(cfg, state, candidate, scored, measured, dry_run, attempt)
             document = side_result(side, candidate).document(cfg.model.name, cfg.raw, side.digest)
             outcome = replace(outcome, notes=reused + outcome.notes, run=document)
             if not outcome.promoted or dry_run:
@@ -238,8 +238,9 @@ def _ask(work: Workspace, spec: TrainSpec, side: Side, *, strict: bool = True) -
 
 def _evaluate(
     side: Side, state: _State, work: Workspace, previous: RunRecord | None
-) -> tuple[RunRecord, Scores]:
-    """Train the candidate once; score the (possibly new) champion on its test data."""
+) -> tuple[RunRecord, Scores, frozenset[str]]:
+    """Train the candidate once; score the (possibly new) champion on its test data. Also
+    returns the candidate's metrics mlgate computed itself (not a command's report)."""
     champion = str(state.champion_model) if state.champion_model else None
     if side.cfg.command_mode:
         return _evaluate_command(side, champion, work, previous)
@@ -259,7 +260,7 @@ def _evaluate(
     candidate = previous or record
     if record.smoke is not None:
         candidate = replace(candidate, smoke=record.smoke)
-    return candidate, _trusted(record.champion)
+    return candidate, _trusted(record.champion), frozenset(candidate.metrics)
 
 
 def _trusted(scored: Scores | None) -> Scores:
@@ -271,7 +272,7 @@ def _trusted(scored: Scores | None) -> Scores:
 
 def _evaluate_command(
     side: Side, champion: str | None, work: Workspace, previous: RunRecord | None
-) -> tuple[RunRecord, Scores]:
+) -> tuple[RunRecord, Scores, frozenset[str]]:
     """Command mode: run the command once (its model file is what gets promoted), then in a
     worker smoke-test that model and score it and the champion on the same test rows."""
     cfg = side.cfg
@@ -293,7 +294,7 @@ def _evaluate_command(
         assert record.candidate is not None
         kept = record.candidate.predictions
         candidate = replace(candidate, metrics={**candidate.metrics, **mine}, predictions=kept)
-    return candidate, _trusted(record.champion)
+    return candidate, _trusted(record.champion), frozenset(mine or ())
 
 
 def _decide(
@@ -301,17 +302,30 @@ def _decide(
     state: _State,
     candidate: RunRecord,
     scored: Scores,
+    measured: frozenset[str],
     dry_run: bool,
     attempt: int,
 ) -> Outcome:
     names = list(cfg.evaluated_metrics)
-    champion_metrics, notes, reasons = _champion_metrics(state, scored, names)
-    rows = tuple(diff_metrics(champion_metrics, candidate.metrics, names, direction=cfg.direction))
-    pair = noise.for_promotion(scored, candidate)
+    held = _champion_metrics(state, scored, measured, names)
+    champion_metrics, reasons = held.values, list(held.reasons)
+    # Runtime metrics in the gate are gated as check gates them (before, their rows were
+    # missing and every such promotion was refused): the candidate's own run, against the
+    # champion's recorded model size (its timings are not recorded: relative rules on them
+    # are refused as unchecked).
+    gated = [m for m in RUNTIME_METRICS if m in cfg.gate]
+    runtime = {"fit_time": candidate.fit_seconds, "predict_time": candidate.predict_seconds}
+    runtime["model_size"] = candidate.model_size
+    mine = {**candidate.metrics, **{m: float(v) for m, v in runtime.items() if v is not None}}
+    if champion_metrics is not None and state.champion and state.champion.model_size:
+        champion_metrics = {**champion_metrics, "model_size": float(state.champion.model_size)}
+    rows = tuple(diff_metrics(champion_metrics, mine, names + gated, direction=cfg.direction))
+    recorded = "the production model's figures are the ones recorded at its promotion"
+    pair = noise.for_promotion(scored, candidate) if held.kind == "same-data" else recorded
     rows, noise_notes = noise.attach(rows, pair, cfg, Layout.current().memo)
     champion = f"production v{state.champion.version}" if state.champion else "production"
     verdict = evaluate(cfg.gate, rows, labels=(champion, "candidate"))
-    notes += [*verdict.noise_notes, *noise_notes]
+    notes = (*verdict.noise_notes, *noise_notes)
     reasons += [c.message for c in verdict.failed]
     if state.champion:  # a rule is applied or the promotion refused, never skipped
         reasons += [
@@ -333,32 +347,65 @@ def _decide(
         dry_run=dry_run,
         champion_version=state.champion.version if state.champion else None,
         reasons=tuple(reasons),
-        notes=tuple(notes),
+        notes=notes,
+        comparison=held.kind,
+        comparison_note=held.note,
+        recorded_metrics=held.recorded,
         rows=rows,
         verdict=verdict,
         attempts=attempt,
     )
 
 
+@dataclass(frozen=True)
+class _Held:
+    """What the candidate is held to: the champion's values, and how they were obtained."""
+
+    kind: Literal["same-data", "recorded", "no-baseline"]
+    values: dict[str, float] | None
+    note: str = ""
+    reasons: tuple[str, ...] = ()  # why the promotion must be refused
+    recorded: tuple[str, ...] = ()  # the metrics held to the champion's recorded values
+
+
 def _champion_metrics(
-    state: _State, scored: Scores, names: list[str]
-) -> tuple[dict[str, float] | None, list[str], list[str]]:
-    """(the champion's values to compare against, notes, reasons to refuse). When the
-    production model cannot be scored on the candidate's data, its metrics as recorded at
-    its own promotion (lineage.json) stand in, and the output says so; with none recorded
-    there is nothing to hold the candidate against, and the promotion is refused."""
-    if state.champion is None or scored.metrics is not None:
-        return scored.metrics, [], []
-    why = scored.error or "the production model was not scored"
+    state: _State, scored: Scores, measured: frozenset[str], names: list[str]
+) -> _Held:
+    """The champion's values to compare against. A metric counts as same-data only when
+    mlgate scored both models on the candidate's test rows; for every other metric (the
+    production model cannot be scored on this data, there is no data.test, or a command's
+    own metric) its value as recorded at its own promotion (lineage.json) stands in, so
+    every relative rule is applied, and the output says so. A metric with neither leaves
+    its relative rules unchecked, and _decide refuses the promotion."""
+    if state.champion is None:
+        return _Held("no-baseline", None, "no production model yet: only absolute rules apply.")
     label = f"production v{state.champion.version}"
-    recorded = {m: v for m, v in state.champion.metrics.items() if m in names}
-    if not recorded:
-        return None, [], [f"{why}, and {label} records no metrics to compare against"]
-    note = (
-        f"{why}; relative rules compared against {label}'s recorded metrics "
-        "(lineage.json: measured on its own test data when it was promoted)"
-    )
-    return recorded, [note], []
+    fresh = {m: v for m, v in (scored.metrics or {}).items() if m in names and m in measured}
+    rest = [m for m in names if m not in fresh]
+    if not rest:
+        both = f"{label} and the candidate were both scored by mlgate on the candidate's test data."
+        return _Held("same-data", fresh, both)
+    recorded = {m: state.champion.metrics[m] for m in rest if m in state.champion.metrics}
+    why = scored.error or "the production model was not scored"
+    if not fresh and not recorded:
+        return _Held(
+            "recorded", None, reasons=(f"{why}, and {label} records no metrics to compare against",)
+        )
+    if scored.metrics is not None:  # scored, but these are a command's own figures
+        why = "they are what the commands reported, which mlgate cannot compute itself"
+    parts = []
+    if recorded:
+        parts.append(
+            f"relative rules compared against {label}'s recorded metrics for "
+            f"{', '.join(recorded)} (lineage.json: measured on its own test data when it was "
+            f"promoted): {why}"
+        )
+    if fresh:
+        parts.append(f"{', '.join(fresh)} scored by mlgate for both on the candidate's test data")
+    if missing := [m for m in rest if m not in recorded]:
+        parts.append(f"{label} records no {', '.join(missing)} to compare against")
+    kind: Literal["same-data", "recorded"] = "recorded" if recorded else "same-data"
+    return _Held(kind, {**recorded, **fresh}, "; ".join(parts) + ".", recorded=tuple(recorded))
 
 
 def _lineage(
@@ -401,10 +448,12 @@ def _card(
         rules=cfg.gate,
         checks=outcome.verdict.checks,
         metric_order=list(cfg.evaluated_metrics),
-        task=cfg.model.task or "command",
+        task=cfg.model.task or "unknown",  # command mode may leave it out
         estimator=cfg.model.kind,
         params=params,
+        command_mode=cfg.command_mode,
         previous_card=previous,
+        recorded=outcome.recorded_metrics,
     )
 
 
@@ -419,7 +468,8 @@ def _files(
 ) -> dict[str, bytes]:
     name = cfg.model.name
     assert candidate.model_path is not None
-    # The card shows the run's params: command mode's params file, else model.params.
+    # The card shows the run's params: command mode's params file or arguments, else
+    # model.params.
     params = side.params if cfg.command_mode else cfg.model.params
     metrics = {
         "model": name,
@@ -428,7 +478,11 @@ def _files(
         "evaluated_on": {r: {"path": d.path, "sha256": d.sha256} for r, d in lineage.data.items()},
         "champion": None
         if state.champion is None
-        else {"version": state.champion.version, "metrics_on_same_data": scored.metrics},
+        else {
+            "version": state.champion.version,
+            "metrics_on_same_data": scored.metrics,
+            "comparison": outcome.comparison,  # "recorded": some metrics are its recorded ones
+        },
     }
     return {
         production.path(name, production.MODEL_FILE): Path(candidate.model_path).read_bytes(),

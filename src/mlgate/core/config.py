@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "STDOUT",
     "CommandSpec",
     "Config",
     "DataSpec",
@@ -61,6 +62,8 @@ DEFAULT_CONFIG = "mlgate.yaml"
 GATE_SETTINGS = ("confidence", "resamples")
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_RESAMPLES = 1000
+# model.train.metrics: read the `name: number` lines the command prints, not a file.
+STDOUT = "stdout"
 
 
 @dataclass(frozen=True)
@@ -578,7 +581,7 @@ def _command(section: dict[str, Any], base: str) -> CommandSpec:
     model, params = section.get("model"), section.get("params")
     return CommandSpec(
         argv=tuple(shlex.split(command) if isinstance(command, str) else command),
-        metrics=resolve(section["metrics"], base),
+        metrics=STDOUT if section["metrics"] == STDOUT else resolve(section["metrics"], base),
         model=None if model is None else resolve(model, base),
         params=None if params is None else resolve(params, base),
         timeout=float(section.get("timeout", 3600)),

@@ -8,7 +8,7 @@ from typing import Any
 
 from mlgate.core.config import Config
 from mlgate.core.metrics import flatten
-from mlgate.core.results import DataChange, DataSummary, ParamChange
+from mlgate.core.results import CodeChange, DataChange, DataSummary, ParamChange
 
 
 def params_diff(
@@ -67,6 +67,21 @@ def data_diff(
             changes.append(DataChange(path, "unchanged", a, b))
         else:
             changes.append(DataChange(path, "modified", a, b, **_column_changes(a, b)))
+    return tuple(changes)
+
+
+def code_diff(base: Mapping[str, str], head: Mapping[str, str]) -> tuple[CodeChange, ...]:
+    """Code files (path -> content hash, as the run-cache digest covers them) that were
+    added, removed or modified between base and head, by path."""
+    changes = []
+    for path in sorted(base.keys() | head.keys()):
+        old, new = base.get(path), head.get(path)
+        if old == new:
+            continue
+        if old is None:
+            changes.append(CodeChange(path, "added"))
+        else:
+            changes.append(CodeChange(path, "removed" if new is None else "modified"))
     return tuple(changes)
 
 

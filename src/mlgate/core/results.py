@@ -76,6 +76,41 @@ class ParamChange:
 
 
 @dataclass(frozen=True)
+class BaseChoice:
+    """Which commit the base is and why: every report names it, so a surprising baseline
+    (a stale ``origin/main``, a merge-base far back) is seen, not guessed at."""
+
+    ref: str  # as the user named it (``--base v1.2``) or as resolved (``main``)
+    sha: str
+    reason: str  # "merge-base of HEAD and main", "--base v1.2", "the working tree's HEAD"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ref": self.ref, "sha": self.sha, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class CodeChange:
+    """A code file the run-cache digest covers that differs between base and head."""
+
+    path: str
+    status: Literal["added", "removed", "modified"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "status": self.status}
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The Python that command mode puts first on the command's ``PATH``: mlgate's own."""
+
+    executable: str
+    version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"executable": self.executable, "version": self.version}
+
+
+@dataclass(frozen=True)
 class SideResult:
     """One side of the comparison (base or head): where it came from and what it measured."""
 
@@ -146,12 +181,18 @@ class CheckResult:
     rules: dict[str, Rule]
     verdict: Verdict
     comparison: Literal["same-data", "own-data", "no-baseline"]
-    comparison_note: str = ""  # why own-data when same-data was wanted, or what same-data means
+    comparison_note: str = ""  # own-data: who measured each side's figures, and on what rows
     base_on_head_data: dict[str, float] | None = None  # base model scored on head's test rows
+    same_data_metrics: tuple[str, ...] = ()  # the metrics mlgate scored for both on one set of rows
     params_diff: tuple[ParamChange, ...] = ()
     data_diff: tuple[DataChange, ...] = ()
     notes: tuple[str, ...] = ()  # other things the reader must know (e.g. uncommitted changes)
     report_template: UserTemplate | None = None  # head's report.template; not in the JSON
+    base_choice: BaseChoice | None = None  # which commit the base is and why
+    config: str = "mlgate.yaml"  # the config file compared (repository path)
+    mode: Literal["estimator", "command"] = "estimator"  # head's: what fit_seconds timed
+    code_diff: tuple[CodeChange, ...] | None = None  # None: no baseline to compare with
+    interpreter: Interpreter | None = None  # command mode: the Python first on PATH
 
     @property
     def passed(self) -> bool:
@@ -177,13 +218,30 @@ class CheckResult:
             "base": None if self.base is None else self.base.to_dict(),
             "head": self.head.to_dict(),
             "base_on_head_data": self.base_on_head_data,
+            "same_data_metrics": list(self.same_data_metrics),
             "metrics": gated["metrics"],
             "params_diff": [p.to_dict() for p in self.params_diff],
             "data_diff": [d.to_dict() for d in self.data_diff],
             "failed_rules": gated["failed_rules"],
             "skipped_rules": gated["skipped_rules"],
             "notes": list(self.notes),
+            "base_choice": None if self.base_choice is None else self.base_choice.to_dict(),
+            "config": self.config,
+            "mode": self.mode,
+            "code_diff": None if self.code_diff is None else _code_diff(self.code_diff),
+            "interpreter": None if self.interpreter is None else self.interpreter.to_dict(),
         }
+
+
+CODE_FILES_LISTED = 100  # code changes a result lists (its total counts them all)
+
+
+def _code_diff(changes: Sequence[CodeChange]) -> dict[str, Any]:
+    """Capped: a PR that vendors a library must not make a result too big to publish."""
+    return {
+        "total": len(changes),
+        "files": [c.to_dict() for c in changes[:CODE_FILES_LISTED]],
+    }
 
 
 def verdict_fields(
@@ -235,6 +293,11 @@ class Outcome:
     champion_version: int | None = None
     reasons: tuple[str, ...] = ()  # why it was refused
     notes: tuple[str, ...] = ()
+    # What the candidate was held to: the production model scored by mlgate on the
+    # candidate's rows ("same-data"), or, for some metrics, its recorded metrics.
+    comparison: Literal["same-data", "recorded", "no-baseline"] = "no-baseline"
+    comparison_note: str = ""  # the sentence saying so, printed before the verdict
+    recorded_metrics: tuple[str, ...] = ()  # held to the champion's recorded values
     rows: tuple[MetricDelta, ...] = ()
     verdict: Verdict = field(default_factory=lambda: Verdict(()))
     card: str | None = None
@@ -248,6 +311,8 @@ class Outcome:
 def summary_lines(outcome: Outcome) -> list[str]:
     """What a promotion or rollback did, for the terminal and the CI log."""
     lines = [f"note: {n}" for n in outcome.notes]
+    if outcome.comparison_note:
+        lines.append(f"mlgate: {outcome.comparison_note}")
     if outcome.reasons:
         lines.append(f"mlgate: {outcome.model} was not promoted (nothing was written):")
         lines += [f"  ✗ {r}" for r in outcome.reasons]

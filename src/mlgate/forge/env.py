@@ -33,6 +33,7 @@ class Change:
     status_sha: str  # the PR's head commit: statuses go here, never on the merge commit
     run_url: str | None
     fork: bool = False
+    base_reason: str = ""  # how the event chose base_sha, for the report
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,8 @@ def github_change(environ: Mapping[str, str]) -> Change | Promotion | str:
         status_sha=pr["head"]["sha"],
         run_url=_github_run_url(environ),
         fork=head_repo != pr["base"]["repo"]["full_name"],
+        base_reason=f"pull request #{pr['number']}'s base: the tip of "
+        f"{pr['base'].get('ref') or 'its base branch'} as the event names it",
     )
 
 
@@ -187,6 +190,8 @@ def gitlab_change(environ: Mapping[str, str]) -> Change | str:
         run_url=environ.get("CI_JOB_URL") or environ.get("CI_PIPELINE_URL"),
         fork=environ.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID", environ.get("CI_PROJECT_ID"))
         != environ.get("CI_PROJECT_ID"),
+        base_reason=f"merge request !{iid}'s diff base with "
+        f"{environ.get('CI_MERGE_REQUEST_TARGET_BRANCH_NAME') or 'its target branch'}",
     )
 
 

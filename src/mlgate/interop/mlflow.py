@@ -342,6 +342,8 @@ def _log_version(client: Any, root: Path, outcome: Outcome) -> list[str]:
     }
     if lineage.get("rollback_of") is not None:
         tags["mlgate.rollback_of"] = str(lineage["rollback_of"])
+    elif outcome.champion_version is not None:  # what the champion.* metrics are
+        tags["mlgate.comparison"] = outcome.comparison
     if lineage.get("pull_request") is not None:
         tags["mlgate.pull_request"] = str(lineage["pull_request"])
     params = flatten(((lineage.get("config") or {}).get("model") or {}).get("params") or {})

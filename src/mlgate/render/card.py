@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from mlgate.core.gate import Rule, RuleCheck
-from mlgate.core.metrics import diff_metrics
+from mlgate.core.metrics import diff_metrics, flatten
 from mlgate.core.production import Lineage
 from mlgate.render.report import markdown_environment, tidy, verbatim
 
@@ -41,15 +41,24 @@ def render_card(
     estimator: str,
     params: Mapping[str, Any],
     previous_card: str | None = None,
+    command_mode: bool = False,
+    recorded: Sequence[str] = (),
 ) -> str:
     """The MODEL_CARD.md of ``lineage``'s version, as GitHub markdown.
 
     ``checks`` are the gate's checks against the champion (empty when the version was not
     gated, e.g. a rollback: ``rules`` are then listed as not checked). ``metric_order`` is
     the config's metric order. ``previous_card`` is the previous version's card: its
-    "Intended use" section is kept when the team edited it. Same inputs, same output.
+    "Intended use" section is kept when the team edited it. ``command_mode``: the model came
+    from the repository's own command (``params`` are its params file or arguments).
+    ``recorded``: the metrics held to the champion's recorded values although it was
+    scored (a command's own metrics). Same inputs, same output.
     """
+    if command_mode:  # a params file nests (train: {C: 1}): one row per value, as in a diff
+        params = flatten(params)
     context = _context(lineage, rules, checks, metric_order, task, estimator, params)
+    context["command_mode"] = command_mode
+    context["recorded"] = list(recorded)
     carried = _carried_intended_use(previous_card, context)
     if carried is None:
         return _render({**context, "intended_use": None})

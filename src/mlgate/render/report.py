@@ -56,7 +56,8 @@ ROW_LIMITS: tuple[int, ...] = (50, 20, 5)
 COLUMN_NAMES_SHOWN = 50  # column names listed per data-diff cell when rows are not limited
 
 _MARKDOWN_TEMPLATE = "report.md.j2"  # the body, below the marker and the verdict
-_VERDICT_TEMPLATES = ("report/headline.md.j2", "report/failed.md.j2")
+_VERDICT_TEMPLATES = ("report/headline.md.j2", "report/base.md.j2", "report/failed.md.j2")
+CODE_FILES_SHOWN = 10  # changed code files listed before "… and N more"
 _TEXT_TEMPLATE = "report.txt.j2"
 
 
@@ -339,7 +340,18 @@ def _context(
         "column_limit": COLUMN_NAMES_SHOWN if max_rows is None else max_rows,
         "run_url": safe_url(run_url),
         "limit": limit,
+        "base_named": _base_named(report.get("base_choice")),
+        "code_limit": CODE_FILES_SHOWN if max_rows is None else min(CODE_FILES_SHOWN, max_rows),
     }
+
+
+def _base_named(choice: Mapping[str, Any] | None) -> str | None:
+    """The base as the report names it: ``1a2b3c4 (main)``; the sha alone when the ref is
+    one (a result saved by an older mlgate has no choice: None)."""
+    if choice is None:
+        return None
+    sha, ref = choice["sha"], choice["ref"]
+    return sha[:7] if sha.startswith(ref) else f"{sha[:7]} ({ref})"
 
 
 def tidy(text: str) -> str:
@@ -363,6 +375,12 @@ def _markdown_template(template: UserTemplate | None) -> jinja2.Template:
         raise ConfigError(msg, file=template.name, line=e.lineno, key="report.template") from e
     except Exception as e:  # e.g. RecursionError: expressions nested too deep to parse
         raise _template_failed(e, template) from e
+
+
+def check_template(template: UserTemplate) -> None:
+    """ConfigError (at the template's line) unless ``template`` compiles in the sandboxed
+    environment reports are rendered in."""
+    _markdown_template(template)
 
 
 def _read_template(path: Path) -> UserTemplate:

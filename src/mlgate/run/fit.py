@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import inspect
 import json
 import os
 import sys
@@ -20,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from mlgate.core import units
 from mlgate.core.metrics import ALIASES
@@ -47,10 +48,13 @@ def load_frame(path: str, name: str) -> Any:
 
 
 def _estimator_choices(module: Any) -> list[str]:
+    """Public estimator classes in ``module``, and the functions it defines (factories)."""
     names = []
     for attr in dir(module):
         obj = getattr(module, attr, None)
-        if not attr.startswith("_") and isinstance(obj, type) and hasattr(obj, "fit"):
+        factory = inspect.isfunction(obj) and obj.__module__ == module.__name__
+        estimator = isinstance(obj, type) and hasattr(obj, "fit")
+        if not attr.startswith("_") and (factory or estimator):
             names.append(attr)
     return sorted(names)
 
@@ -92,17 +96,30 @@ def build_estimator(ref: str, params: Mapping[str, Any]) -> Any:
     return est
 
 
+def column_problems(
+    columns: Sequence[str], target: str, features: Sequence[str] | None, name: str
+) -> list[WorkerFailure]:
+    """Why a file with ``columns`` (named ``name``) cannot give the target and features:
+    one config error per key (data.target, data.features), none when it can."""
+    found = []
+    if target not in columns:
+        close = difflib.get_close_matches(target, columns, n=1)
+        hint = f"; did you mean {units.escaped(close[0])!r}?" if close else ""
+        msg = f"column {target!r} not in {name} (columns: {units.names(list(columns))}){hint}"
+        found.append(WorkerFailure("config", msg, "data.target"))
+    missing = [c for c in features or () if c not in columns]
+    if missing:
+        msg = f"column(s) {', '.join(map(repr, missing))} not in {name}"
+        found.append(WorkerFailure("config", msg, "data.features"))
+    return found
+
+
 def split_xy(frame: Any, spec: TrainSpec, name: str) -> tuple[Any, Any]:
     name = f"{name} ({spec.ref})"
     columns = [str(c) for c in frame.columns]
-    if spec.target not in columns:
-        msg = f"column {spec.target!r} not in {name} (columns: {units.names(columns)})"
-        raise WorkerFailure("config", msg, "data.target")
+    for problem in column_problems(columns, spec.target, spec.features, name):
+        raise problem
     features = spec.features or [c for c in columns if c != spec.target]
-    missing = [c for c in features if c not in columns]
-    if missing:
-        msg = f"column(s) {', '.join(map(repr, missing))} not in {name}"
-        raise WorkerFailure("config", msg, "data.features")
     return frame[features], frame[spec.target]
 
 
@@ -459,6 +476,19 @@ def _warm_up() -> None:
         pass  # reported properly when the spec needs them
 
 
+def enter_project(project_dir: str, code_root: str) -> None:
+    """Run from the side's project directory, its own code first on ``sys.path`` (a
+    monorepo's model next to its config), then the repository's."""
+    os.chdir(project_dir)
+    candidates = [
+        os.path.join(project_dir, "src"),
+        project_dir,
+        os.path.join(code_root, "src"),
+        code_root,
+    ]
+    sys.path[:0] = [p for p in dict.fromkeys(candidates) if os.path.isdir(p)]
+
+
 def child_main(argv: Sequence[str]) -> int:
     (out_path,) = argv
     _warm_up()
@@ -468,19 +498,7 @@ def child_main(argv: Sequence[str]) -> int:
     start = time.perf_counter()
     spec = TrainSpec(**json.loads(text))
     if spec.project_dir:  # empty for a spec that only scores stored models: no user code
-        os.chdir(spec.project_dir)
-    # The project's own code first (a monorepo's model next to its config), then the repo's.
-    candidates = (
-        [
-            os.path.join(spec.project_dir, "src"),
-            spec.project_dir,
-            os.path.join(spec.code_root, "src"),
-            spec.code_root,
-        ]
-        if spec.project_dir
-        else []
-    )
-    sys.path[:0] = [p for p in dict.fromkeys(candidates) if os.path.isdir(p)]
+        enter_project(spec.project_dir, spec.code_root)
     try:
         record = run(spec, keep=str(Path(out_path).with_suffix("")))
     except WorkerFailure as e:
@@ -498,10 +516,13 @@ def child_main(argv: Sequence[str]) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    code = child_main(sys.argv[1:])
-    # The answer is on disk. Skip interpreter teardown (a few hundred ms once scikit-learn
-    # and pandas are loaded), which the parent would otherwise wait for.
+def exit_now(code: int) -> NoReturn:
+    """Exit a child whose answer is on disk, skipping interpreter teardown (a few hundred
+    ms once scikit-learn and pandas are loaded), which the parent would otherwise wait for."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+if __name__ == "__main__":
+    exit_now(child_main(sys.argv[1:]))

@@ -136,8 +136,10 @@ def run_pair(
             assert kept is not None
             records[side.label] = kept.reused()
     if test_changed and base is not None and base not in estimators:
-        scored = _base_on_head(base, head, records["base"], rescore, workers, work, progress)
+        scored, mine = _base_on_head(base, head, records, rescore, workers, work, progress)
         records["base"] = replace(records["base"], same_data=scored)
+        if mine is not None:
+            records["head"] = replace(records["head"], candidate=mine)
     return PairRun(records, test_changed)
 
 
@@ -151,21 +153,26 @@ def _store(side: Side, record: RunRecord) -> None:
 def _base_on_head(
     base: Side,
     head: Side,
-    record: RunRecord,
+    records: Mapping[str, RunRecord],
     rescore: bool,
     workers: Mapping[str, Worker],
     work: Workspace,
     progress: Progress,
-) -> Scores:
-    """The stored (or command-written) base model scored on head's test rows, or why not."""
+) -> tuple[Scores, Scores | None]:
+    """The stored (or command-written) base model scored on head's test rows, or why not;
+    and, when head is a command's model, that model scored by the same worker on the same
+    rows (its command's own figures are on data mlgate does not know)."""
     if not rescore:
-        return Scores(
-            error="scoring the base model on head's rows needs model.train.model, "
+        why = (
+            "scoring the base model on head's rows needs model.train.model, "
             "data.test and data.target, and a metric mlgate computes itself"
         )
-    if not record.model_path:
-        return Scores(error="the base run kept no model file")
+        return Scores(error=why), None
+    model = records["base"].model_path
+    if not model:
+        return Scores(error="the base run kept no model file"), None
+    mine = records["head"].model_path if head.cfg.command_mode else None
     progress("scoring the base model on head's test data")
-    workers["base-on-head"].start(rescore_spec(base, head, work, record.model_path))
+    workers["base-on-head"].start(rescore_spec(base, head, work, model, head_model=mine))
     scored = RunRecord.from_dict(workers["base-on-head"].result())
-    return scored.champion or Scores()
+    return scored.champion or Scores(), scored.candidate if mine else None

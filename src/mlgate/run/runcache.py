@@ -82,21 +82,34 @@ def _command_code(files: Files, cfg: Config, data: Mapping[str, DataSummary]) ->
     return {p: sha for p, sha in blob_shas(files).items() if p not in skip}
 
 
+def code_inputs(files: Files, cfg: Config, data: Mapping[str, DataSummary]) -> dict[str, str]:
+    """The code the digest covers: repo path -> hash of its content (git's blob sha for
+    command mode's every tracked file, else SHA-256: see ``code_hash``)."""
+    if code_hash(cfg) == "git-blob":
+        return _command_code(files, cfg, data)
+    code = {}
+    for path in code_files(files, cfg):
+        content = files.read(path)
+        code[path] = hashlib.sha256(content or b"").hexdigest()
+    return code
+
+
+def code_hash(cfg: Config) -> str:
+    """How ``code_inputs`` hashes files: two sides' code compares only when it is the same."""
+    return "git-blob" if cfg.model.train is not None and not cfg.model.deps else "sha256"
+
+
 def digest(
     files: Files,
     cfg: Config,
     data: Mapping[str, DataSummary],
     versions: Mapping[str, str] | None = None,
+    code: Mapping[str, str] | None = None,
 ) -> str:
     """Everything that decides a side's result, and nothing else (so a README edit or an
-    unrelated file keeps the cached result). ``versions`` default to the installed ones."""
-    if cfg.model.train is not None and not cfg.model.deps:
-        code = _command_code(files, cfg, data)
-    else:
-        code = {}
-        for path in code_files(files, cfg):
-            content = files.read(path)
-            code[path] = hashlib.sha256(content or b"").hexdigest()
+    unrelated file keeps the cached result). ``versions`` default to the installed ones,
+    ``code`` to ``code_inputs``."""
+    code = code_inputs(files, cfg, data) if code is None else code
     model = cfg.raw["model"]
     inputs = {
         "model": {k: model.get(k) for k in ("task", "estimator", "params", "train")},

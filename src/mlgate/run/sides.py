@@ -16,10 +16,10 @@ from typing import Any, Literal
 from mlgate import git
 from mlgate.core.config import DEFAULT_CONFIG, Config
 from mlgate.core.record import RunRecord
-from mlgate.core.results import DataSummary, SideResult
+from mlgate.core.results import BaseChoice, DataSummary, SideResult
 from mlgate.errors import DataError, UsageError
 from mlgate.run import runcache
-from mlgate.run.command import read_params
+from mlgate.run.command import argument_params, read_params
 from mlgate.storage import datafiles
 from mlgate.storage.dvc import dvc_params
 
@@ -38,9 +38,14 @@ class Side:
     config_path: str = DEFAULT_CONFIG
 
     @functools.cached_property
+    def code(self) -> dict[str, str]:
+        """The code files the digest covers, path -> content hash."""
+        return runcache.code_inputs(self.files, self.cfg, self.data)
+
+    @functools.cached_property
     def digest(self) -> str:
         """The run-cache key: everything that decides this side's result."""
-        return runcache.digest(self.files, self.cfg, self.data)
+        return runcache.digest(self.files, self.cfg, self.data, code=self.code)
 
     @property
     def working_tree(self) -> bool:
@@ -48,28 +53,37 @@ class Side:
 
 
 def resolve_sides(
-    repo: git.Repo, base: str | None, head: str | None
-) -> tuple[git.CommitFiles, git.CommitFiles | git.WorkingFiles]:
+    repo: git.Repo, base: str | None, head: str | None, *, base_reason: str | None = None
+) -> tuple[git.CommitFiles, git.CommitFiles | git.WorkingFiles, BaseChoice]:
     """``--head`` defaults to the working tree, ``--base`` to the merge-base with the
-    default branch (which is HEAD itself when you are on the default branch)."""
+    default branch (which is HEAD itself when you are on the default branch); the local
+    default branch wins over origin's when it has commits origin lacks. Also returns how
+    the base was chosen (``base_reason`` overrides "--base REV", e.g. for CI's base)."""
     head_files = git.files_at(repo, head)
     if base is not None:
-        return git.CommitFiles(repo, base), head_files
+        base_files = git.CommitFiles(repo, base)
+        assert base_files.sha is not None
+        choice = BaseChoice(base, base_files.sha, base_reason or f"--base {base}")
+        return base_files, head_files, choice
     tip = head_files.sha
     if tip is None:
         raise UsageError(f"{git.root(repo)} has no commits yet; commit a baseline first")
-    found = git.default_branch_tip(repo)
+    found = git.default_branch_choice(repo)
     if found is None:
         raise UsageError(
             "cannot tell the default branch (no origin/HEAD, main or master); pass --base REV"
         )
-    default, default_sha = found[0], found[1] or git.resolve(repo, found[0])
+    default, default_sha = found.name, found.sha or git.resolve(repo, found.name)
     merge_base = default_sha if default_sha == tip else git.merge_base(repo, default_sha, tip)
     if merge_base is None:
         raise UsageError(f"{head or 'HEAD'} shares no history with {default}; pass --base REV")
     base_files = git.CommitFiles(repo, merge_base, sha=merge_base)
     base_files.ref = default if merge_base == default_sha else f"merge-base with {default}"
-    return base_files, head_files
+    if head is None and tip == default_sha:  # on the default branch: its own uncommitted work
+        reason = f"the working tree's HEAD, the tip of {found.describe()}"
+    else:
+        reason = f"merge-base of {head or 'HEAD'} and {found.describe()}"
+    return base_files, head_files, BaseChoice(default, merge_base, reason)
 
 
 def describe_side(
@@ -90,15 +104,11 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
             continue
         summary = datafiles.describe(files, path, base=cfg.base)
         if summary is None:
-            raise cfg.error(
-                f"{path} not found in {files.ref}: neither {path} nor {path}.ptr "
-                f"nor {path}.dvc exists",
-                f"data.{role}",
-            )
+            raise cfg.error(datafiles.absent(path, files.ref), f"data.{role}")
         found[role] = summary
     if cfg.command_mode:  # the command may read any pointed file: each is an input
         listed = {s.path for s in found.values()}
-        for path in _pointed(files, cfg):
+        for path in pointed(files, cfg):
             if path in listed:
                 continue
             try:
@@ -110,7 +120,7 @@ def _describe(files: git.Files, cfg: Config) -> dict[str, DataSummary]:
     return found
 
 
-def _pointed(files: git.Files, cfg: Config) -> list[str]:
+def pointed(files: git.Files, cfg: Config) -> list[str]:
     """Data paths behind the pointers on this side, under the config's directory: mlgate's
     ``.ptr`` files and DVC's ``.dvc`` files (not its ``.dvc/`` directory)."""
     suffixes = (".ptr", ".dvc")
@@ -126,7 +136,8 @@ def _pointed(files: git.Files, cfg: Config) -> list[str]:
 
 
 def _params(files: git.Files, cfg: Config) -> dict[str, Any]:
-    """The run's parameters: ``model.params`` or command mode's params file, plus, in a DVC
+    """The run's parameters: ``model.params`` or command mode's params file (without one,
+    its arguments, under ``args``), plus, in a DVC
     pipeline repository, the params DVC tracks (``params.yaml``, ``dvc.lock``) by file."""
     spec = cfg.model.train
     found: dict[str, Any] = {}
@@ -134,6 +145,8 @@ def _params(files: git.Files, cfg: Config) -> dict[str, Any]:
         found = dict(cfg.model.params)
     elif spec.params is not None:
         found = read_params(files.read(spec.params), git.where_at(files, spec.params))
+    elif args := argument_params(spec.argv):  # no params file: the command's arguments
+        found = {"args": args}
     if _dvc_pipeline(files, cfg):
         own = spec.params if spec is not None else None
         for name, values in dvc_params(files, cfg.base).items():

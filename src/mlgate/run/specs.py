@@ -62,11 +62,17 @@ def score_spec(
     )
 
 
-def rescore_spec(base: Side, head: Side, work: Workspace, model_path: str) -> TrainSpec:
-    """Score a stored base model on head's test rows (same-data), without retraining it."""
+def rescore_spec(
+    base: Side, head: Side, work: Workspace, model_path: str, *, head_model: str | None = None
+) -> TrainSpec:
+    """Score a stored base model on head's test rows (same-data), without retraining it;
+    with ``head_model`` (a command's model), score that one on the same rows too."""
     assert head.cfg.data.test
     test = str(work.data(head, "test"))
-    return score_spec(base.cfg, head.files.ref, test, head.cfg.data.test, "", model_path)
+    spec = score_spec(base.cfg, head.files.ref, test, head.cfg.data.test, "", model_path)
+    if head_model is None:
+        return spec
+    return replace(spec, model_out=head_model, score_candidate=True)
 
 
 def command_score_spec(

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,8 @@ from mlgate.core.record import RunRecord
 from mlgate.errors import ConfigError, DataError, TrainingError
 
 if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
     from mlgate.core.config import Config
 
 
@@ -98,7 +100,8 @@ class Worker:
     skops while the parent works out what to train; ``start`` then sends the spec.
     Output goes to a log file, so a chatty estimator can never block on a full pipe."""
 
-    def __init__(self, label: str, workdir: Path) -> None:
+    def __init__(self, label: str, workdir: Path, *, module: str = "mlgate.run.fit") -> None:
+        """``module``: the child's code (``python -m MODULE OUT``)."""
         self.label = label
         self.out_path = workdir / f"{label}-out.json"
         self.log_path = workdir / f"{label}.log"
@@ -108,7 +111,7 @@ class Worker:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "mlgate.run.fit", str(self.out_path)],
+                [sys.executable, "-m", module, str(self.out_path)],
                 cwd=workdir,
                 env=env,
                 stdin=subprocess.PIPE,
@@ -122,9 +125,10 @@ class Worker:
     def __exit__(self, *exc: object) -> None:
         self.cancel()
 
-    def start(self, spec: TrainSpec) -> None:
+    def start(self, spec: DataclassInstance) -> None:
+        """Send the child its spec (a dataclass of JSON values: a TrainSpec for training)."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(spec.__dict__).encode())
+        self.proc.stdin.write(json.dumps(asdict(spec)).encode())
         self.proc.stdin.close()
 
     def cancel(self) -> None:

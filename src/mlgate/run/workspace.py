@@ -80,10 +80,7 @@ class Workspace:
                 continue  # already there: committed, the user's own file, or in the export
             if dest.is_file():
                 if self.cache.sha256_of(dest) != summary.sha256:
-                    raise DataError(
-                        f"{summary.path} differs from its pointer; record it with "
-                        f"`mlgate data add {summary.path}` or restore it with `mlgate data pull`"
-                    )
+                    raise DataError(f"{summary.path} {datafiles.differs(summary.path)}")
                 continue
             dest.parent.mkdir(parents=True, exist_ok=True)
             copy_verified(self.data(side, role), dest, summary.sha256)

@@ -120,19 +120,7 @@ class HttpBackend:
         )
 
     def has(self, sha256: str) -> bool:
-        import requests
-
-        url = self.object_url(sha256)
-        try:
-            with http_session() as session:
-                resp = session.head(url, allow_redirects=True)
-        except requests.RequestException as e:
-            raise DataError(f"cannot reach {redact_url(url)}: {_why(e)}") from e
-        if resp.status_code in (404, 410):
-            return False
-        if resp.status_code == 200:
-            return True
-        raise DataError(f"cannot tell whether {redact_url(url)} exists: HTTP {resp.status_code}")
+        return exists(self.object_url(sha256))
 
 
 def backend_for(url: str, *, removed: list[Path] | None = None) -> Backend:
@@ -161,6 +149,28 @@ def file_url_path(url: str) -> Path:
     if not parts.path or not path.is_absolute():
         raise ConfigError(f"file URL {url!r} needs an absolute path (file:///srv/store)")
     return path
+
+
+def exists(url: str) -> bool:
+    """Whether ``url`` (file:// or http(s)://) has something to download, without
+    downloading it (a stat, or an HTTP HEAD); DataError when that cannot be known."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "file":
+        return file_url_path(url).is_file()
+    if scheme not in ("http", "https"):
+        raise DataError(f"cannot tell whether {redact_url(url)} exists: unsupported scheme")
+    import requests
+
+    try:
+        with http_session() as session:
+            resp = session.head(url, allow_redirects=True)
+    except requests.RequestException as e:
+        raise DataError(f"cannot reach {redact_url(url)}: {_why(e)}") from e
+    if resp.status_code in (404, 410):
+        return False
+    if resp.status_code == 200:
+        return True
+    raise DataError(f"cannot tell whether {redact_url(url)} exists: HTTP {resp.status_code}")
 
 
 def copy_file(src: Path, dest: Path, *, where: str) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
@@ -19,7 +21,7 @@ from mlgate.errors import DataError
 from mlgate.git import Files, WorkingFiles, run_git, where_at
 from mlgate.paths import repo_relpath
 from mlgate.storage import dvc
-from mlgate.storage.fetch import fetch
+from mlgate.storage.fetch import fetch, locate
 from mlgate.storage.formats import cached_summary, known_summary
 from mlgate.storage.layout import Layout
 from mlgate.storage.objects import Cache, HashMismatch, WrongSize, verify
@@ -48,6 +50,19 @@ def describe(files: Files, path: str, *, base: str = "") -> DataSummary | None:
     digest = hashlib.sha256(data).hexdigest()
     rows, columns = cached_summary(io.BytesIO(data), rel, digest, layout=Layout.current())
     return DataSummary(rel, digest, len(data), rows, columns, source="git")
+
+
+def absent(path: str, ref: str) -> str:
+    """Why a side has no data at ``path``."""
+    return f"{path} not found in {ref}: neither {path} nor {path}.ptr nor {path}.dvc exists"
+
+
+def differs(path: str) -> str:
+    """What to do about a working file that is not the bytes its pointer names."""
+    return (
+        f"differs from its pointer; record it with `mlgate data add {path}` or restore it "
+        "with `mlgate data pull`"
+    )
 
 
 def _size_of_known(ptr: Pointer, where: str) -> None:
@@ -133,6 +148,76 @@ def materialize(
     if local is None and (data := files.read(rel)) is not None:
         return cache.put_bytes(data)
     raise DataError(f"data file {rel} not found at {files.ref}: neither {rel} nor {ptr_rel} exists")
+
+
+@dataclass(frozen=True)
+class Presence:
+    """Whether a data file of the working tree can be had for training (without fetching
+    it), and what tells its columns."""
+
+    path: str  # repo-relative
+    missing: str | None  # why its bytes cannot be had; None when they can
+    columns: tuple[str, ...] | None = None  # known without reading data (pointer, summary)
+    header: Path | None = None  # a local copy of its bytes, whose header names the columns
+    modified: bool = False  # a pointer's working file that holds other bytes than it names
+
+
+def presence(
+    files: WorkingFiles,
+    path: str,
+    *,
+    base: str = "",
+    cache: Cache,
+    storage: str | None,
+    compare: bool = False,
+) -> Presence | None:
+    """What ``materialize`` would find at ``path``, asked without downloading anything: the
+    working file, the pointer's bytes in the cache, the working tree, storage or its url,
+    or a DVC out's in the cache, DVC's cache or its remote. None when neither the file nor
+    a pointer nor a DVC entry exists. ConfigError/DataError for a broken pointer.
+    ``compare``: also tell whether a pointer's working file holds other bytes (hashing it
+    once; the stat cache remembers)."""
+    rel = repo_relpath(path)
+    local = files.local(rel)
+    raw = files.read(pointer_path(rel))
+    if raw is not None:
+        ptr = parse(raw, where=pointer_path(rel))
+        found = locate(ptr, cache=cache, storage=storage, local=local, local_label=rel)
+        columns = tuple(ptr.columns) if ptr.columns else _known_columns(rel, ptr.sha256, cache)
+        what = f"{pointer_path(rel)} (sha256 {ptr.sha256[:12]}…)"
+        why = None if found.place else _not_fetched(what, found.looked, "mlgate data")
+        modified = compare and local.is_file() and found.local != local
+        modified = modified and not _holds(local, ptr, cache)
+        return Presence(rel, why, columns, found.local, modified)
+    out = dvc.find_out(files, rel, base=base)
+    if local.is_file():  # committed, untracked, or DVC's checkout (edited or not): trained
+        return Presence(rel, None, header=local)
+    if out is None:
+        return None
+    known = dvc.known_sha256(out, cache)
+    if known is not None and cache.has(known[0]):
+        return Presence(rel, None, _known_columns(rel, known[0], cache), cache.path_for(known[0]))
+    looked = ["cache (md5 not seen before)" if known is None else "cache (absent)"]
+    if dvc.stored_at(files, out, looked) is not None:
+        return Presence(rel, None)
+    return Presence(rel, _not_fetched(f"{out.where} (md5 {out.md5[:12]}…)", looked, "dvc"))
+
+
+def _holds(local: Path, ptr: Pointer, cache: Cache) -> bool:
+    return local.stat().st_size == ptr.size and cache.sha256_of(local) == ptr.sha256
+
+
+def _known_columns(rel: str, sha256: str, cache: Cache) -> tuple[str, ...] | None:
+    summary = known_summary(rel, sha256, layout=cache.layout)
+    columns = summary[1] if summary is not None else None
+    return None if columns is None else tuple(columns)
+
+
+def _not_fetched(what: str, looked: Iterable[str], tool: str) -> str:
+    return (
+        f"not fetched: the data of {what} is in none of the places check looks: "
+        f"{', '.join(looked)}; `{tool} push` where it is, then `{tool} pull` here"
+    )
 
 
 def pointed_files(root: Path, suffixes: tuple[str, ...] = (SUFFIX,)) -> list[str]:

@@ -33,7 +33,7 @@ from mlgate.errors import ConfigError, DataError
 from mlgate.git import CommitFiles, Files, WorkingFiles, inside, where_at
 from mlgate.git import root as git_root
 from mlgate.http import redact_url
-from mlgate.storage.backends import download, file_url_path
+from mlgate.storage.backends import download, exists, file_url_path
 from mlgate.storage.fetch import first_of, not_found
 from mlgate.storage.files import atomic_write, lock_for, os_errors, temp_beside
 from mlgate.storage.hashing import Digests, copy_digesting
@@ -56,6 +56,7 @@ __all__ = [
     "find_out",
     "known_sha256",
     "local_match",
+    "stored_at",
 ]
 
 SUFFIX = ".dvc"
@@ -366,6 +367,15 @@ def _places(files: Files, out: DvcOut, looked: list[str]) -> Iterator[tuple[str,
     if top is not None:
         local = inside(top, out.path)
         yield f"working tree {out.path}", lambda tmp: _from_local(local, out, tmp)
+    for label, source in _stores(files, top, out, looked):
+        yield label, _copier(source) if isinstance(source, Path) else _downloader(source)
+
+
+def _stores(
+    files: Files, top: Path | None, out: DvcOut, looked: list[str]
+) -> Iterator[tuple[str, Path | str]]:
+    """(label, local path or URL) per place DVC keeps the out's bytes: its cache, then its
+    default remote."""
     config = _config(files, top)
     dvc_dir = top / ".dvc" if top is not None else None
     names = _object_names(out.md5, legacy=out.legacy)
@@ -373,8 +383,19 @@ def _places(files: Files, out: DvcOut, looked: list[str]) -> Iterator[tuple[str,
     if cache_root is not None:
         for name in names:
             path = cache_root / name
-            yield f"DVC cache {path}", _copier(path)
+            yield f"DVC cache {path}", path
     yield from _remote_places(config, dvc_dir, names, looked)
+
+
+def stored_at(files: Files, out: DvcOut, looked: list[str]) -> str | None:
+    """The first place in DVC's cache or default remote holding the out's bytes, found
+    without downloading them (a stat, or an HTTP HEAD), or None; each place looked is noted
+    in ``looked``. DataError when a remote cannot be asked."""
+    for label, source in _stores(files, _repo_root(files), out, looked):
+        if source.is_file() if isinstance(source, Path) else exists(source):
+            return label
+        looked.append(f"{label} (absent)")
+    return None
 
 
 def _from_local(local: Path, out: DvcOut, tmp: Path) -> Digests:
@@ -412,7 +433,7 @@ def _downloader(url: str) -> Fill:
 
 def _remote_places(
     config: dict[str, dict[str, str]], dvc_dir: Path | None, names: list[str], looked: list[str]
-) -> Iterator[tuple[str, Fill]]:
+) -> Iterator[tuple[str, Path | str]]:
     name = config.get("core", {}).get("remote")
     if not name:
         looked.append("DVC remote (none configured)")
@@ -426,7 +447,7 @@ def _remote_places(
     if scheme in ("http", "https"):
         for obj in names:
             full = f"{url.rstrip('/')}/{obj}"
-            yield f"DVC remote {name} {redact_url(full)}", _downloader(full)
+            yield f"DVC remote {name} {redact_url(full)}", full
         return
     if scheme == "file":
         try:
@@ -449,7 +470,7 @@ def _remote_places(
         return
     for obj in names:
         path = base / obj
-        yield f"DVC remote {name} {path}", _copier(path)
+        yield f"DVC remote {name} {path}", path
 
 
 # --- .dvc/config -------------------------------------------------------------------------

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from mlgate.errors import DataError
 from mlgate.http import redact_url
-from mlgate.storage.backends import backend_for, download
+from mlgate.storage.backends import backend_for, download, exists
 from mlgate.storage.files import os_errors, temp_beside
 from mlgate.storage.hashing import copy_hashing
 from mlgate.storage.objects import (
@@ -106,6 +107,47 @@ def _cached(ptr: Pointer, cache: Cache, looked: list[str]) -> Path | None:
         final.unlink(missing_ok=True)
         looked.append(f"cache {final} ({e.reason}, removed)")
         return None
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where ``fetch`` would get an object's bytes, found without downloading them."""
+
+    place: str | None  # the first place that has them; None: none has
+    local: Path | None  # a local copy of them (the cache's, or the working file)
+    looked: tuple[str, ...]  # the places before it, each with why it did not serve
+
+
+def locate(
+    ptr: Pointer, *, cache: Cache, storage: str | None, local: Path | None, local_label: str
+) -> Located:
+    """``fetch``'s places in ``fetch``'s order, asked whether they have the pointer's bytes:
+    the cache by its object's size (the bytes were verified when they were put), the
+    working file by size and sha256 (the stat cache spares re-reading an unchanged file),
+    storage and the pointer's url by a stat or an HTTP HEAD, so nothing is downloaded.
+    DataError when storage cannot be asked."""
+    looked: list[str] = []
+    obj = cache.path_for(ptr.sha256)
+    if obj.is_file() and obj.stat().st_size == ptr.size:
+        return Located("cache", obj, ())
+    looked.append("cache (absent)")
+    if local is not None and local.is_file():
+        if local.stat().st_size == ptr.size and cache.sha256_of(local) == ptr.sha256:
+            return Located(f"working tree {local_label}", local, tuple(looked))
+        looked.append(f"working tree {local_label} (modified)")
+    elif local is not None:
+        looked.append(f"working tree {local_label} (absent)")
+    if storage is None:
+        looked.append("storage (none configured)")
+    elif backend_for(storage).has(ptr.sha256):
+        return Located(f"storage {redact_url(storage)}", None, tuple(looked))
+    else:
+        looked.append(f"storage {redact_url(storage)} (absent)")
+    if ptr.url is not None:
+        if exists(ptr.url):
+            return Located(f"url {redact_url(ptr.url)}", None, tuple(looked))
+        looked.append(f"url {redact_url(ptr.url)} (absent)")
+    return Located(None, None, tuple(looked))
 
 
 Fill = Callable[[Path], None]

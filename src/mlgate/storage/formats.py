@@ -172,6 +172,14 @@ def _remaining(stream: IO[bytes]) -> int:
     return end - here
 
 
+def unsupported(fmt_from: str) -> DataError:
+    """Training reads only the tabular formats ``data_format`` knows."""
+    return DataError(
+        f"cannot train on {fmt_from}: unsupported format; expected .csv or .tsv "
+        "(optionally .gz/.bz2/.xz/.zip/.zst) or .parquet"
+    )
+
+
 def read_frame(path: Path, fmt_from: str) -> Any:
     """The data as a pandas DataFrame, read the way training reads it. ``fmt_from`` is the
     repo path the bytes belong to (a cache object has no extension)."""
@@ -179,10 +187,7 @@ def read_frame(path: Path, fmt_from: str) -> Any:
 
     fmt = data_format(fmt_from)
     if fmt is None:
-        raise DataError(
-            f"cannot train on {fmt_from}: unsupported format; expected .csv or .tsv "
-            "(optionally .gz/.bz2/.xz/.zip/.zst) or .parquet"
-        )
+        raise unsupported(fmt_from)
     if fmt != "parquet":
         try:
             return _read_csv(path, fmt_from, sep="\t" if fmt == "tsv" else ",")
@@ -196,6 +201,27 @@ def read_frame(path: Path, fmt_from: str) -> Any:
         return pd.read_parquet(path)
     except (ValueError, OSError) as e:
         raise DataError(f"cannot read {fmt_from} as parquet: {_line(e)}") from e
+
+
+def read_columns(path: Path, fmt_from: str) -> list[str]:
+    """The column names training will see in ``path``, from its header alone (a CSV's first
+    line, a Parquet file's schema): no row is read. DataError like ``read_frame``."""
+    import pandas as pd
+
+    fmt = data_format(fmt_from)
+    if fmt == "parquet":
+        return list(_parquet_summary(path, fmt_from)[1])
+    if fmt is None:
+        raise unsupported(fmt_from)
+    try:
+        with _decompressed(path, fmt_from) as (stream, how):
+            sep = "\t" if fmt == "tsv" else ","
+            frame = pd.read_csv(stream, sep=sep, compression=how, nrows=0)
+    except pd.errors.EmptyDataError as e:
+        raise DataError(f"{fmt_from} is empty") from e
+    except (ValueError, UnicodeDecodeError, OSError) as e:
+        raise DataError(f"cannot read {fmt_from}'s header: {_line(e)}") from e
+    return [str(c) for c in frame.columns]
 
 
 def _parquet_summary(source: Path | IO[bytes], fmt_from: str) -> tuple[int, dict[str, str]]:

