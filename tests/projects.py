@@ -53,6 +53,20 @@ def classification_config(**overrides: Any) -> dict[str, Any]:
     return cfg
 
 
+def forest_config(**gate: Any) -> dict[str, Any]:
+    """A seeded random forest (random_state 3: accuracy 0.883 on the 120 test rows of
+    ``classification_frames(rows=400)``; random_state 7 gives 0.867), gated on accuracy."""
+    cfg = classification_config(
+        metrics=["accuracy", "f1_macro", "roc_auc"],
+        gate={"accuracy": {"max_regression": 0.01}, **gate},
+    )
+    cfg["model"].update(
+        estimator="sklearn.ensemble.RandomForestClassifier",
+        params={"n_estimators": 30, "max_depth": 8, "random_state": 3},
+    )
+    return cfg
+
+
 def regression_config(**overrides: Any) -> dict[str, Any]:
     cfg: dict[str, Any] = {
         "version": 1,

@@ -181,7 +181,7 @@ def test_evaluated_metrics_adds_gated_metrics_but_not_runtime_ones() -> None:
             "{min: 0.85,",
             "{minimum: 0.85,",
             "mlgate.yaml:14: gate.accuracy.minimum: unknown key; "
-            "expected one of min, max, max_regression, max_regression_pct",
+            "expected one of min, max, max_regression, max_regression_pct, confidence",
         ),
         (
             "task: classification",

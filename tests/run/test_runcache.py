@@ -226,10 +226,12 @@ def test_a_pr_check_reuses_the_default_branchs_shared_run(
     _, report = run_json(capsys)
     assert sides_cached(report) == (True, False)  # only the head was trained
     base = git(origin, "rev-parse", "main")
-    # The report says where the base's numbers came from.
+    # The report says where the base's numbers came from, and why they have no noise interval.
     assert report["notes"] == [
+        "no noise intervals: base's run has no saved predictions "
+        "(a run shared as a git note keeps none)",
         f"base: the run shared in refs/notes/mlgate for {base[:7]} "
-        "(a local check trusts its clone's notes)"
+        "(a local check trusts its clone's notes)",
     ]
 
 

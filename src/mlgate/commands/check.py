@@ -23,7 +23,7 @@ from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.record import RunRecord
 from mlgate.core.results import CheckResult, CodeChange, SideResult, UserTemplate
 from mlgate.errors import UsageError
-from mlgate.run import runcache
+from mlgate.run import noise, runcache
 from mlgate.run.command import interpreter
 from mlgate.run.pair import PairRun, run_pair
 from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
@@ -175,7 +175,11 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
     rows = tuple(
         diff_metrics(compared.base_values, compared.head_values, names, direction=cfg.direction)
     )
-    notes_ = list(gate_changes(base.cfg if base else None, cfg))
+    command_mode = any(s.cfg.command_mode for s in sides)
+    pair = noise.for_check(ran.records, ran.test_changed, compared.kind, command_mode)
+    rows, noise_notes = noise.attach(rows, pair, cfg, layout.memo)
+    verdict = evaluate(cfg.gate, rows)
+    notes_ = [*gate_changes(base.cfg if base else None, cfg), *verdict.noise_notes, *noise_notes]
     if head_res.dirty:
         shown = ", ".join(head_res.dirty[:5]) + (" …" if len(head_res.dirty) > 5 else "")
         notes_.insert(
@@ -189,7 +193,7 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         head=head_res,
         rows=rows,
         rules=dict(cfg.gate),
-        verdict=evaluate(cfg.gate, rows),
+        verdict=verdict,
         comparison=compared.kind,
         comparison_note=compared.note,
         base_on_head_data=compared.on_head,

@@ -30,7 +30,7 @@ from mlgate.core.record import RunRecord, Scores, Smoke
 from mlgate.core.results import Outcome
 from mlgate.errors import DataError, GitError, UsageError
 from mlgate.render.card import render_card
-from mlgate.run import runcache
+from mlgate.run import noise, runcache
 from mlgate.run.pair import run_commands
 from mlgate.run.sides import Side, describe_side, side_result
 from mlgate.run.specs import command_score_spec, train_spec
@@ -291,7 +291,9 @@ def _evaluate_command(
     candidate = replace(previous, smoke=record.smoke or Smoke(ok=False, error="not run"))
     mine = record.candidate.metrics if record.candidate else None
     if mine:  # the candidate measured exactly as the champion is
-        candidate = replace(candidate, metrics={**candidate.metrics, **mine})
+        assert record.candidate is not None
+        kept = record.candidate.predictions
+        candidate = replace(candidate, metrics={**candidate.metrics, **mine}, predictions=kept)
     return candidate, _trusted(record.champion), frozenset(mine or ())
 
 
@@ -318,8 +320,12 @@ def _decide(
     if champion_metrics is not None and state.champion and state.champion.model_size:
         champion_metrics = {**champion_metrics, "model_size": float(state.champion.model_size)}
     rows = tuple(diff_metrics(champion_metrics, mine, names + gated, direction=cfg.direction))
+    recorded = "the production model's figures are the ones recorded at its promotion"
+    pair = noise.for_promotion(scored, candidate) if held.kind == "same-data" else recorded
+    rows, noise_notes = noise.attach(rows, pair, cfg, Layout.current().memo)
     champion = f"production v{state.champion.version}" if state.champion else "production"
     verdict = evaluate(cfg.gate, rows, labels=(champion, "candidate"))
+    notes = (*verdict.noise_notes, *noise_notes)
     reasons += [c.message for c in verdict.failed]
     if state.champion:  # a rule is applied or the promotion refused, never skipped
         reasons += [
@@ -341,6 +347,7 @@ def _decide(
         dry_run=dry_run,
         champion_version=state.champion.version if state.champion else None,
         reasons=tuple(reasons),
+        notes=notes,
         comparison=held.kind,
         comparison_note=held.note,
         recorded_metrics=held.recorded,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from mlgate import git
 from mlgate.core import config as config_mod
 from mlgate.core.config import Config
 from mlgate.core.gate import evaluate
-from mlgate.core.metrics import diff_metrics
+from mlgate.core.metrics import MetricDelta, Noise, diff_metrics
 from mlgate.core.results import verdict_fields
 from mlgate.errors import ConfigError, DataError, UsageError
 from mlgate.forge import ForgeError, upsert_comment
@@ -126,9 +126,21 @@ def regated(report: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
     base = {r["name"]: r["base"] for r in rows if r["base"] is not None} if have_base else None
     head = {r["name"]: r["head"] for r in rows if r["head"] is not None}
     names = list(dict.fromkeys([*(r["name"] for r in rows), *cfg.gate]))
-    deltas = diff_metrics(base, head, names, direction=cfg.direction)
+    deltas = [
+        _with_noise(d, rows, cfg) for d in diff_metrics(base, head, names, direction=cfg.direction)
+    ]
     shown = [d for d in deltas if d.name in {r["name"] for r in rows}]
     return {**report, **verdict_fields(shown, cfg.gate, evaluate(cfg.gate, deltas))}
+
+
+def _with_noise(row: MetricDelta, rows: list[Mapping[str, Any]], cfg: Config) -> MetricDelta:
+    """The artifact's interval for ``row``, only when it is at the level the default
+    branch's gate asks for (a PR cannot lower the bar by computing at another level)."""
+    found = next((r.get("interval") for r in rows if r["name"] == row.name), None)
+    if not found:
+        return row
+    noise = Noise.from_dict(found)
+    return replace(row, noise=noise) if noise.confidence == cfg.confidence_for(row.name) else row
 
 
 def publish(

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.core.configschema import schema_document, schema_errors, show
-from mlgate.core.gate import RULE_KINDS, Rule
+from mlgate.core.gate import RULE_KINDS, Confidence, Rule
 from mlgate.core.metrics import RUNTIME_METRICS, Direction, direction
 from mlgate.core.scorers import Memo, Task, is_known_metric, known_metrics, metric_task
 from mlgate.core.units import shorten
@@ -58,6 +58,10 @@ __all__ = [
 Fail = Callable[[str, str], ConfigError]  # (message, key path) -> located error
 
 DEFAULT_CONFIG = "mlgate.yaml"
+# Keys of `gate` that are settings of the noise-aware comparison, not metric names.
+GATE_SETTINGS = ("confidence", "resamples")
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_RESAMPLES = 1000
 # model.train.metrics: read the `name: number` lines the command prints, not a file.
 STDOUT = "stdout"
 
@@ -127,6 +131,18 @@ class Config:
     # `notes: {public_key}`: the key shared run records must be signed with to be reused
     # by `mlgate ci` (trusted only as read from the default branch).
     notes_key: str | None = None
+    # `gate: {confidence, resamples}`: the paired bootstrap's level (None: off) and size.
+    confidence: float | None = DEFAULT_CONFIDENCE
+    resamples: int = DEFAULT_RESAMPLES
+
+    def confidence_for(self, metric: str) -> float | None:
+        """The level ``metric``'s change is weighed at: its rule's, else the gate's; None
+        means a point comparison (``confidence: off``)."""
+        rule = self.gate.get(metric)
+        own = None if rule is None else rule.confidence
+        if own is False:
+            return None
+        return self.confidence if own is None else own
 
     def direction(self, name: str) -> Direction:
         if name in self.custom_metrics:
@@ -315,7 +331,12 @@ def _semantic_errors(
                 f"{key}.higher_is_better",
             )
     gate_extra = {*RUNTIME_METRICS, *custom}
-    for name, rule in data.get("gate", {}).items():
+    gate = data.get("gate", {})
+    if "confidence" in gate:  # resamples: the schema bounds it
+        yield from _check_confidence(gate["confidence"], "gate.confidence", fail)
+    for name, rule in gate.items():
+        if name in GATE_SETTINGS:
+            continue
         if command and not (
             name in custom or name in RUNTIME_METRICS or is_known_metric(name, memo)
         ):
@@ -421,9 +442,27 @@ def _finite(value: float) -> bool:
         return False
 
 
-def _check_rule(rule: dict[str, float], key: str, fail: Fail) -> Iterator[ConfigError]:
+def _confidence(value: Any) -> Confidence:
+    """A confidence as written: a level, or off (YAML reads a bare ``off`` as false)."""
+    return False if value is False or value == "off" else float(value)
+
+
+def _check_confidence(value: Any, key: str, fail: Fail) -> Iterator[ConfigError]:
+    if value is False or value == "off":
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (number and 0 < value < 1):
+        yield fail(
+            f"expected a confidence level between 0 and 1 (e.g. 0.95) or off, got {show(value)}",
+            key,
+        )
+
+
+def _check_rule(rule: dict[str, Any], key: str, fail: Fail) -> Iterator[ConfigError]:
     for kind, value in rule.items():
-        if not _finite(value):
+        if kind == "confidence":
+            yield from _check_confidence(value, f"{key}.confidence", fail)
+        elif not _finite(value):
             yield fail(f"expected a finite number, got {value}", f"{key}.{kind}")
     low, high = rule.get("min"), rule.get("max")
     if low is not None and high is not None and _finite(low) and _finite(high) and low > high:
@@ -511,7 +550,13 @@ def _build(
             features=None if features is None else tuple(features),
         ),
         metrics=tuple(_metric_name(m) for m in data["metrics"]),
-        gate={name: _rule(rule) for name, rule in data.get("gate", {}).items()},
+        gate={
+            name: _rule(rule)
+            for name, rule in data.get("gate", {}).items()
+            if name not in GATE_SETTINGS
+        },
+        confidence=_level(data.get("gate", {}).get("confidence", DEFAULT_CONFIDENCE)),
+        resamples=int(data.get("gate", {}).get("resamples", DEFAULT_RESAMPLES)),
         promote=PromoteSpec(**promote),
         storage=data.get("storage"),
         notes_key=data.get("notes", {}).get("public_key"),
@@ -543,5 +588,13 @@ def _command(section: dict[str, Any], base: str) -> CommandSpec:
     )
 
 
-def _rule(rule: dict[str, float]) -> Rule:
-    return Rule(**{kind: float(rule[kind]) for kind in RULE_KINDS if kind in rule})
+def _rule(rule: dict[str, Any]) -> Rule:
+    found: dict[str, Any] = {kind: float(rule[kind]) for kind in RULE_KINDS if kind in rule}
+    if "confidence" in rule:
+        found["confidence"] = _confidence(rule["confidence"])
+    return Rule(**found)
+
+
+def _level(value: Any) -> float | None:
+    level = _confidence(value)
+    return None if level is False else level

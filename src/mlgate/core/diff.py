@@ -87,9 +87,16 @@ def code_diff(base: Mapping[str, str], head: Mapping[str, str]) -> tuple[CodeCha
 
 def gate_changes(base: Config | None, head: Config) -> tuple[str, ...]:
     """A PR that loosens its own gate must say so loudly in the report."""
-    if base is None or base.gate == head.gate:
+    if base is None:
         return ()
     names = sorted(
         m for m in base.gate.keys() | head.gate.keys() if base.gate.get(m) != head.gate.get(m)
     )
+    names += [
+        f"gate.{key}"
+        for key in ("confidence", "resamples")
+        if getattr(base, key) != getattr(head, key)
+    ]
+    if not names:
+        return ()
     return (f"the gate rules changed in head for: {', '.join(names)}; head's rules apply",)

@@ -5,6 +5,11 @@ be than base, in the metric's units, in the metric's worse direction (a drop for
 a rise for rmse/mae/mse/times/size); ``max_regression_pct`` bounds it relative to
 ``|base|``, in percent. Without a baseline only absolute rules apply, the others are
 reported as skipped.
+
+Noise-aware: when a row carries the bootstrap interval of its change, a regression rule
+fails only when the worsening exceeds its tolerance **and** the interval excludes zero on
+the worse side (the drop is distinguishable from noise). Without an interval, the point
+comparison decides. ``min``/``max`` are always point rules.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mlgate.core.metrics import EPSILON, MetricDelta, is_missing
+
+# A rule's ``confidence``: None inherits the gate's, False turns the bootstrap off for it.
+Confidence = float | Literal[False] | None
 
 RuleKind = Literal["min", "max", "max_regression", "max_regression_pct"]
 RULE_KINDS: tuple[RuleKind, ...] = ("min", "max", "max_regression", "max_regression_pct")
@@ -25,6 +33,7 @@ class Rule:
     max: float | None = None
     max_regression: float | None = None
     max_regression_pct: float | None = None
+    confidence: Confidence = None
 
     def describe(self) -> str:
         """Short human form for the report's "rule" column, e.g. ``≥ 0.85, drop ≤ 0.01``."""
@@ -48,6 +57,9 @@ class RuleCheck:
     passed: bool
     skipped: bool
     message: str
+    # What noise says about this rule: a drop over the tolerance that passes as within
+    # noise, or a test set too small to detect a drop of the rule's size.
+    noise: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,11 @@ class Verdict:
     def for_metric(self, metric: str) -> tuple[RuleCheck, ...]:
         return tuple(c for c in self.checks if c.metric == metric)
 
+    @property
+    def noise_notes(self) -> tuple[str, ...]:
+        """What the bootstrap says about the rules: passes within noise, blind spots."""
+        return tuple(c.noise for c in self.checks if c.noise)
+
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
@@ -72,6 +89,39 @@ def _fmt(value: float) -> str:
 
 def _within(value: float, limit: float) -> bool:
     return value <= limit + EPSILON * max(1.0, abs(limit))
+
+
+def _level(confidence: float) -> str:
+    return f"{confidence * 100:g}%"
+
+
+def _noise_verdict(row: MetricDelta, kind: RuleKind, limit: float, ok: bool, msg: str) -> RuleCheck:
+    """A regression rule's check once the interval is weighed: a drop over the tolerance
+    fails only beyond noise; and a tolerance smaller than the noise is said to be so."""
+    noise, worse_side = row.noise, row.worse_side
+    if noise is None or worse_side is None or row.worsening is None:
+        return RuleCheck(row.name, kind, limit, ok, False, "" if ok else msg)
+    assert row.base is not None
+    pct = kind == "max_regression_pct"
+    scale = 100.0 / abs(row.base) if pct and row.base != 0 else 1.0
+    unit = "%" if pct else ""
+    level, shown = _level(noise.confidence), f"± {_fmt(noise.half_width * scale)}{unit}"
+    lines = []
+    # How far the worse end of the interval reaches past the point: the smallest drop these
+    # rows can tell from noise.
+    reach = (worse_side[1] - row.worsening) * scale
+    if reach > limit + EPSILON:
+        what = "drop" if row.direction == "higher" else "rise"
+        lines.append(
+            f"{row.name}: the {noise.rows:,} test rows cannot detect a {what} of {limit:g}{unit} "
+            f"at {level} (noise ± {_fmt(reach)}{unit})"
+        )
+    beyond = worse_side[0] > 0
+    if not ok and not beyond:
+        lines.insert(0, f"{msg}, but within noise at {level} ({shown}): passes")
+        return RuleCheck(row.name, kind, limit, True, False, "", "; ".join(lines))
+    message = "" if ok else f"{msg}, beyond noise at {level} ({shown})"
+    return RuleCheck(row.name, kind, limit, ok, False, message, "; ".join(lines))
 
 
 def _check(
@@ -98,7 +148,7 @@ def _check(
     if kind == "max_regression":
         ok = _within(worse, limit)
         msg = f"{name} {verb} by {_fmt(worse)} {span}, more than the allowed {limit:g}"
-        return RuleCheck(name, kind, limit, ok, False, "" if ok else msg)
+        return _noise_verdict(row, kind, limit, ok, msg)
     if row.base == 0:
         ok = worse <= EPSILON
         msg = f"{name} {verb} from 0 {span}; a relative limit of {limit:g}% allows no change"
@@ -106,7 +156,7 @@ def _check(
     pct = worse / abs(row.base) * 100.0
     ok = _within(pct, limit)
     msg = f"{name} {verb} by {pct:.2f}% {span}, more than the allowed {limit:g}%"
-    return RuleCheck(name, kind, limit, ok, False, "" if ok else msg)
+    return _noise_verdict(row, kind, limit, ok, msg)
 
 
 def evaluate(

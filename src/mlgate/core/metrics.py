@@ -41,13 +41,55 @@ def is_missing(value: float | None) -> bool:
 
 
 @dataclass(frozen=True)
+class Noise:
+    """The paired bootstrap's percentile interval for a metric's change (head − base):
+    both models on the same resamples of the shared test rows (core.bootstrap)."""
+
+    low: float
+    high: float
+    confidence: float  # e.g. 0.95
+    resamples: int
+    rows: int  # test rows the interval speaks for
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    @property
+    def contains_zero(self) -> bool:
+        return self.low <= 0 <= self.high
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+            "resamples": self.resamples,
+            "rows": self.rows,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Noise:
+        return cls(
+            float(doc["low"]),
+            float(doc["high"]),
+            float(doc["confidence"]),
+            int(doc["resamples"]),
+            int(doc["rows"]),
+        )
+
+
+@dataclass(frozen=True)
 class MetricDelta:
-    """One metric, base against head. ``better`` is None when unchanged or not comparable."""
+    """One metric, base against head. ``better`` is None when unchanged or not comparable.
+    ``noise``: the bootstrap interval of the change, when both models' predictions on the
+    same rows were at hand."""
 
     name: str
     base: float | None
     head: float | None
     direction: Direction
+    noise: Noise | None = None
 
     @property
     def delta(self) -> float | None:
@@ -71,6 +113,21 @@ class MetricDelta:
         if delta is None:
             return None
         return -delta if self.direction == "higher" else delta
+
+    @property
+    def worse_side(self) -> tuple[float, float] | None:
+        """The interval in worsening units (positive: worse), low end first."""
+        if self.noise is None:
+            return None
+        low, high = self.noise.low, self.noise.high
+        return (-high, -low) if self.direction == "higher" else (low, high)
+
+    @property
+    def noise_label(self) -> str | None:
+        """ "within noise" when the interval of the change contains zero, else "beyond noise"."""
+        if self.noise is None or self.delta is None:
+            return None
+        return "within noise" if self.noise.contains_zero else "beyond noise"
 
     @property
     def better(self) -> bool | None:

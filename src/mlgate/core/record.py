@@ -21,6 +21,7 @@ class Scores:
     metrics: dict[str, float] | None = None
     error: str | None = None
     untrusted: bool = False
+    predictions: str | None = None  # the worker's file of what the metrics came from
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Scores:
@@ -29,6 +30,7 @@ class Scores:
             metrics=None if metrics is None else _numbers(metrics, "metrics"),
             error=_text(doc.get("error")),
             untrusted=bool(doc.get("untrusted", False)),
+            predictions=_text(doc.get("predictions")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -84,6 +86,10 @@ class RunRecord:
     champion: Scores | None = None  # the production model on this side's test rows
     candidate: Scores | None = None  # command mode: the command's model, scored by mlgate
     log: str = ""  # the end of what the run printed
+    # The per-row predictions its metrics came from (the paired bootstrap's input): where
+    # the file is now (never persisted) and, for a run-cache entry, its sha256.
+    predictions: str | None = None
+    predictions_sha256: str | None = None
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> RunRecord:
@@ -110,6 +116,8 @@ class RunRecord:
                 champion=_optional(doc.get("champion"), Scores.from_dict),
                 candidate=_optional(doc.get("candidate"), Scores.from_dict),
                 log=str(doc.get("log") or ""),
+                predictions=_text(doc.get("predictions")),
+                predictions_sha256=_text(doc.get("predictions_sha256")),
             )
         except (TypeError, AttributeError) as e:
             raise ValueError(f"not a run record: {e}") from e
@@ -135,6 +143,8 @@ class RunRecord:
             found["model_sha256"] = self.model_sha256
         if self.smoke is not None:
             found["smoke"] = self.smoke.to_dict()
+        if self.predictions_sha256 is not None:
+            found["predictions_sha256"] = self.predictions_sha256
         return found
 
     def reused(self) -> RunRecord:

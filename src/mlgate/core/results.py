@@ -264,6 +264,8 @@ def verdict_fields(
             "better": r.better,
             "rule": rule.describe() if rule else None,
             "passed": None if not active else all(c.passed for c in active),
+            "interval": None if r.noise is None else r.noise.to_dict(),
+            "noise": r.noise_label,
         }
 
     def check(c: RuleCheck) -> dict[str, Any]:

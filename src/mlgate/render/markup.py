@@ -13,7 +13,8 @@ import math
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from mlgate.core.metrics import RUNTIME_METRICS
 from mlgate.core.units import fmt_size
@@ -135,6 +136,17 @@ def fmt_metric(value: float | None, name: str = "", *, signed: bool = False) -> 
 
 def fmt_delta(value: float | None, name: str = "") -> str:
     return fmt_metric(value, name, signed=True)
+
+
+def fmt_change(row: Mapping[str, Any]) -> str:
+    """A report row's change with its noise, when it has an interval: ``+0.0056 ± 0.011``
+    (± half the interval's width, two significant digits)."""
+    text = fmt_delta(row["delta"], row["name"])
+    interval = row.get("interval")  # absent in results saved by an older mlgate
+    if missing(row["delta"]) or not interval:
+        return text
+    half = (interval["high"] - interval["low"]) / 2
+    return f"{text} ± {half:,.0f}" if half >= 100 else f"{text} ± {half:.2g}"
 
 
 def fmt_pct(value: float | None) -> str:

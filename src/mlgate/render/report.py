@@ -23,6 +23,7 @@ from mlgate.core.results import CheckResult, UserTemplate
 from mlgate.core.units import shorten
 from mlgate.errors import ConfigError
 from mlgate.render.markup import (
+    fmt_change,
     fmt_delta,
     fmt_metric,
     fmt_optional,
@@ -167,7 +168,8 @@ def md_trend(row: Mapping[str, Any]) -> str:
         return "—"
     arrow = "▲ " if delta > 0 else "▼ " if delta < 0 else ""
     mark = {True: " 🟢", False: " 🔴"}.get(row["better"], "")
-    return f"{arrow}{fmt_delta(delta, row['name'])}{mark}"
+    within = " (within noise)" if row.get("noise") == "within noise" else ""
+    return f"{arrow}{fmt_change(row)}{mark}{within}"
 
 
 def result_icon(passed: bool | None) -> str:
@@ -269,6 +271,7 @@ def _environment(*, color: bool, markdown: bool = False) -> SandboxedEnvironment
         plain=plain,
         metric=fmt_metric,
         delta=fmt_delta,
+        change=fmt_change,
         pct=fmt_pct,
         thousands=fmt_thousands,
         optional=fmt_optional,

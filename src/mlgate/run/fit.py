@@ -10,6 +10,7 @@ right exit code. sklearn and pandas are imported only here.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import inspect
 import json
@@ -24,6 +25,7 @@ from typing import Any, NoReturn
 
 from mlgate.core import units
 from mlgate.core.metrics import ALIASES
+from mlgate.core.scorers import metric_task
 from mlgate.errors import DataError, MlgateError
 from mlgate.run.worker import TrainSpec
 from mlgate.storage.formats import read_frame
@@ -121,23 +123,104 @@ def split_xy(frame: Any, spec: TrainSpec, name: str) -> tuple[Any, Any]:
     return frame[features], frame[spec.target]
 
 
-def score(est: Any, x: Any, y: Any, metrics: Sequence[str]) -> dict[str, float]:
+def score(
+    est: Any, x: Any, y: Any, metrics: Sequence[str], seen: dict[str, Any] | None = None
+) -> dict[str, float]:
     """Every metric in one multi-metric scorer: scikit-learn then predicts (and
-    predict_proba's) once for all of them instead of once per metric."""
+    predict_proba's) once for all of them instead of once per metric. ``seen`` receives
+    the predictions the scorers asked for (by method name), for the bootstrap."""
     from sklearn.metrics import check_scoring
 
     if not metrics:
         return {}
     scoring = {name: ALIASES.get(name, name) for name in metrics}
-    try:
-        values = check_scoring(est, scoring=scoring)(est, x, y)
-    except (TypeError, ValueError):  # scikit-learn < 1.4: no multi-metric check_scoring
-        from sklearn.metrics import get_scorer
+    with _recording(est, seen):
+        try:
+            values = check_scoring(est, scoring=scoring)(est, x, y)
+        except (TypeError, ValueError):  # scikit-learn < 1.4: no multi-metric check_scoring
+            from sklearn.metrics import get_scorer
 
-        values = {name: get_scorer(scorer)(est, x, y) for name, scorer in scoring.items()}
+            values = {name: get_scorer(scorer)(est, x, y) for name, scorer in scoring.items()}
     return {
         name: -float(values[name]) if name in ALIASES else float(values[name]) for name in metrics
     }
+
+
+_RESPONSES = ("predict", "predict_proba", "decision_function")
+
+
+@contextmanager
+def _recording(est: Any, seen: dict[str, Any] | None) -> Iterator[None]:
+    """Keep what the scorers' calls of predict / predict_proba / decision_function return:
+    the same predictions the metrics were computed from, without predicting twice. The
+    wrappers are instance attributes, removed again before the model is saved."""
+    wrapped = []
+    for name in _RESPONSES if seen is not None else ():
+        method = getattr(est, name, None)
+        if method is None or name in getattr(est, "__dict__", {}):  # already an attribute
+            continue
+
+        @functools.wraps(method)  # scikit-learn reads the method's __name__
+        def keep(*args: Any, _method: Any = method, _name: str = name, **kwargs: Any) -> Any:
+            out = _method(*args, **kwargs)
+            seen[_name] = out  # type: ignore[index]
+            return out
+
+        try:
+            setattr(est, name, keep)
+        except (AttributeError, TypeError):  # __slots__ or a read-only property
+            continue
+        wrapped.append(name)
+    try:
+        yield
+    finally:
+        for name in wrapped:
+            delattr(est, name)
+
+
+def save_predictions(path: str, y: Any, seen: Mapping[str, Any], est: Any, task: str) -> str | None:
+    """The rows' labels and the predictions the metrics were computed from, as a numpy file
+    the parent reads with allow_pickle=False (labels as strings, scores as float32), for
+    the paired bootstrap. None when there is nothing usable (the run goes on without)."""
+    import numpy as np
+
+    from mlgate.core import bootstrap  # numpy: the worker has it loaded already
+
+    arrays: dict[str, Any] = {}
+    truth = np.asarray(y)
+    pred = seen.get("predict")
+    try:
+        if task == "regression":
+            arrays["y"] = truth.astype(float)
+            if pred is not None and np.shape(pred) == truth.shape:
+                arrays["pred"] = np.asarray(pred, dtype=float)
+        else:
+            arrays["y"] = truth.astype(str)
+            labels = list(dict.fromkeys(truth.tolist()))
+            if pred is not None and np.shape(pred) == truth.shape:
+                arrays["pred"] = np.asarray(pred).astype(str)
+                labels += list(dict.fromkeys(np.asarray(pred).tolist()))
+            classes = getattr(est, "classes_", None)
+            proba = seen.get("predict_proba")
+            if proba is not None and classes is not None and np.ndim(proba) == 2:
+                arrays["proba"] = np.asarray(proba, dtype=np.float32)
+                arrays["proba_labels"] = np.asarray(classes).astype(str)
+            decision = seen.get("decision_function")
+            if decision is not None and np.shape(decision) == truth.shape:
+                arrays["decision"] = np.asarray(decision, dtype=np.float32)
+            # scikit-learn's binary scorers (f1, precision, ...) take the label equal to 1.
+            arrays["pos_label"] = np.array(next((str(v) for v in labels if v == 1), ""))
+        arrays["task"] = np.array(task)
+        rows = bootstrap.subset(len(truth))
+        if rows is not None:  # a large test set: only the rows the bootstrap will draw from
+            for key in ("y", "pred", "proba", "decision"):
+                if key in arrays:
+                    arrays[key] = arrays[key][rows]
+            arrays["rows"] = np.array(len(truth))
+        np.savez(path, **arrays)
+    except (TypeError, ValueError, OSError):
+        return None
+    return path
 
 
 def _versions() -> dict[str, str]:
@@ -174,28 +257,45 @@ def _params_error(e: Exception) -> WorkerFailure | None:
     return None
 
 
-def _same_data(est: Any, spec: TrainSpec, used: list[str]) -> dict[str, Any]:
+def _same_data(est: Any, spec: TrainSpec, used: list[str], keep: str) -> dict[str, Any]:
     """Score the fitted model on the other side's test rows, or say why that is impossible."""
     assert spec.extra_eval is not None
     name = spec.extra_eval_name or spec.extra_eval
     frame = load_frame(spec.extra_eval, name)
-    return _score_on(est, used, frame, spec, data="head's test data", who="the base model")
+    return _score_on(
+        est, used, frame, spec, data="head's test data", who="the base model", keep=keep
+    )
+
+
+def task_of(spec: TrainSpec) -> str:
+    """The model's task; command mode may leave it out, then its metrics tell."""
+    if spec.task:
+        return spec.task
+    tasks = {metric_task(m) for m in spec.metrics}
+    return "regression" if "regression" in tasks else "classification"
 
 
 def _score_on(
-    model: Any, used: list[str], frame: Any, spec: TrainSpec, *, data: str, who: str
+    model: Any, used: list[str], frame: Any, spec: TrainSpec, *, data: str, who: str, keep: str
 ) -> dict[str, Any]:
     """``{"metrics": ...}`` of ``model`` (which uses columns ``used``) on ``frame``, or
-    ``{"error": ...}`` saying why that is impossible."""
+    ``{"error": ...}`` saying why that is impossible. With ``keep`` (a path without its
+    suffix), also ``"predictions"``: the file of what the metrics were computed from."""
     columns = {str(c) for c in frame.columns}
     missing = [c for c in [*used, spec.target] if c not in columns]
     if missing:
         listed = ", ".join(map(repr, missing))
         return {"error": f"{data} lacks column(s) {listed} that {who} uses"}
+    seen: dict[str, Any] = {}
+    y = frame[spec.target]
     try:
-        return {"metrics": score(model, frame[used], frame[spec.target], spec.metrics)}
+        found: dict[str, Any] = {"metrics": score(model, frame[used], y, spec.metrics, seen)}
     except Exception as e:
         return {"error": f"{who} cannot score {data}: {type(e).__name__}: {e}"}
+    kept = save_predictions(f"{keep}.npz", y, seen, model, task_of(spec)) if keep else None
+    if kept:
+        found["predictions"] = kept
+    return found
 
 
 def _smoke_test(path: str, x_test: Any) -> dict[str, Any]:
@@ -217,13 +317,13 @@ def _smoke_test(path: str, x_test: Any) -> dict[str, Any]:
     return {"ok": True, "rows": len(sample)}
 
 
-def _score_champion(spec: TrainSpec, test: Any) -> dict[str, Any]:
+def _score_champion(spec: TrainSpec, test: Any, keep: str) -> dict[str, Any]:
     """The production model on this side's test rows, or why that cannot be done."""
     assert spec.champion_model is not None
-    return _score_file(spec.champion_model, spec, test, "the production model")
+    return _score_file(spec.champion_model, spec, test, "the production model", keep)
 
 
-def _score_file(path: str, spec: TrainSpec, test: Any, who: str) -> dict[str, Any]:
+def _score_file(path: str, spec: TrainSpec, test: Any, who: str, keep: str) -> dict[str, Any]:
     try:
         model = load_trusted(path)
     except UntrustedModel as e:
@@ -232,7 +332,8 @@ def _score_file(path: str, spec: TrainSpec, test: Any, who: str) -> dict[str, An
     wanted = [str(c) for c in getattr(model, "feature_names_in_", [])] or [
         c for c in (spec.features or columns) if c != spec.target
     ]
-    return _score_on(model, wanted, test, spec, data="the candidate's test data", who=who)
+    data = "the candidate's test data"
+    return _score_on(model, wanted, test, spec, data=data, who=who, keep=keep)
 
 
 def _load_only(path: str) -> dict[str, Any]:
@@ -247,7 +348,13 @@ def _load_only(path: str) -> dict[str, Any]:
     return {"ok": True, "rows": 0}
 
 
-def run(spec: TrainSpec) -> dict[str, Any]:
+def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
+    """Train and score (or only score) as ``spec`` says. ``keep``: where the predictions
+    each score was computed from go (``{keep}-<what>.npz``); "" keeps none."""
+
+    def kept(what: str) -> str:
+        return f"{keep}-{what}" if keep else ""
+
     if spec.score_only:  # a promotion reusing a stored run, or retrying after a race
         out: dict[str, Any] = {"ok": True, "versions": _versions()}
         if not spec.test:  # command mode without evaluation data
@@ -259,9 +366,10 @@ def run(spec: TrainSpec) -> dict[str, Any]:
             return out
         test = load_frame(spec.test, spec.test_name)
         if spec.score_candidate:
-            out["candidate"] = _score_file(spec.model_out, spec, test, "the candidate model")
+            who = "the candidate model"
+            out["candidate"] = _score_file(spec.model_out, spec, test, who, kept("candidate"))
         if spec.champion_model:
-            out["champion"] = _score_champion(spec, test)
+            out["champion"] = _score_champion(spec, test, kept("champion"))
         if spec.smoke_test:
             out["smoke"] = _smoke_test(spec.model_out, split_xy(test, spec, spec.test_name)[0])
         return out
@@ -279,7 +387,8 @@ def run(spec: TrainSpec) -> dict[str, Any]:
             # predict_time: the predictions the metrics need, made once (not a separate
             # predict call whose only use would be the timing).
             start = time.perf_counter()
-            metrics = score(est, x_test, y_test, spec.metrics)
+            seen: dict[str, Any] = {}
+            metrics = score(est, x_test, y_test, spec.metrics, seen)
             predict_seconds = time.perf_counter() - start
     except Exception as e:
         config_problem = _params_error(e)
@@ -296,13 +405,15 @@ def run(spec: TrainSpec) -> dict[str, Any]:
         "rows": {"train": len(train), "test": len(test)},
         "versions": _versions(),
     }
+    if keep and (saved := save_predictions(f"{kept('own')}.npz", y_test, seen, est, task_of(spec))):
+        record["predictions"] = saved
     record.update(save_model(est, spec.model_out))
     if spec.extra_eval:
-        record["same_data"] = _same_data(est, spec, record["features"])
+        record["same_data"] = _same_data(est, spec, record["features"], kept("same-data"))
     if spec.smoke_test:
         record["smoke"] = _smoke_test(spec.model_out, x_test)
     if spec.champion_model:
-        record["champion"] = _score_champion(spec, test)
+        record["champion"] = _score_champion(spec, test, kept("champion"))
     return record
 
 
@@ -389,7 +500,7 @@ def child_main(argv: Sequence[str]) -> int:
     if spec.project_dir:  # empty for a spec that only scores stored models: no user code
         enter_project(spec.project_dir, spec.code_root)
     try:
-        record = run(spec)
+        record = run(spec, keep=str(Path(out_path).with_suffix("")))
     except WorkerFailure as e:
         record = {"ok": False, "kind": e.kind, "key": e.key, "message": e.message}
     except Exception as e:  # a bug or an exotic estimator: keep the traceback for --debug

@@ -2,7 +2,8 @@
 never trained twice. The digest covers the config's model section, metrics, target and
 features, the data sha256s, the content of the model's own code (its top-level package or
 module in the repo, plus ``model.deps`` globs) and the library versions; the entry is the
-run record plus its skops model, stored atomically (``Layout.run_entry``).
+run record plus its skops model and the predictions its metrics came from (for the paired
+bootstrap), stored atomically (``Layout.run_entry``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mlgate.storage.layout import Layout
 from mlgate.storage.pointers import pointer_path
 from mlgate.storage.versions import version_of
 
+PREDICTIONS = "predictions.npz"  # in an entry: verified against its sha256 when it is read
 LIBRARIES = ("mlgate", "scikit-learn", "numpy", "pandas", "scipy", "skops")
 
 
@@ -137,6 +139,11 @@ def store(model: str, digest: str, record: RunRecord, model_file: Path | None) -
         if model_file is not None:
             shutil.copyfile(model_file, tmp / "model.skops")
             kept["model_sha256"] = hashlib.sha256((tmp / "model.skops").read_bytes()).hexdigest()
+        if record.predictions is not None and Path(record.predictions).is_file():
+            shutil.copyfile(record.predictions, tmp / PREDICTIONS)
+            kept["predictions_sha256"] = hashlib.sha256(
+                (tmp / PREDICTIONS).read_bytes()
+            ).hexdigest()
         (tmp / "record.json").write_text(json.dumps(kept, default=str))
         os.replace(tmp, final)
     except OSError:
@@ -149,6 +156,8 @@ def lookup(model: str, digest: str) -> RunRecord | None:
     entry = Layout.current().run_entry(model, digest)
     try:
         record = RunRecord.from_dict(json.loads((entry / "record.json").read_text()))
+        if record.predictions_sha256 is not None:  # read (and checked) only when needed
+            record = replace(record, predictions=str(entry / PREDICTIONS))
         if record.model_sha256 is None:
             return record
         data = (entry / "model.skops").read_bytes()
