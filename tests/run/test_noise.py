@@ -19,6 +19,7 @@ from conftest import commit_all, git
 from mlgate.paths import package_file
 from projects import (
     base_project,
+    classification_config,
     classification_frames,
     cli,
     forest_config,
@@ -198,3 +199,20 @@ def test_a_predictions_file_is_never_unpickled_nor_unpacked_beyond_its_size(
     assert notes == (
         "no noise intervals: cannot read the saved predictions: it holds compressed members",
     )
+
+
+def test_roc_auc_from_a_decision_function_gets_an_interval(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """LogisticRegression's roc_auc is scored from decision_function, whose positive class is
+    classes_[1]: the bootstrap ranks those scores as it does predict_proba's."""
+    cfg = classification_config(
+        metrics=["accuracy", "roc_auc"], gate={"roc_auc": {"max_regression": 0.05}}
+    )
+    base_project(repo, cfg, classification_frames())
+    git(repo, "checkout", "-q", "-b", "weaker")
+    set_params(repo, C=0.001)
+    commit_all(repo, "much stronger regularization")
+    _, report = run_json(capsys)
+    auc = rows_of(report)["roc_auc"]
+    assert auc["delta"] is not None and "interval" in auc, auc
+    assert auc["interval"]["low"] <= auc["delta"] <= auc["interval"]["high"]
+    assert not [n for n in report["notes"] if "roc_auc: no interval" in n]

@@ -201,10 +201,11 @@ def save_predictions(path: str, y: Any, seen: Mapping[str, Any], est: Any, task:
                 arrays["pred"] = np.asarray(pred).astype(str)
                 labels += list(dict.fromkeys(np.asarray(pred).tolist()))
             classes = getattr(est, "classes_", None)
+            if classes is not None:  # predict_proba's columns; decision_function ranks [1]
+                arrays["proba_labels"] = np.asarray(classes).astype(str)
             proba = seen.get("predict_proba")
             if proba is not None and classes is not None and np.ndim(proba) == 2:
                 arrays["proba"] = np.asarray(proba, dtype=np.float32)
-                arrays["proba_labels"] = np.asarray(classes).astype(str)
             decision = seen.get("decision_function")
             if decision is not None and np.shape(decision) == truth.shape:
                 arrays["decision"] = np.asarray(decision, dtype=np.float32)
