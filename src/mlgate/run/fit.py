@@ -427,14 +427,23 @@ _OPENMP_MODULES = (
 )
 
 
+def estimators_in(est: Any) -> Iterator[tuple[str, Any]]:
+    """(param prefix, estimator): ``est`` itself, then each estimator among its deep params
+    (a Pipeline's steps, a meta-estimator's base), as ``set_params`` names them."""
+    yield "", est
+    try:
+        nested = est.get_params(deep=True)
+    except Exception:
+        return
+    for name, value in nested.items():
+        if hasattr(value, "get_params") and hasattr(value, "fit"):
+            yield f"{name}__", value
+
+
 def uses_every_core(est: Any) -> bool:
     """Whether fitting ``est`` (or any estimator inside it, e.g. a Pipeline step) runs on
     every core: a known OpenMP estimator, or ``n_jobs`` set to anything but None/1."""
-    try:
-        nested = list(est.get_params(deep=True).values())
-    except Exception:
-        nested = []
-    for obj in [est, *nested]:
+    for _, obj in estimators_in(est):
         if type(obj).__module__.startswith(_OPENMP_MODULES):
             return True
         if hasattr(obj, "fit") and getattr(obj, "n_jobs", None) not in (None, 1):

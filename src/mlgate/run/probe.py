@@ -27,6 +27,7 @@ from mlgate.run.fit import (
     build_estimator,
     column_problems,
     enter_project,
+    estimators_in,
     exit_now,
     resolve_estimator,
 )
@@ -167,7 +168,7 @@ def _constraint_problems(est: Any, params: Mapping[str, Any]) -> Iterator[Worker
         )
     except ImportError:  # scikit-learn < 1.2: its fit checks params its own way
         return
-    for prefix, obj in _estimators(est):
+    for prefix, obj in estimators_in(est):
         constraints = getattr(obj, "_parameter_constraints", None)
         if not isinstance(constraints, dict):
             continue
@@ -183,18 +184,6 @@ def _constraint_problems(est: Any, params: Mapping[str, Any]) -> Iterator[Worker
                 named = next((n for n in (prefix + name, name) if n in params), None)
                 key = "model.params" if named is None else f"model.params.{named}"
                 yield WorkerFailure("config", str(e), key)
-
-
-def _estimators(est: Any) -> Iterator[tuple[str, Any]]:
-    """(param prefix, estimator): ``est`` itself, then each estimator among its deep params."""
-    yield "", est
-    try:
-        nested = est.get_params(deep=True)
-    except Exception:
-        return
-    for name, value in nested.items():
-        if hasattr(value, "get_params") and hasattr(value, "fit"):
-            yield f"{name}__", value
 
 
 def child_main(argv: Sequence[str]) -> int:
