@@ -15,7 +15,7 @@ Layers (highest first; a module imports only from its own package and from lower
                                  pointers, stat cache, formats, DVC, model files,
                                  installed versions
   core/                        pure: config, metrics, gate, diffs, results, run record,
-                                 production format, units, paired bootstrap
+                                 production format, units, paired bootstrap, repeats
   git.py  http.py              the boundaries to git and to HTTP
   paths.py                     repository-relative paths
   errors.py                    the error tree and exit codes
