@@ -9,8 +9,8 @@ Layers (highest first; a module imports only from its own package and from lower
                                  init data validate
   run/                         sides, workspace, worker process, command mode, run cache,
                                  git notes, noise intervals
-  render/  interop/  forge/    report, card, history, templates | MLflow | GitHub, GitLab,
-                                 CI environment, poster, Actions files
+  render/  interop/  forge/    report, headline, card, history, templates | MLflow | GitHub,
+                                 GitLab, CI environment, poster, Actions files
   storage/                     cache layout, files, hashing, objects, backends, fetch,
                                  pointers, stat cache, formats, DVC, model files,
                                  installed versions
