@@ -3,16 +3,20 @@ surprise, in the markdown (rendered with GitHub's cmark-gfm), the text and the s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import cmarkgfm
 import pytest
+from cmarkgfm.cmark import Options
 
 from mlgate.core.gate import Rule, evaluate
 from mlgate.core.metrics import MetricDelta, Noise, diff_metrics
-from mlgate.core.results import CheckResult, SideResult
+from mlgate.core.results import CheckResult, ParamChange, SideResult
 from mlgate.render import headline
 from mlgate.render.report import render, status_description
+
+UNSAFE = Options.CMARK_OPT_UNSAFE  # keep our <details>: the escaping must hold by itself
 
 
 def side(label: str, values: Mapping[str, float]) -> SideResult:
@@ -119,3 +123,20 @@ def test_nothing_surprising_adds_no_line() -> None:
     found = result({"accuracy": 0.85}, {"accuracy": 0.86}, {"accuracy": Rule(min=0.8)})
     assert "Worth a look" not in render(found, "markdown")
     assert headline.surprise(found.to_dict()) is None
+
+
+def test_long_sections_fold_into_details_and_short_ones_stay_open() -> None:
+    few = tuple(ParamChange(f"p{i}", "changed", i, i + 1) for i in range(5))
+    many = tuple(ParamChange(f"p{i}", "changed", i, i + 1) for i in range(6))
+    base = result({"accuracy": 0.85}, {"accuracy": 0.86}, {})
+    short = cmarkgfm.github_flavored_markdown_to_html(
+        render(dataclasses.replace(base, params_diff=few), "markdown"), options=UNSAFE
+    )
+    assert "<h4>Params (5 changed)</h4>" in short
+    long = cmarkgfm.github_flavored_markdown_to_html(
+        render(dataclasses.replace(base, params_diff=many), "markdown"), options=UNSAFE
+    )
+    assert "<details><summary>Params (6 changed)</summary>" in long
+    folded = long[long.index("<summary>Params") : long.index("</details>")]
+    assert '<td align="left">p5</td>' in folded  # the rows are inside the fold
+    assert long.index("<table>") < long.index("<summary>Params")  # metrics first, open

@@ -60,6 +60,9 @@ COLUMN_NAMES_SHOWN = 50  # column names listed per data-diff cell when rows are 
 _MARKDOWN_TEMPLATE = "report.md.j2"  # the body, below the marker and the verdict
 _VERDICT_TEMPLATES = ("report/headline.md.j2", "report/base.md.j2", "report/failed.md.j2")
 CODE_FILES_SHOWN = 10  # changed code files listed before "… and N more"
+# A section with more rows than this folds into <details> (its summary keeps the count):
+# the first screen is the verdict, the metrics and the notes.
+FOLD_ROWS = 5
 _TEXT_TEMPLATE = "report.txt.j2"
 
 
@@ -346,6 +349,7 @@ def _context(
         "limit": limit,
         "base_named": _base_named(report.get("base_choice")),
         "code_limit": CODE_FILES_SHOWN if max_rows is None else min(CODE_FILES_SHOWN, max_rows),
+        "fold_rows": FOLD_ROWS,
     }
 
 
