@@ -20,7 +20,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NODE_MODULES = REPO_ROOT / "tests" / ".node" / "node_modules"
@@ -59,6 +59,27 @@ def mermaid_blocks(markdown: str) -> list[str]:
     return _MERMAID_BLOCK.findall(markdown)
 
 
+_LABEL = r'"[A-Za-z0-9 _.:+()/-]*"'
+_NUMBER = r"-?[0-9]+(?:\.[0-9]+)?"
+# Every line a chart of mlgate's may have: nothing else gets into a block.
+_XYCHART_LINES = [
+    re.compile(r"xychart-beta"),
+    re.compile(rf"    title {_LABEL}"),
+    re.compile(rf"    x-axis \[{_LABEL}(?:, {_LABEL})*\]"),
+    re.compile(rf"    y-axis {_LABEL} {_NUMBER} --> {_NUMBER}"),
+    re.compile(rf"    (?:bar|line) \[{_NUMBER}(?:, {_NUMBER})*\]"),
+]
+
+
+def assert_safe_xychart(block: str) -> None:
+    """``block`` is an xychart-beta of the shape mlgate writes, every label in the safe
+    charset: each line matches one of _XYCHART_LINES, the header first."""
+    lines = block.rstrip("\n").split("\n")
+    assert lines[0] == "xychart-beta", block
+    for line in lines:
+        assert any(p.fullmatch(line) for p in _XYCHART_LINES), f"unexpected line {line!r}"
+
+
 @dataclass
 class Rendered:
     """One block as mermaid saw it: parsed and drawn (``ok``), or the parser's error."""
@@ -71,7 +92,7 @@ class Rendered:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    files: dict[str, tuple[str, bytes]] = {}
+    files: ClassVar[dict[str, tuple[str, bytes]]] = {}
 
     def do_GET(self) -> None:
         found = self.files.get(self.path.split("?", 1)[0])
@@ -85,7 +106,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base's name)
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

@@ -123,7 +123,8 @@ class Comparison:
 
     block: str  # the fenced mermaid block
     metrics: tuple[str, ...]  # charted, in order
-    left_out: tuple[str, ...]  # gated rows without a base or with base 0: no percentage
+    left_out: tuple[str, ...]  # rows without a base or with base 0: no percentage
+    total: int  # the rows that could be charted, of which the first CHART_METRICS are
 
 
 def comparison_charts(model: str, rows: Sequence[Mapping[str, Any]]) -> list[Comparison]:
@@ -134,23 +135,25 @@ def comparison_charts(model: str, rows: Sequence[Mapping[str, Any]]) -> list[Com
     gated = [r for r in rows if r.get("rule")] or list(rows)
     groups = (
         ("head vs base", [r for r in gated if r["name"] not in RUNTIME_METRICS]),
-        ("runtime: head vs base", [r for r in gated if r["name"] in RUNTIME_METRICS]),
+        ("runtime, head vs base", [r for r in gated if r["name"] in RUNTIME_METRICS]),
     )
     charts = []
     for heading, group in groups:
-        charted = [r for r in group if _pct(r) is not None][:CHART_METRICS]
-        left_out = [r["name"] for r in group if _pct(r) is None]
+        scaled = [r for r in group if _pct(r) is not None]
+        charted = scaled[:CHART_METRICS]
+        left_out = tuple(r["name"] for r in group if _pct(r) is None)
         if not charted:
             continue
-        head = tuple(100.0 + _pct(r) for r in charted)  # type: ignore[operator]
+        head = tuple(round(100.0 + _pct(r), 2) for r in charted)  # type: ignore[operator]
         block = xychart(
-            title=f"{model}: {heading} (base = 100)",
+            title=f"{model}: {heading} (base 100)",
             x_labels=[r["name"] for r in charted],
-            y_title="% of base",
+            y_title="percent of base",
             series=[Series("bar", head), Series("line", (100.0,) * len(charted))],
         )
         if block:
-            charts.append(Comparison(block, tuple(r["name"] for r in charted), tuple(left_out)))
+            names = tuple(r["name"] for r in charted)
+            charts.append(Comparison(block, names, left_out, len(scaled)))
     return charts
 
 
