@@ -12,6 +12,7 @@ from datetime import timezone
 from typing import Any, Literal
 
 from mlgate.core import production
+from mlgate.core.results import Outcome
 from mlgate.render import charts
 from mlgate.render.markup import fmt_metric, md_escape, plain, text_columns
 
@@ -86,29 +87,45 @@ def _render_text(versions: Sequence[production.Version], model: str) -> str:
     return f"{plain(model)}: {_summary(versions)}\n\n{table}\n" + (f"\n{trend}\n" if trend else "")
 
 
-def text_trend(
-    versions: Sequence[production.Version],
-    metric: str | None,
-    candidate: tuple[str, float | None] | None = None,
-) -> str:
-    """The terminal's chart: ``accuracy v1..v9: ▁▃▅█ (0.9000 to 0.9500)``, one character
-    per version of the last CHART_POINTS (a space where a version lacks the metric), then
-    ``candidate`` (its label and value) when given. Empty with fewer than two values."""
+def text_trend(versions: Sequence[production.Version], metric: str | None) -> str:
+    """The terminal's chart of the last CHART_POINTS versions: see ``sparkline_line``."""
     if metric is None:
         return ""
-    shown = list(versions[-(CHART_POINTS - (candidate is not None)) :])
-    labels = [f"v{v.version}" for v in shown]
-    values = [_value(v, metric) for v in shown]
-    if candidate is not None:
-        label, value = candidate
-        labels.append(label)
-        values.append(value if value is not None and math.isfinite(value) else None)
+    points = [(f"v{v.version}", _value(v, metric)) for v in versions[-CHART_POINTS:]]
+    return sparkline_line(metric, points)
+
+
+def sparkline_line(metric: str, points: Sequence[tuple[str, float | None]]) -> str:
+    """``accuracy v1..head: ▁▃▅█ (0.9000 to 0.9500)``: one character per point (a space
+    where a point has no value); empty with fewer than two values."""
+    values = [v if v is not None and math.isfinite(v) else None for _, v in points]
     known = [v for v in values if v is not None]
     if len(known) < 2:
         return ""
-    span = f"{plain(labels[0])}..{plain(labels[-1])}"
+    span = f"{plain(points[0][0])}..{plain(points[-1][0])}"
     low, high = fmt_metric(min(known), metric), fmt_metric(max(known), metric)
     return f"{plain(metric)} {span}: {charts.sparkline(values)} ({low} to {high})"
+
+
+def outcome_trend(outcome: Outcome, fmt: Literal["text", "markdown"]) -> str:
+    """A promotion's (or rollback's) chart: the headline metric across production versions,
+    the candidate last ("head" when it did not become a version). Markdown: a heading and a
+    mermaid chart; text: a sparkline line. Empty when there is nothing to draw."""
+    metric, points = outcome.trend_metric, outcome.trend
+    if metric is None or not points:
+        return ""
+    if fmt == "text":
+        return sparkline_line(metric, points)
+    drawn = [(label, v) for label, v in points if v is not None and math.isfinite(v)]
+    chart = charts.trend_chart(f"{outcome.model}: {metric}", metric, drawn)
+    if not chart or len(drawn) < 2:
+        return ""
+    last = (
+        "; the last point is the candidate, which did not become a version"
+        if points[-1][0] == "head"
+        else ""
+    )
+    return f"### {md_escape(metric)} over production versions\n\n{chart}\nOldest first{last}.\n"
 
 
 def _render_markdown(versions: Sequence[production.Version], model: str) -> str:
