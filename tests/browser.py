@@ -89,6 +89,12 @@ class Rendered:
     error: str | None
     svg: str | None
     labels: list[str] | None  # the SVG's text nodes: what a reader sees
+    title: list[str] | None  # the chart title's text nodes
+    x_labels: list[str] | None  # the category axis' labels
+    y_title: list[str] | None  # the value axis' title
+    bars: int  # bars drawn, over all bar series
+    lines: int  # line series drawn
+    active: list[str] | None  # scripts, links, foreignObject, on* handlers: none expected
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

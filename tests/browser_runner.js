@@ -7,7 +7,9 @@
 // window.mermaidReady. Every other request the page makes is refused and reported.
 // Then one JSON request per stdin line, one JSON answer per stdout line:
 //   {"op": "render", "blocks": ["xychart-beta\n...", ...]}
-//     -> {"results": [{"ok", "type", "error", "svg", "labels"}, ...], "blocked": [urls],
+//     -> {"results": [{"ok", "type", "error", "svg", "labels", "title", "x_labels", "y_title",
+//                      "bars",
+//                      "lines", "active"}, ...], "blocked": [urls],
 //         "page_errors": [messages]}
 //   {"op": "screenshot", "html": "<p>a rendered comment</p>", "path": "out.png"}
 //     -> {"results": [...each mermaid block of the html...], "blocked": [urls]}
@@ -34,7 +36,7 @@ const FLAGS = [
 async function renderBlocks(blocks) {
   const results = [];
   for (const [index, source] of blocks.entries()) {
-    const result = { ok: false, type: null, error: null, svg: null, labels: null };
+    const result = { ok: false, type: null, error: null, svg: null, labels: null, title: null, x_labels: null, y_title: null, bars: 0, lines: 0, active: null };
     try {
       const parsed = await window.mermaid.parse(source);
       result.type = parsed && parsed.diagramType;
@@ -42,8 +44,22 @@ async function renderBlocks(blocks) {
       result.svg = svg;
       const holder = document.createElement("div");
       holder.innerHTML = svg;
-      // What a reader sees: the SVG's text nodes (not its <style>).
-      result.labels = [...holder.querySelectorAll("text")].map((node) => node.textContent);
+      // What a reader sees: the SVG's text nodes (not its <style>), and its shape.
+      const texts = (selector) => [...holder.querySelectorAll(selector)].map((n) => n.textContent);
+      result.labels = texts("text");
+      result.title = texts(".chart-title text");
+      result.x_labels = texts(".bottom-axis .label text");
+      result.y_title = texts(".left-axis .title text");
+      result.bars = holder.querySelectorAll('.plot g[class^="bar-plot"] rect').length;
+      result.lines = holder.querySelectorAll('.plot g[class^="line-plot"] path').length;
+      // Anything active: scripts, links, embedded HTML, event handlers.
+      result.active = [...holder.querySelectorAll("*")]
+        .filter(
+          (node) =>
+            ["script", "a", "foreignobject", "iframe"].includes(node.localName.toLowerCase()) ||
+            [...node.attributes].some((a) => /^on/i.test(a.name) || /javascript:/i.test(a.value)),
+        )
+        .map((node) => node.outerHTML.slice(0, 200));
       result.ok = true;
     } catch (error) {
       result.error = String((error && error.message) || error);

@@ -41,8 +41,8 @@ class Series:
 
 def mermaid_text(value: object, width: int = LABEL_WIDTH) -> str:
     """``value`` inside a quoted mermaid label: ASCII letters, digits, space and ``_.:+-/()``
-    only (anything else becomes ``_``), at most ``width`` characters."""
-    text = "".join(c if c in _SAFE else "_" for c in str(value))
+    only (anything else becomes ``_``; nothing is ``_``), at most ``width`` characters."""
+    text = "".join(c if c in _SAFE else "_" for c in str(value)) or "_"  # "" does not parse
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
@@ -125,6 +125,7 @@ class Comparison:
     metrics: tuple[str, ...]  # charted, in order
     left_out: tuple[str, ...]  # rows without a base or with base 0: no percentage
     total: int  # the rows that could be charted, of which the first CHART_METRICS are
+    lower: tuple[str, ...] = ()  # charted metrics for which lower is better
 
 
 def comparison_charts(model: str, rows: Sequence[Mapping[str, Any]]) -> list[Comparison]:
@@ -153,7 +154,8 @@ def comparison_charts(model: str, rows: Sequence[Mapping[str, Any]]) -> list[Com
         )
         if block:
             names = tuple(r["name"] for r in charted)
-            charts.append(Comparison(block, names, left_out, len(scaled)))
+            lower = tuple(r["name"] for r in charted if r.get("direction") == "lower")
+            charts.append(Comparison(block, names, left_out, len(scaled), lower))
     return charts
 
 

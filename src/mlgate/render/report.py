@@ -434,7 +434,10 @@ def _render_markdown(
     url = safe_url(run_url)
     # Mermaid blocks mlgate wrote from safe-charset labels: printed as they are.
     charts = [
-        {"block": verbatim(c.block), "metrics": c.metrics, "left_out": c.left_out, "total": c.total}
+        {
+            "block": verbatim(c.block),
+            **{k: getattr(c, k) for k in ("metrics", "left_out", "total", "lower")},
+        }
         for c in comparison_charts(report["model"], report["metrics"])
     ]
 
