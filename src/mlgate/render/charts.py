@@ -135,11 +135,17 @@ def comparison_charts(model: str, rows: Sequence[Mapping[str, Any]]) -> list[Com
     metrics apart. Empty without a base."""
     gated = [r for r in rows if r.get("rule")] or list(rows)
     groups = (
-        ("head vs base", [r for r in gated if r["name"] not in RUNTIME_METRICS]),
-        ("runtime, head vs base", [r for r in gated if r["name"] in RUNTIME_METRICS]),
+        (
+            f"{model}: head vs base (base 100)",
+            [r for r in gated if r["name"] not in RUNTIME_METRICS],
+        ),
+        (
+            f"{model} runtime: head vs base (base 100)",
+            [r for r in gated if r["name"] in RUNTIME_METRICS],
+        ),
     )
     charts = []
-    for heading, group in groups:
+    for title, group in groups:
         scaled = [r for r in group if _pct(r) is not None]
         charted = scaled[:CHART_METRICS]
         left_out = tuple(r["name"] for r in group if _pct(r) is None)
@@ -147,7 +153,7 @@ def comparison_charts(model: str, rows: Sequence[Mapping[str, Any]]) -> list[Com
             continue
         head = tuple(round(100.0 + _pct(r), 2) for r in charted)  # type: ignore[operator]
         block = xychart(
-            title=f"{model}: {heading} (base 100)",
+            title=title,
             x_labels=[r["name"] for r in charted],
             y_title="percent of base",
             series=[Series("bar", head), Series("line", (100.0,) * len(charted))],
