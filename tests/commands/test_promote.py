@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -98,6 +99,8 @@ def test_worse_candidate_is_refused_and_nothing_is_written(
     assert code == 1
     assert "mlgate: churn was not promoted (nothing was written):" in out
     assert "accuracy dropped by" in out and "(production v1 " in out and "→ candidate " in out
+    # The headline metric across production versions, the refused candidate last.
+    assert re.search(r"^accuracy v1\.\.head: █▁ \(0\.\d{4} to 0\.\d{4}\)$", out, re.M), out
     after = (
         git(origin, "rev-parse", "production"),
         tags(origin),
@@ -114,6 +117,7 @@ def test_better_candidate_becomes_v2_replacing_v1(repo: Path, origin: Path, caps
     head = commit_all(repo, "C 0.8")
     code, out, err = cli(capsys, "promote")
     assert code == 0, err
+    assert re.search(r"^accuracy v1\.\.v2: (▁█|█▁|▄▄) \(", out, re.M), out
     v2 = lineage(origin)
     assert (v2["version"], v2["replaced_version"], v2["source_commit"]) == (2, 1, head)
     assert v2["champion_metrics"]["accuracy"] == pytest.approx(v1["metrics"]["accuracy"])

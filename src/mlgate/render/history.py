@@ -104,7 +104,8 @@ def sparkline_line(metric: str, points: Sequence[tuple[str, float | None]]) -> s
         return ""
     span = f"{plain(points[0][0])}..{plain(points[-1][0])}"
     low, high = fmt_metric(min(known), metric), fmt_metric(max(known), metric)
-    return f"{plain(metric)} {span}: {charts.sparkline(values)} ({low} to {high})"
+    scale = low if low == high else f"{low} to {high}"
+    return f"{plain(metric)} {span}: {charts.sparkline(values)} ({scale})"
 
 
 def outcome_trend(outcome: Outcome, fmt: Literal["text", "markdown"]) -> str:
