@@ -336,6 +336,29 @@ def test_ci_push_to_the_default_branch_promotes(
     assert lineage(origin)["pull_request"] == 7  # read from GitHub's merge commit message
 
 
+def test_ci_job_summary_charts_the_versions_with_a_refused_candidate_last(
+    repo: Path, origin: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli(capsys, "promote")[0] == 0
+    set_params(repo, C=0.0001)
+    commit_all(repo, "Merge pull request #8 from octo/over-regularize")
+    push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
+    push["ref"] = "refs/heads/main"
+    push["repository"]["default_branch"] = "main"
+    push["after"] = git(repo, "rev-parse", "HEAD")
+    env = github_env(tmp_path, push)
+    env["GITHUB_EVENT_NAME"] = "push"
+    use_env(monkeypatch, env)
+    code, out, _ = cli(capsys, "ci")
+    assert code == 1
+    assert re.search(r"^accuracy v1\.\.head: █▁ \(", out, re.M), out
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("### mlgate: churn was not promoted")
+    assert "### accuracy over production versions" in summary
+    [block] = re.findall(r"^```mermaid\n(.*?)^```$", summary, flags=re.S | re.M)
+    assert '    x-axis ["v1", "head"]' in block
+
+
 def test_ci_merged_pull_request_promotes_with_its_number(
     repo: Path, origin: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]

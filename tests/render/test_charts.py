@@ -5,6 +5,7 @@ with GitHub's cmark-gfm), the history and a promotion's summary. The browser tes
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import cmarkgfm
@@ -162,6 +163,14 @@ def test_no_chart_without_a_base_nor_in_the_terminal() -> None:
     assert mermaid_blocks(render(no_base, "markdown")) == []
     text = render(passing(), "text")
     assert "mermaid" not in text and not set(charts.SPARK) & set(text)
+
+
+def test_a_custom_template_includes_the_chart_by_name(tmp_path: Path) -> None:
+    template = tmp_path / "report.md.j2"
+    template.write_text('Our report\n\n{% include "report/charts.md.j2" %}\n')
+    markdown = render(failing(), "markdown", template=template)
+    body = markdown[markdown.index("Our report") :]
+    assert mermaid_blocks(body) == mermaid_blocks(render(failing(), "markdown"))
 
 
 def test_truncation_never_leaves_the_chart_open() -> None:
