@@ -111,6 +111,24 @@ def test_head_as_a_percentage_of_base_for_the_gated_metrics() -> None:
         assert_safe_xychart(mermaid_blocks(chart.block)[0])
 
 
+@given(
+    st.lists(
+        st.tuples(st.text(), st.floats(allow_nan=False), st.floats(allow_nan=False)),
+        max_size=15,
+    )
+)
+def test_any_rows_make_safe_charts(values: list[tuple[str, float, float]]) -> None:
+    rows = [row(name, base, head) for name, base, head in values]
+    rows = [
+        r | {"delta_pct": None} if r["delta_pct"] in (float("inf"), float("-inf")) else r
+        for r in rows
+    ]
+    for chart in charts.comparison_charts("m", rows):
+        [block] = mermaid_blocks(chart.block)
+        assert_safe_xychart(block)
+        assert len(series(block, "bar")) == len(chart.metrics) <= charts.CHART_METRICS
+
+
 def test_every_metric_is_charted_when_none_is_gated() -> None:
     rows = [row("accuracy", 0.8, 0.8, rule=None), row("f1", 0.5, 0.6, rule=None)]
     [chart] = charts.comparison_charts("m", rows)

@@ -230,8 +230,12 @@ def promote(
 def _with_trend(root: Path, cfg: config_mod.Config, outcome: Outcome) -> Outcome:
     """``outcome`` with the headline metric across the production versions (its tags, one
     git call) and, when the candidate did not become a version (refused, a dry run), the
-    candidate last as "head"; a rollback adds no point of its own."""
-    versions = list_versions(root, cfg.model.name, tag_template=cfg.promote.tag)
+    candidate last as "head"; a rollback adds no point of its own. Tags mlgate cannot read
+    leave the outcome without a chart: what was done stands, and must be reported."""
+    try:
+        versions = list_versions(root, cfg.model.name, tag_template=cfg.promote.tag)
+    except GitError:
+        return outcome
     metric = outcome.rows[0].name if outcome.rows else chart_metric(versions)
     if metric is None:
         return outcome
