@@ -125,7 +125,9 @@ def test_history_and_promotion_charts_render(browser: Any) -> None:
     [drawn_promotion] = checked(browser, promotion)
     assert drawn_history.x_labels == [f"v{n}" for n in range(1, 8)]
     assert drawn_promotion.x_labels == [*(f"v{n}" for n in range(1, 8)), "head"]
-    assert drawn_history.lines == drawn_promotion.lines == 1
+    # Bars with a line through them: a line alone is drawn next to invisible on white.
+    assert (drawn_history.bars, drawn_history.lines) == (7, 1)
+    assert (drawn_promotion.bars, drawn_promotion.lines) == (8, 1)
     assert drawn_promotion.title == ["churn: rmse"]
 
 

@@ -176,11 +176,14 @@ def _pct(row: Mapping[str, Any]) -> float | None:
 
 
 def trend_chart(title: str, metric: str, points: Sequence[tuple[str, float]]) -> str:
-    """A line of ``metric`` over ``points`` ((x label, value), oldest first): production
-    versions, with a candidate last when there is one. Empty with no point."""
+    """``metric`` over ``points`` ((x label, value), oldest first): production versions,
+    with a candidate last when there is one, as bars with a line through them. A line alone
+    would be drawn in the theme's first plot colour, which is next to invisible on white;
+    the second one (the line over the bars) is not. Empty with no point."""
+    values = tuple(value for _, value in points)
     return xychart(
         title=title,
         x_labels=[label for label, _ in points],
         y_title=metric,
-        series=[Series("line", tuple(value for _, value in points))],
+        series=[Series("bar", values), Series("line", values)],
     )
