@@ -202,6 +202,6 @@ def test_a_rendered_comment_screenshot(browser: Any) -> None:
     print(f"screenshot of a rendered comment: {path}")
 
 
-def test_the_pinned_mermaid_is_what_github_draws_with(browser: Any) -> None:
+def test_the_installed_mermaid_is_the_pinned_one(browser: Any) -> None:
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
     assert f"MERMAID_NPM = mermaid@{browser.mermaid_version}\n" in makefile
