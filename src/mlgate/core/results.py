@@ -321,6 +321,10 @@ class Outcome:
     rollback_of: int | None = None  # a rollback: the version made current again
     # Committed, but deliberately not pushed to the remote (``--no-push``).
     kept_local: bool = False
+    # The headline metric across production versions, oldest first, ending with the
+    # candidate: (label, value) pairs such as ("v3", 0.91), ("head", 0.93); for the charts.
+    trend_metric: str | None = None
+    trend: tuple[tuple[str, float | None], ...] = ()
 
 
 def summary_lines(outcome: Outcome) -> list[str]:

@@ -23,6 +23,7 @@ from mlgate.core.results import CheckResult, UserTemplate
 from mlgate.core.units import shorten
 from mlgate.errors import ConfigError
 from mlgate.render import headline
+from mlgate.render.charts import comparison_charts
 from mlgate.render.markup import (
     fmt_change,
     fmt_delta,
@@ -439,12 +440,21 @@ def _render_markdown(
     shown = _untrusted(report)
     line = marker(report["model"])
     url = safe_url(run_url)
+    # Mermaid blocks mlgate wrote from safe-charset labels: printed as they are.
+    charts = [
+        {
+            "block": verbatim(c.block),
+            **{k: getattr(c, k) for k in ("metrics", "left_out", "total", "lower")},
+        }
+        for c in comparison_charts(report["model"], report["metrics"])
+    ]
 
     def attempt(show_details: bool, max_rows: int | None) -> str:
         context = _context(
             shown, show_details=show_details, max_rows=max_rows, run_url=run_url, limit=limit
         )
         context.update(marker=verbatim(line), run_url=None if url is None else verbatim(url))
+        context["charts"] = charts
         top = "\n".join(t.render(context) for t in verdict)
         # The blank line ends mlgate's blocks: nothing below can turn them into a table
         # header or a setext heading.
@@ -476,10 +486,13 @@ def _truncate(text: str, limit: int, run_url: str | None) -> str:
     if cut <= 0:
         return text[:limit]
     kept = text[:cut]
-    # An unclosed <details> would swallow the note.
+    # An unclosed <details> would swallow the note, and so would an unclosed code block.
     opened = kept.rfind("<details>")
     if opened > kept.rfind("</details>"):
         kept = kept[:opened]
+    fences = [m.start() for m in re.finditer(r"^```", kept, re.M)]
+    if len(fences) % 2:
+        kept = kept[: fences[-1]]
     return kept.rstrip("\n") + note
 
 
