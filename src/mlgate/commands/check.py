@@ -23,7 +23,7 @@ from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.record import RunRecord
 from mlgate.core.results import CheckResult, CodeChange, SideResult, UserTemplate
 from mlgate.errors import UsageError
-from mlgate.run import noise, runcache
+from mlgate.run import changes, noise, runcache
 from mlgate.run.command import interpreter
 from mlgate.run.pair import PairRun, run_pair
 from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
@@ -178,7 +178,8 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
     command_mode = any(s.cfg.command_mode for s in sides)
     pair = noise.for_check(ran.records, ran.test_changed, compared.kind, command_mode)
     rows, noise_notes = noise.attach(rows, pair, cfg, layout.memo)
-    verdict = evaluate(cfg.gate, rows)
+    changed, no_changes = changes.compute(pair, cfg, layout.memo)
+    verdict = changes.gated(evaluate(cfg.gate, rows), cfg, changed, no_changes)
     notes_ = [*gate_changes(base.cfg if base else None, cfg), *verdict.noise_notes, *noise_notes]
     if head_res.dirty:
         shown = ", ".join(head_res.dirty[:5]) + (" …" if len(head_res.dirty) > 5 else "")
@@ -206,6 +207,7 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         mode="command" if cfg.command_mode else "estimator",
         code_diff=_code_diff(base, head),
         interpreter=interpreter() if cfg.command_mode else None,
+        changes=changed,
     )
 
 
