@@ -194,7 +194,7 @@ def flips_check(limit: float, flips: Mapping[str, Any] | None, rows: int, why: s
     pct = broken / rows * 100.0 if rows else 0.0
     ok = _within(pct, limit)
     msg = (
-        f"{broken:,} of {rows:,} predictions broke (right under base, wrong under head): "
+        f"flips: {broken:,} of {rows:,} predictions broke (right under base, wrong under head): "
         f"{pct:.2f}%, more than the allowed {limit:g}%"
     )
     return RuleCheck("flips", "max_broken_pct", limit, ok, False, "" if ok else msg)
