@@ -5,6 +5,8 @@ checked against scikit-learn computed here, the flips gate rule and its exit cod
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -177,3 +179,73 @@ def test_no_baseline_has_no_changes_and_skips_the_flips_rule(repo: Path, capsys)
     assert report["changes"] is None
     assert [r["metric"] for r in report["skipped_rules"]] == ["flips"]
     validate(report)
+
+
+def test_validate_names_an_id_that_is_not_a_test_data_column(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    cfg = classification_config()
+    cfg["data"]["id"] = "cutsomer"
+    base_project(repo, cfg, hostile_frames())
+    code, _, err = cli(capsys, "validate")
+    assert code == 2
+    (line,) = [x for x in err.splitlines() if "data.id" in x]
+    assert line.startswith("mlgate: error: mlgate.yaml:") and "not in data/test.csv" in line
+    cfg["data"]["id"] = "cust"
+    base_project(repo, cfg, hostile_frames())
+    code, _, err = cli(capsys, "validate")
+    assert code == 0, err
+
+
+def test_an_id_that_is_the_target_is_a_config_error(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    cfg = classification_config()
+    cfg["data"]["id"] = "label"
+    base_project(repo, cfg, hostile_frames())
+    code, _, err = cli(capsys, "check")
+    assert code == 2 and "data.id" in err and "target" in err
+
+
+def test_a_flips_rule_on_a_regression_model_is_a_config_error(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    base_project(
+        repo, regression_config(gate={"flips": {"max_broken_pct": 1}}), regression_frames()
+    )
+    code, _, err = cli(capsys, "check")
+    assert code == 2 and "gate.flips" in err and "regression" in err
+
+
+def test_a_warm_check_finds_the_changes_without_numpy(repo: Path) -> None:
+    project(repo)
+    script = (
+        "import sys\n"
+        "from mlgate.cli import main\n"
+        "code = main(['check', '--format', 'json'])\n"
+        "print('NUMPY', 'numpy' in sys.modules, 'EXIT', code, file=sys.stderr)\n"
+    )
+
+    def check() -> tuple[str, dict[str, Any]]:
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=repo, capture_output=True, text=True
+        )
+        return done.stderr, json.loads(done.stdout)
+
+    cold_err, cold = check()
+    warm_err, warm = check()
+    assert "EXIT 0" in cold_err and "NUMPY False EXIT 0" in warm_err, warm_err
+    assert warm["base"]["cached"] and warm["head"]["cached"]
+    assert warm["changes"] == cold["changes"] and cold["changes"]["flips"]["changed"] > 0
+
+
+def test_new_test_rows_are_compared_with_the_base_model_scored_on_them(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    project(repo)
+    run_json(capsys)  # both sides in the run cache
+    train, test = hostile_frames()
+    fewer = test.iloc[:90]
+    fewer.to_csv(repo / "data" / "test.csv", index=False)
+
+    code, report = run_json(capsys)
+
+    assert code == 0 and report["base"]["cached"] and report["comparison"] == "same-data"
+    assert report["changes"]["rows"] == 90
+    model = LogisticRegression(C=1.0, max_iter=500).fit(train[FEATURES], train["label"])
+    base = model.predict(fewer[FEATURES])
+    head = LogisticRegression(C=0.002, max_iter=500).fit(train[FEATURES], train["label"])
+    changed = int((base != head.predict(fewer[FEATURES])).sum())
+    assert report["changes"]["flips"]["changed"] == changed
