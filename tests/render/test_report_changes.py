@@ -19,7 +19,7 @@ from mlgate.core import changes as changes_mod
 from mlgate.core.gate import Verdict, flips_check
 from mlgate.core.results import CheckResult, DataSummary, SideResult, UserTemplate
 from mlgate.paths import package_file
-from mlgate.render.report import COMMENT_LIMIT, render
+from mlgate.render.report import COMMENT_LIMIT, render, render_document
 
 HOSTILE = [
     "@admin",
@@ -160,3 +160,14 @@ def test_the_json_report_validates_against_the_schema() -> None:
     y = np.arange(30.0)
     regression = changes_mod.regression(y, y + 1, y - 2)
     jsonschema.validate(json.loads(render(result(regression), "json")), schema)
+
+
+def test_a_saved_result_with_a_malformed_matrix_renders_without_it() -> None:
+    """mlgate publish renders a fork's saved result: its matrix may be anything."""
+    found = hostile_changes()
+    assert found["confusion"] is not None
+    document = json.loads(render(result(found), "json"))
+    document["changes"]["confusion"]["base"] = [[1, 2]]
+    document["changes"]["labels_total"] = None
+    text = render_document(document, "markdown")
+    assert "Where the model changed" in text and "true ↓ predicted →" not in text
