@@ -99,11 +99,13 @@ def classification(
     n = len(y)
     if not (len(base) == len(head) == n):
         raise NotComparable(f"{len(base)} and {len(head)} predictions for {n} rows")
-    labels = _label_order(np.concatenate([y, base, head]))
+    distinct, inverse = np.unique(np.concatenate([y, base, head]), return_inverse=True)
+    labels = _label_order(distinct)
     k = len(labels)
-    index = {label: i for i, label in enumerate(labels)}
-    code = np.vectorize(index.__getitem__, otypes=[np.int64])
-    cy, cb, ch = (code(a) if n else np.zeros(0, dtype=np.int64) for a in (y, base, head))
+    rank = {label: i for i, label in enumerate(labels)}
+    # Codes in the report's label order: np.unique's (string) order, re-ranked once.
+    codes = np.array([rank[str(v)] for v in distinct], dtype=np.int64)[inverse.reshape(-1)]
+    cy, cb, ch = codes[:n], codes[n : 2 * n], codes[2 * n :]
     base_right, head_right = cb == cy, ch == cy
     changed = cb != ch
     fixed = ~base_right & head_right
@@ -236,14 +238,18 @@ def compare(
     (y_base, p_base), (y_head, p_head) = rows_of(base), rows_of(head)
     if p_base is None or p_head is None:
         raise NotComparable("a model's predict output was not kept (not one label per row)")
-    if len(y_base) != len(y_head) or not np.array_equal(
-        np.asarray(y_base).astype(str), np.asarray(y_head).astype(str)
-    ):
+    numbers = tasks == {"regression"}
+    same = len(y_base) == len(y_head) and (
+        np.array_equal(np.asarray(y_base, float), np.asarray(y_head, float), equal_nan=True)
+        if numbers
+        else np.array_equal(np.asarray(y_base).astype(str), np.asarray(y_head).astype(str))
+    )
+    if not same:
         raise NotComparable("the two files are not on the same test rows")
     ids = head.get("ids", base.get("ids"))
     if ids is not None and len(ids) != len(y_head):
         ids = None
-    found = regression if tasks == {"regression"} else classification
+    found = regression if numbers else classification
     return found(y_head, p_base, p_head, ids=ids, id_column=id_column if ids is not None else None)
 
 
