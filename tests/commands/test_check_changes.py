@@ -249,3 +249,20 @@ def test_new_test_rows_are_compared_with_the_base_model_scored_on_them(repo: Pat
     head = LogisticRegression(C=0.002, max_iter=500).fit(train[FEATURES], train["label"])
     changed = int((base != head.predict(fewer[FEATURES])).sum())
     assert report["changes"]["flips"]["changed"] == changed
+
+
+def test_publish_regates_the_flips_rule_from_a_saved_result(repo: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from mlgate.commands.publish import regated
+    from mlgate.core import config as config_mod
+
+    project(repo)
+    code, report = run_json(capsys)
+    assert code == 0 and report["changes"]["flips"]["broken"] > 0
+    text = (repo / "mlgate.yaml").read_text() + "  flips: {max_broken_pct: 0.1}\n"
+    judged = regated(report, config_mod.load(text))
+    assert judged["verdict"] == "fail"
+    assert [r["metric"] for r in judged["failed_rules"]] == ["flips"]
+    older = {k: v for k, v in report.items() if k != "changes"}  # a result of an older mlgate
+    assert [r["metric"] for r in regated(older, config_mod.load(text))["skipped_rules"]] == [
+        "flips"
+    ]

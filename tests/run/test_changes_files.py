@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.metrics import confusion_matrix
 
 from mlgate.core import bootstrap, changes
@@ -61,3 +62,14 @@ def test_a_large_regression_test_set_keeps_every_row(tmp_path: Path) -> None:
     assert found["rows"] == rows
     assert found["errors"]["head"]["p99"] == np.percentile(np.abs(head - y), 99)
     assert found["error_rows"][0]["id"] is None
+
+
+def test_a_file_with_only_the_bootstrap_subset_is_not_compared(tmp_path: Path) -> None:
+    """Saved by an earlier mlgate (no all_y): counting its subset would misstate N."""
+    rows = bootstrap.MAX_ROWS + 10
+    y = np.zeros(rows, dtype=int)
+    arrays = dict(saved(tmp_path / "b.npz", y, y, "classification"))
+    for key in ("all_y", "all_pred", "all_labels"):
+        del arrays[key]
+    with pytest.raises(changes.NotComparable, match=r"only 10,000 of 10,010 rows"):
+        changes.compare(arrays, arrays)

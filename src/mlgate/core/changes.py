@@ -219,6 +219,11 @@ def rows_of(arrays: Mapping[str, Array]) -> tuple[Array, Array | None]:
     (``all_y``, ``all_pred``; classification as codes into ``all_labels``) when the file
     keeps only the bootstrap's subset in ``y`` and ``pred``."""
     if "all_y" not in arrays:
+        if "rows" in arrays and int(arrays["rows"]) != len(arrays["y"]):
+            raise NotComparable(
+                f"the file keeps only {len(arrays['y']):,} of {int(arrays['rows']):,} rows "
+                "(saved by an earlier mlgate; `mlgate check --no-cache` saves them all)"
+            )
         return arrays["y"], arrays.get("pred")
     y, pred = arrays["all_y"], arrays.get("all_pred")
     if "all_labels" in arrays:
