@@ -209,7 +209,7 @@ def test_passing_report_layout() -> None:
     md = render(passing(), "markdown")
     lines = md.splitlines()
     assert lines[0] == "<!-- mlgate:report model=churn -->"
-    assert lines[1] == "### ✅ mlgate: churn passes the gate — accuracy 0.8512 → 0.8634"
+    assert lines[1] == "### ✅ mlgate: churn passes the gate — accuracy 0.8512 → 0.8634 (+0.0122)"
     page = to_html(md)
     metrics = table_with(page, "metric")
     assert metrics[0] == ["metric", "base", "head", "Δ", "Δ%", "rule", "result"]
@@ -230,7 +230,7 @@ def test_passing_report_layout() -> None:
 def test_failing_report_spells_out_each_failed_rule() -> None:
     md = render(failing(), "markdown")
     assert md.splitlines()[1] == (
-        "### ❌ mlgate: churn fails the gate (2 rules) — accuracy 0.9000 → 0.8400"
+        "### ❌ mlgate: churn fails the gate (2 rules) — accuracy 0.9000 → 0.8400 (-0.0600)"
     )
     page = to_html(md)
     assert "<li>❌ accuracy 0.84 is below the minimum 0.85</li>" in page
@@ -698,7 +698,10 @@ def test_text_without_color_has_no_escapes() -> None:
     text = render(failing(), "text")
     assert "\x1b" not in text
     lines = text.splitlines()
-    assert lines[0] == "FAIL mlgate: churn fails the gate (2 rules) — accuracy 0.9000 → 0.8400"
+    assert (
+        lines[0]
+        == "FAIL mlgate: churn fails the gate (2 rules) — accuracy 0.9000 → 0.8400 (-0.0600)"
+    )
     assert "  ✗ accuracy 0.84 is below the minimum 0.85" in lines
     assert "<" not in text
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate import git
 from mlgate.core import config as config_mod
-from mlgate.core import production
+from mlgate.core import production, repeats
 from mlgate.core.gate import evaluate
 from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.production import Lineage
@@ -323,6 +323,12 @@ def _decide(
     recorded = "the production model's figures are the ones recorded at its promotion"
     pair = noise.for_promotion(scored, candidate) if held.kind == "same-data" else recorded
     rows, noise_notes = noise.attach(rows, pair, cfg, Layout.current().memo)
+    # model.repeats: the candidate's spread against the champion, one given model (no
+    # training noise of its own); a command's model scored by mlgate is repeat 0's alone.
+    rescored = measured if cfg.command_mode else frozenset()
+    spread = {m: v for m, v in candidate.repeats.items() if m not in rescored}
+    levels = {n: cfg.confidence_for(n) for n in names}
+    rows = repeats.attach(rows, {}, spread, levels, fixed_base=True)
     champion = f"production v{state.champion.version}" if state.champion else "production"
     verdict = evaluate(cfg.gate, rows, labels=(champion, "candidate"))
     notes = (*verdict.noise_notes, *noise_notes)

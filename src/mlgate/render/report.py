@@ -22,12 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from mlgate.core.results import CheckResult, UserTemplate
 from mlgate.core.units import shorten
 from mlgate.errors import ConfigError
+from mlgate.render import headline
 from mlgate.render.markup import (
     fmt_change,
     fmt_delta,
     fmt_metric,
     fmt_optional,
     fmt_pct,
+    fmt_spread,
     fmt_thousands,
     fmt_value,
     md_escape,
@@ -272,6 +274,7 @@ def _environment(*, color: bool, markdown: bool = False) -> SandboxedEnvironment
         metric=fmt_metric,
         delta=fmt_delta,
         change=fmt_change,
+        spread=fmt_spread,
         pct=fmt_pct,
         thousands=fmt_thousands,
         optional=fmt_optional,
@@ -329,7 +332,8 @@ def _context(
     return {
         "report": report,
         "marker": marker(report["model"]),
-        "headline": report["metrics"][0] if report["metrics"] else None,
+        "headline": headline.decider(report),
+        "surprise": headline.surprise(report),
         "test_rows": None if test is None else test["rows"],
         "sides": sides,
         "versions": sorted({lib for side in sides for lib in side["versions"]}),
@@ -483,9 +487,9 @@ def status_description(report: Mapping[str, Any]) -> str:
     Takes the report document, so a saved result (``mlgate publish``) says the same."""
     failed = len(report["failed_rules"])
     verdict = "gate passed" if report["verdict"] == "pass" else f"gate failed ({failed} rule(s))"
-    if not report["metrics"]:
+    row = headline.decider(report)  # the number that decided it, as in the headline
+    if row is None:
         return shorten(verdict)
-    row = report["metrics"][0]
     delta = "" if row["delta"] is None else f" ({row['delta']:+.4g})"
     base, head = row["base"], row["head"]
     figures = _figure(head) if base is None else f"{_figure(base)} → {_figure(head)}"

@@ -61,6 +61,8 @@ class TrainSpec:
     turns: str | None = None
     # ``data.id``: a test-data column naming the rows in the report's changes section.
     id_column: str | None = None
+    # model.repeats: fit this many times, repeat i with every unset random_state set to i.
+    repeats: int = 1
 
 
 # Thread pools that size themselves to every core: OpenMP (HistGradientBoosting, KMeans),
