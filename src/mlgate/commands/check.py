@@ -24,7 +24,7 @@ from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.record import RunRecord
 from mlgate.core.results import CheckResult, CodeChange, SideResult, UserTemplate
 from mlgate.errors import UsageError
-from mlgate.run import noise, runcache
+from mlgate.run import changes, noise, runcache
 from mlgate.run.command import interpreter
 from mlgate.run.pair import PairRun, run_pair
 from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
@@ -182,7 +182,8 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
     base_repeats, head_repeats = _repeat_values(ran, compared, head)
     levels = {n: cfg.confidence_for(n) for n in names if n not in RUNTIME_METRICS}
     rows = repeats.attach(rows, base_repeats, head_repeats, levels)
-    verdict = evaluate(cfg.gate, rows)
+    changed, no_changes = changes.compute(pair, cfg, layout.memo)
+    verdict = changes.gated(evaluate(cfg.gate, rows), cfg, changed, no_changes)
     notes_ = [*gate_changes(base.cfg if base else None, cfg), *verdict.noise_notes, *noise_notes]
     notes_ += _training_noise(sides, ran.records)
     if head_res.dirty:
@@ -211,6 +212,7 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         mode="command" if cfg.command_mode else "estimator",
         code_diff=_code_diff(base, head),
         interpreter=interpreter() if cfg.command_mode else None,
+        changes=changed,
     )
 
 

@@ -34,6 +34,7 @@ from mlgate.forge import ForgeError, upsert_comment
 from mlgate.forge.env import FORGES, github_event
 from mlgate.paths import package_file
 from mlgate.render.report import marker, render_document, status_description
+from mlgate.run import changes
 
 MAX_RESULT_BYTES = 5 * 1024 * 1024
 
@@ -130,7 +131,10 @@ def regated(report: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
         _with_noise(d, rows, cfg) for d in diff_metrics(base, head, names, direction=cfg.direction)
     ]
     shown = [d for d in deltas if d.name in {r["name"] for r in rows}]
-    return {**report, **verdict_fields(shown, cfg.gate, evaluate(cfg.gate, deltas))}
+    found = report.get("changes")  # absent in results of mlgate versions before it
+    why = "the result has no changes section (no paired predictions)"
+    verdict = changes.gated(evaluate(cfg.gate, deltas), cfg, found, why)
+    return {**report, **verdict_fields(shown, cfg.gate, verdict)}
 
 
 def _with_noise(row: MetricDelta, rows: list[Mapping[str, Any]], cfg: Config) -> MetricDelta:

@@ -58,8 +58,9 @@ __all__ = [
 Fail = Callable[[str, str], ConfigError]  # (message, key path) -> located error
 
 DEFAULT_CONFIG = "mlgate.yaml"
-# Keys of `gate` that are settings of the noise-aware comparison, not metric names.
-GATE_SETTINGS = ("confidence", "resamples")
+# Keys of `gate` that are not metric names: settings of the noise-aware comparison, and
+# the flips rule (`flips: {max_broken_pct: 1.0}`, on the changes section's counts).
+GATE_SETTINGS = ("confidence", "resamples", "flips")
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_RESAMPLES = 1000
 # model.train.metrics: read the `name: number` lines the command prints, not a file.
@@ -103,7 +104,8 @@ class DataSpec:
     train: str | None
     test: str | None
     target: str | None
-    features: tuple[str, ...] | None  # None: every column but the target
+    features: tuple[str, ...] | None  # None: every column but the target (and the id)
+    id: str | None = None  # a test-data column naming rows in the report's changes section
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,9 @@ class Config:
     # `gate: {confidence, resamples}`: the paired bootstrap's level (None: off) and size.
     confidence: float | None = DEFAULT_CONFIDENCE
     resamples: int = DEFAULT_RESAMPLES
+    # `gate: {flips: {max_broken_pct}}`: the most predictions, in percent of the test rows,
+    # that may break (right under base, wrong under head); None: no flips rule.
+    max_broken_pct: float | None = None
 
     def confidence_for(self, metric: str) -> float | None:
         """The level ``metric``'s change is weighed at: its rule's, else the gate's; None
@@ -335,6 +340,12 @@ def _semantic_errors(
     gate = data.get("gate", {})
     if "confidence" in gate:  # resamples: the schema bounds it
         yield from _check_confidence(gate["confidence"], "gate.confidence", fail)
+    if "flips" in gate and task == "regression":
+        yield fail(
+            "flips counts changed class predictions; model.task is regression (the report "
+            "shows how the errors changed instead)",
+            "gate.flips",
+        )
     for name, rule in gate.items():
         if name in GATE_SETTINGS:
             continue
@@ -481,6 +492,8 @@ def _check_data(data: dict[str, Any], base: str, fail: Fail) -> Iterator[ConfigE
     for side in ("train", "test"):
         if side in data:
             yield from _check_path(data[side], base, f"data.{side}", fail)
+    if "id" in data and data["id"] == data.get("target"):
+        yield fail(f"{data['id']!r} is the target column; it cannot also be the id", "data.id")
     for i, feature in enumerate(data.get("features") or ()):
         if feature == data.get("target"):
             yield fail(
@@ -550,6 +563,7 @@ def _build(
             test=path(section.get("test")),
             target=section.get("target"),
             features=None if features is None else tuple(features),
+            id=section.get("id"),
         ),
         metrics=tuple(_metric_name(m) for m in data["metrics"]),
         gate={
@@ -559,6 +573,7 @@ def _build(
         },
         confidence=_level(data.get("gate", {}).get("confidence", DEFAULT_CONFIDENCE)),
         resamples=int(data.get("gate", {}).get("resamples", DEFAULT_RESAMPLES)),
+        max_broken_pct=_max_broken_pct(data.get("gate", {})),
         promote=PromoteSpec(**promote),
         storage=data.get("storage"),
         notes_key=data.get("notes", {}).get("public_key"),
@@ -595,6 +610,11 @@ def _rule(rule: dict[str, Any]) -> Rule:
     if "confidence" in rule:
         found["confidence"] = _confidence(rule["confidence"])
     return Rule(**found)
+
+
+def _max_broken_pct(gate: dict[str, Any]) -> float | None:
+    flips = gate.get("flips")
+    return None if flips is None else float(flips["max_broken_pct"])
 
 
 def _level(value: Any) -> float | None:

@@ -197,6 +197,8 @@ class CheckResult:
     mode: Literal["estimator", "command"] = "estimator"  # head's: what fit_seconds timed
     code_diff: tuple[CodeChange, ...] | None = None  # None: no baseline to compare with
     interpreter: Interpreter | None = None  # command mode: the Python first on PATH
+    # Where the model changed (core.changes), on the same rows only; None otherwise.
+    changes: Mapping[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -234,6 +236,7 @@ class CheckResult:
             "mode": self.mode,
             "code_diff": None if self.code_diff is None else _code_diff(self.code_diff),
             "interpreter": None if self.interpreter is None else self.interpreter.to_dict(),
+            "changes": None if self.changes is None else dict(self.changes),
         }
 
 
