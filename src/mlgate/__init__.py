@@ -6,9 +6,10 @@ Layers (highest first; a module imports only from its own package and from lower
   cli.py                       face: argparse -> typed call -> exit code; the only printer
   api.py  progress.py          library facade (typed, no printing); progress on a terminal
   commands/                    a module per subcommand: check ci publish promote history
-                                 init data validate
+                                 init data validate serve
   run/                         sides, workspace, worker process, command mode, run cache,
-                                 git notes, noise intervals, changes
+                                 git notes, noise intervals, changes, the scoring
+                                 protocol and server
   render/  interop/  forge/    report, headline, card, history, templates | MLflow | GitHub,
                                  GitLab, CI environment, poster, Actions files
   storage/                     cache layout, files, hashing, objects, backends, fetch,
@@ -21,8 +22,9 @@ Layers (highest first; a module imports only from its own package and from lower
   paths.py                     repository-relative paths
   errors.py                    the error tree and exit codes
 
-Heavy libraries (pandas, scikit-learn, skops, jinja2, jsonschema, requests, mlflow) are
-imported where they are used, so ``mlgate --help`` and a warm check stay fast.
+Heavy libraries (pandas, scikit-learn, skops, jinja2, jsonschema, requests, mlflow,
+starlette, uvicorn) are imported where they are used, so ``mlgate --help`` and a warm
+check stay fast.
 """
 
 __version__ = "0.1.0"

@@ -142,6 +142,87 @@ def _data_args(d: argparse.ArgumentParser) -> None:
         )
 
 
+def _serve_args(sv: argparse.ArgumentParser) -> None:
+    sv.description = (
+        "Serve the production model over HTTP with MLflow's scoring protocol: GET /ping, "
+        "/health, /version, /metadata; POST /invocations with JSON (exactly one of "
+        'dataframe_split, dataframe_records, instances, inputs; params {"method": '
+        '"predict_proba"}) or text/csv, answered with {"predictions": [...]}. The model '
+        "is read from the production branch without a checkout, checked against the sha256 "
+        "in lineage.json and loaded with vetted types only. Needs the serve extra: "
+        "pip install 'mlgate[serve]'."
+    )
+    sv.epilog = (
+        "Bad requests get a JSON error: 400 (columns, types, JSON), 413 (body over "
+        "--max-body), 415 (content type), 500 (the model raised). Exit codes: 0 stopped "
+        "(SIGTERM/SIGINT), 2 usage (no such model/version, port taken), 3 the model cannot "
+        "be loaded (sha256 mismatch, untrusted types)."
+    )
+    sv.add_argument("name", nargs="?", metavar="NAME", help="the model (default: the only one)")
+    which = sv.add_mutually_exclusive_group()
+    which.add_argument(
+        "--version", dest="model_version", type=int, metavar="N", help="serve version N (its tag)"
+    )
+    which.add_argument(
+        "--ref",
+        metavar="REV",
+        help="read the model from this revision (default: the production branch, "
+        "origin's when there is one)",
+    )
+    sv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sv.add_argument(
+        "--port", type=int, default=5000, help="port to listen on, 0 for any free (default 5000)"
+    )
+    sv.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="K",
+        help="processes sharing the socket and the loaded model (default 1)",
+    )
+    sv.add_argument(
+        "--follow",
+        action="store_true",
+        help="git fetch the production branch every --interval seconds and swap in a newly "
+        "promoted version once it passes its smoke test",
+    )
+    sv.add_argument(
+        "--interval",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between fetches with --follow (default 30)",
+    )
+    sv.add_argument(
+        "--log-dir",
+        metavar="DIR",
+        help="append inputs and predictions here in batches (Parquet with pyarrow, else CSV), "
+        "each batch one file written atomically; what `mlgate monitor` reads",
+    )
+    sv.add_argument(
+        "--log-interval",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="a request-log batch closes after this many seconds (default 5) or --log-rows",
+    )
+    sv.add_argument(
+        "--log-rows",
+        type=int,
+        default=50_000,
+        metavar="N",
+        help="…or after this many rows (default 50000)",
+    )
+    sv.add_argument(
+        "--max-body",
+        type=int,
+        default=32 * 1024 * 1024,
+        metavar="BYTES",
+        help="larger request bodies get 413 (default 33554432, 32 MiB)",
+    )
+    _config(sv)
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "check": ("train and compare base and head, apply the gate", _check_args),
     "ci": ("in GitHub Actions / GitLab CI: check, comment, set status", _ci_args),
@@ -152,6 +233,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "validate": ("check mlgate.yaml and what it names, without training", _config),
     "init": ("write a starter mlgate.yaml and GitHub workflow", _init_args),
     "data": ("versioned data: pointers and storage", _data_args),
+    "serve": ("serve the production model (MLflow's scoring protocol)", _serve_args),
 }
 
 
@@ -236,6 +318,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _publish(cwd, args.result, args.config)
     if args.command == "init":
         return _init(cwd, args)
+    if args.command == "serve":
+        return _serve(cwd, args)
     return _data(cwd, args)
 
 
@@ -414,6 +498,52 @@ def _init(cwd: Path, args: argparse.Namespace) -> int:
         for line in result.review:
             print(f"  - {line}")
     print("next: run `mlgate validate` and `mlgate check`")
+    return int(ExitCode.OK)
+
+
+def _serve(cwd: Path, args: argparse.Namespace) -> int:
+    import importlib.util
+    import logging
+
+    missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(
+            f"mlgate: error: mlgate serve needs {' and '.join(missing)}: "
+            "pip install 'mlgate[serve]'",
+            file=sys.stderr,
+        )
+        return int(ExitCode.USAGE)
+    from mlgate.commands.serve import serve  # starlette, uvicorn, the model: only to serve
+    from mlgate.run.serving import Deployment, Options  # with it
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+    def ready(deployment: Deployment, url: str) -> None:
+        print(
+            f"mlgate: serving {deployment.name} v{deployment.version} (tag {deployment.tag}, "
+            f"production commit {deployment.commit[:7]}) on {url}",
+            flush=True,
+        )
+
+    options = Options(
+        workers=args.workers,
+        max_body=args.max_body,
+        log_dir=Path(cwd, args.log_dir) if args.log_dir else None,
+        log_interval=args.log_interval,
+        log_rows=args.log_rows,
+        follow_interval=args.interval if args.follow else None,
+    )
+    serve(
+        cwd,
+        name=args.name,
+        version=args.model_version,
+        ref=args.ref,
+        host=args.host,
+        port=args.port,
+        options=options,
+        config_path=args.config,
+        on_ready=ready,
+    )
     return int(ExitCode.OK)
 
 

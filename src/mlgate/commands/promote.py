@@ -462,6 +462,7 @@ def _lineage(
         replaced_version=state.champion.version if state.champion else None,
         champion_metrics=scored.metrics,
         versions=dict(candidate.versions),
+        input_schema=candidate.smoke.schema if candidate.smoke else None,
     )
 
 

@@ -55,15 +55,26 @@ class Smoke:
     ok: bool
     error: str | None = None
     rows: int = 0
+    # The input schema the model answered requests with (column -> dtype), recorded in
+    # lineage.json at promotion for `mlgate serve`.
+    schema: dict[str, str] | None = None
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Smoke:
-        return cls(bool(doc.get("ok")), _text(doc.get("error")), int(doc.get("rows") or 0))
+        schema = doc.get("schema")
+        return cls(
+            bool(doc.get("ok")),
+            _text(doc.get("error")),
+            int(doc.get("rows") or 0),
+            {str(k): str(v) for k, v in schema.items()} if isinstance(schema, dict) else None,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {"ok": self.ok, "rows": self.rows}
         if self.error is not None:
             found["error"] = self.error
+        if self.schema is not None:
+            found["schema"] = self.schema
         return found
 
 

@@ -29,6 +29,7 @@ from mlgate.core.metrics import ALIASES
 from mlgate.core.repeats import combine
 from mlgate.core.scorers import metric_task
 from mlgate.errors import DataError, MlgateError
+from mlgate.run.protocol import ProtocolError, Served, frame_schema, invoke, request_body, schema_of
 from mlgate.run.worker import TrainSpec
 from mlgate.storage.formats import read_frame
 from mlgate.storage.models import UntrustedModel, load_trusted, save_model
@@ -329,22 +330,32 @@ def _score_on(
 
 
 def _smoke_test(path: str, x_test: Any) -> dict[str, Any]:
-    """The model as it will be deployed (reloaded from its file) predicts, with the right shape."""
+    """The model as it will be deployed: reloaded from its file, it answers an
+    ``/invocations`` request built from evaluation rows through the code ``mlgate serve``
+    runs (run.protocol), with one prediction a row. Its input schema goes to lineage.json."""
     sample = x_test.iloc[:100]
     try:
         model = load_trusted(path)
-        predicted = model.predict(sample)
     except UntrustedModel as e:
         return {"ok": False, "error": f"the saved model cannot be loaded safely: {e}"}
     except Exception as e:
+        return {"ok": False, "error": f"the saved model does not load: {type(e).__name__}: {e}"}
+    schema = frame_schema(sample, model)
+    served = Served(model, schema_of(schema, model))
+    try:
+        answer = invoke(served, request_body(sample), "application/json")
+    except ProtocolError as e:
         return {
             "ok": False,
-            "error": f"the reloaded model fails to predict: {type(e).__name__}: {e}",
+            "error": f"the reloaded model fails to answer an /invocations request: {e.message}",
         }
-    shape = getattr(predicted, "shape", (len(predicted),))
-    if not shape or shape[0] != len(sample):
-        return {"ok": False, "error": f"predict returned shape {shape} for {len(sample)} rows"}
-    return {"ok": True, "rows": len(sample)}
+    predicted = answer.document["predictions"]
+    if len(predicted) != len(sample):
+        return {
+            "ok": False,
+            "error": f"it answered {len(predicted)} predictions for {len(sample)} rows",
+        }
+    return {"ok": True, "rows": len(sample), "schema": schema}
 
 
 def _score_champion(spec: TrainSpec, test: Any, keep: str) -> dict[str, Any]:
