@@ -69,3 +69,19 @@ def test_no_storage_scheme_is_offered_that_does_not_exist() -> None:
     assert "s3://" not in SCHEMES
     schema = (REPO_ROOT / "src" / "mlgate" / "schema" / "config.schema.json").read_text()
     assert "s3" not in schema
+
+
+def test_the_serve_section_matches_mlgate_serve_help() -> None:
+    """Issue 14: the README's serve synopsis names options `mlgate serve --help` has, and
+    the section shows the protocol with curl and a Dockerfile that runs it."""
+    shown = help_of("serve")
+    start = README.index("mlgate serve    [NAME]")
+    synopsis = README[start : README.index('# see "Serve"', start)]
+    options = set(re.findall(r"--[a-z][a-z-]+", synopsis))
+    assert {"--version", "--follow", "--log-dir", "--workers", "--max-body"} <= options
+    for option in options:
+        assert option in shown, option
+    section = README[README.index("## Serve the production model") :].split("\n## ", 1)[0]
+    for key in ("dataframe_split", "dataframe_records", "instances", "inputs", "text/csv"):
+        assert "curl -s localhost:5000/invocations" in section and key in section
+    assert 'CMD ["mlgate", "serve"' in section and "predict_proba" in section

@@ -257,11 +257,13 @@ def _frame(key: str, value: Any, schema: Schema | None) -> Any:
         return _nonempty(pd.DataFrame(value), key)
     if not isinstance(value, list):
         raise BadRequest(f"{key} must be a list of rows or an object of columns")
-    if value and all(isinstance(r, dict) for r in value):
+    if not value:
+        raise BadRequest(f"{key} holds no rows")
+    if all(isinstance(r, dict) for r in value):
         return _nonempty(pd.DataFrame.from_records(value), key)
-    if value and all(isinstance(r, list) for r in value):
+    if all(isinstance(r, list) for r in value):
         return _positional(value, schema, key)
-    if value and not any(isinstance(r, (list, dict)) for r in value) and schema is not None:
+    if not any(isinstance(r, (list, dict)) for r in value) and schema is not None:
         return _positional([value], schema, key)  # one row as a flat list
     raise BadRequest(f"{key} must be a list of rows (all objects or all lists)")
 
