@@ -151,9 +151,30 @@ def test_ping_health_version_and_metadata(repo: Path, server: Server) -> None:
     assert meta["methods"] == ["predict", "predict_proba"]
 
 
-def test_promotion_records_the_input_schema_in_lineage(repo: Path, origin: Path) -> None:
+def test_promotion_records_the_input_schema_in_column_order(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """12 columns: f10 and f11 sort before f2, and the model needs them in fit order."""
+    frames = classification_frames(features=12)
+    base_project(repo, classification_config(), frames)
+    origin = push_to_origin(repo, tmp_path)
+    code, _, err = cli(capsys, "promote")
+    assert code == 0, err
     lineage = json.loads(git(origin, "show", "production:churn/lineage.json"))
-    assert lineage["input_schema"] == {f"f{i}": "float64" for i in range(5)}
+    names = [f"f{i}" for i in range(12)]
+    assert lineage["input_schema"] == [{"name": n, "type": "float64"} for n in names]
+    rows = frames[1].drop(columns=["label"])
+    started = Server(repo)
+    try:
+        status, doc = started.post({"instances": rows.values.tolist()})
+        assert status == 200
+        assert doc["predictions"] == production_model(repo).predict(rows).tolist()
+        shuffled = rows[sorted(names)]  # named columns in any order
+        status, doc = started.request("POST", "/invocations", request_body(shuffled))
+        assert status == 200
+        assert doc["predictions"] == production_model(repo).predict(rows).tolist()
+    finally:
+        started.stop()
 
 
 def test_bad_requests_get_a_clear_json_error_and_never_a_traceback(server: Server) -> None:

@@ -76,9 +76,9 @@ class Lineage:
     replaced_version: int | None = None  # the champion this version replaced
     champion_metrics: dict[str, float] | None = None  # that champion on the same data
     versions: dict[str, str] = field(default_factory=dict)  # python, mlgate, scikit-learn…
-    # What `mlgate serve` checks requests against: column -> dtype, in the model's order
-    # (recorded since issue 14; None for older versions: serve uses feature_names_in_).
-    input_schema: dict[str, str] | None = None
+    # What `mlgate serve` checks requests against: [{"name", "type"}] in the model's column
+    # order (recorded since issue 14; None for older versions: serve uses feature_names_in_).
+    input_schema: list[dict[str, str]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": LINEAGE_SCHEMA, **asdict(self)}

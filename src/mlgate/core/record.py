@@ -48,6 +48,12 @@ class Scores:
         return found
 
 
+def _schema(value: Any) -> list[dict[str, str]] | None:
+    if not isinstance(value, list) or not all(isinstance(c, dict) and "name" in c for c in value):
+        return None
+    return [{"name": str(c["name"]), "type": str(c.get("type", ""))} for c in value]
+
+
 @dataclass(frozen=True)
 class Smoke:
     """The saved model reloaded (trusted types only) and predicted ``rows`` rows."""
@@ -55,9 +61,9 @@ class Smoke:
     ok: bool
     error: str | None = None
     rows: int = 0
-    # The input schema the model answered requests with (column -> dtype), recorded in
-    # lineage.json at promotion for `mlgate serve`.
-    schema: dict[str, str] | None = None
+    # The input schema the model answered requests with ([{"name", "type"}], in order),
+    # recorded in lineage.json at promotion for `mlgate serve`.
+    schema: list[dict[str, str]] | None = None
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Smoke:
@@ -66,7 +72,7 @@ class Smoke:
             bool(doc.get("ok")),
             _text(doc.get("error")),
             int(doc.get("rows") or 0),
-            {str(k): str(v) for k, v in schema.items()} if isinstance(schema, dict) else None,
+            _schema(schema),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -85,24 +85,26 @@ class Schema:
         return [{"name": n, "type": t or "unknown"} for n, t in self.columns]
 
 
-def schema_of(recorded: Mapping[str, str] | None, model: Any) -> Schema | None:
-    """The input schema: lineage.json's when the version recorded one, else the columns the
-    model was fitted on (``feature_names_in_``, dtypes unknown), else None (any columns)."""
+def schema_of(recorded: Sequence[Mapping[str, str]] | None, model: Any) -> Schema | None:
+    """The input schema: lineage.json's when the version recorded one (a list of
+    ``{"name", "type"}``, in the model's column order), else the columns the model was
+    fitted on (``feature_names_in_``, dtypes unknown), else None (any columns)."""
     if recorded:
-        return Schema(tuple((str(n), str(t)) for n, t in recorded.items()), "lineage")
+        return Schema(tuple((str(c["name"]), str(c.get("type", ""))) for c in recorded), "lineage")
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         return None
     return Schema(tuple((str(n), "") for n in names), "model")
 
 
-def frame_schema(frame: Any, model: Any) -> dict[str, str]:
+def frame_schema(frame: Any, model: Any) -> list[dict[str, str]]:
     """The schema to record at promotion: the evaluation frame's columns the model uses
-    (all of them when it does not say), in the model's order, with their dtypes."""
+    (all of them when it does not say), in the model's order, with their dtypes. A list,
+    not an object: lineage.json is written with sorted keys, and the order matters."""
     names = getattr(model, "feature_names_in_", None)
     wanted = [str(n) for n in names] if names is not None else [str(c) for c in frame.columns]
     dtypes = {str(c): str(t) for c, t in frame.dtypes.items()}
-    return {name: dtypes.get(name, "") for name in wanted}
+    return [{"name": name, "type": dtypes.get(name, "")} for name in wanted]
 
 
 @dataclass(frozen=True)
