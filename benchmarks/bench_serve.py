@@ -256,7 +256,10 @@ def main() -> None:
                 expected = np.asarray(model.predict(sample)).tolist()
                 for server, command in servers.items():
                     port = free_port()
-                    proc, startup = start(command(port), repo, port, body, env)
+                    # mlflow runs `uvicorn` from PATH: its venv's
+                    path = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+                    run_env = {**env, "PATH": path} if server == "mlflow" else env
+                    proc, startup = start(command(port), repo, port, body, run_env)
                     try:
                         load(port, body, max(50, args.requests // 20), args.clients, expected)
                         measured = load(port, body, args.requests, args.clients, expected)

@@ -425,3 +425,35 @@ def test_serve_help_says_the_protocol_and_imports_nothing_heavy() -> None:
     assert "HEAVY []" in proc.stderr
     for text in ("/invocations", "dataframe_split", "--follow", "--log-dir", "--workers", "413"):
         assert text in proc.stdout
+
+
+def test_workers_share_the_socket_and_stop_together(repo: Path, origin: Path) -> None:
+    started = Server(repo, "--workers", "2")
+    rows = classification_frames()[1].drop(columns=["label"])
+    try:
+        deadline = time.monotonic() + 30
+        while len(children_of(started.proc.pid)) != 2:  # forked after the ready line
+            assert time.monotonic() < deadline, children_of(started.proc.pid)
+            time.sleep(0.05)
+        for i in range(20):
+            started.conn.close()  # a new connection each time: either worker may answer
+            status, doc = started.request(
+                "POST", "/invocations", request_body(rows.iloc[i : i + 1])
+            )
+            assert status == 200 and len(doc["predictions"]) == 1
+    finally:
+        code, err = started.stop()
+    assert code == 0, err
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc: Linux, as --workers' fork is)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

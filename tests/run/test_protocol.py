@@ -4,12 +4,14 @@ HTTP side is tests/commands/test_serve.py)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
+from mlgate.run.fit import _smoke_test
 from mlgate.run.protocol import (
     BadRequest,
     ModelFailed,
@@ -21,6 +23,7 @@ from mlgate.run.protocol import (
     request_body,
     schema_of,
 )
+from mlgate.storage.models import save_model
 
 ROWS = pd.DataFrame({"n": [1, 2, 3, 4], "x": [0.5, -1.25, 2.0, 0.1], "flag": [1, 0, 1, 0]})
 
@@ -116,3 +119,26 @@ def test_without_a_recorded_schema_the_model_feature_names_are_used() -> None:
     body = json.dumps({"instances": [{"n": "1", "x": "0.5", "flag": 0}]}).encode()
     assert len(invoke(Served(model, schema), body, "application/json").document["predictions"]) == 1
     assert schema_of(None, LogisticRegression().fit(ROWS.values, [0, 1, 0, 1])) is None
+
+
+def test_promotion_smoke_test_answers_an_invocations_request(tmp_path: Path) -> None:
+    """Issue 14, item 6: the candidate answers through run.protocol, as `mlgate serve`
+    would, and its schema is what lineage.json records."""
+    model = LogisticRegression().fit(ROWS, [0, 1, 0, 1])
+    path = str(tmp_path / "model.skops")
+    save_model(model, path)
+    done = _smoke_test(path, ROWS)
+    assert done == {
+        "ok": True,
+        "rows": 4,
+        "schema": [
+            {"name": "n", "type": "int64"},
+            {"name": "x", "type": "float64"},
+            {"name": "flag", "type": "int64"},
+        ],
+    }
+    done = _smoke_test(path, ROWS.drop(columns=["x"]))
+    assert done["ok"] is False
+    assert done["error"].startswith(
+        "the reloaded model fails to answer an /invocations request: missing column(s): x"
+    )

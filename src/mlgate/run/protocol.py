@@ -75,6 +75,11 @@ class Schema:
     def names(self) -> list[str]:
         return [name for name, _ in self.columns]
 
+    @property
+    def floats(self) -> bool:
+        """Every column is float64 (requests can be read as one numpy array)."""
+        return all(t == "float64" for _, t in self.columns)
+
     def describe(self) -> str:
         """``f0 (float64), f1 (float64), …`` for error messages, cut after a few."""
         shown = [f"{n} ({t})" if t else n for n, t in self.columns[:SHOWN_COLUMNS]]
@@ -244,7 +249,7 @@ def _frame(key: str, value: Any, schema: Schema | None) -> Any:
             raise BadRequest(
                 f"dataframe_split: every row must have {len(columns)} values, one per column"
             )
-        return _nonempty(pd.DataFrame(rows, columns=columns), key)
+        return _nonempty(_table(rows, columns, schema), key)
     if key == "dataframe_records":
         if not isinstance(value, list) or not all(isinstance(r, dict) for r in value):
             raise BadRequest("dataframe_records must be a list of objects, one per row")
@@ -272,7 +277,6 @@ def _frame(key: str, value: Any, schema: Schema | None) -> Any:
 
 def _positional(rows: list[Any], schema: Schema | None, key: str) -> Any:
     """Rows without column names take the schema's, in order."""
-    import pandas as pd
 
     if schema is None:
         raise BadRequest(
@@ -284,7 +288,25 @@ def _positional(rows: list[Any], schema: Schema | None, key: str) -> Any:
         raise BadRequest(
             f"{key}: every row must have {width} values, in the order {schema.describe()}"
         )
-    return _nonempty(pd.DataFrame(rows, columns=schema.names), key)
+    return _nonempty(_table(rows, schema.names, schema), key)
+
+
+def _table(rows: list[Any], columns: list[str], schema: Schema | None) -> Any:
+    """Rows as a frame; when the schema is all float64 (most tabular models), one numpy
+    array instead of a column-by-column guess: several times faster for a small request.
+    Anything that is not a number takes the general path, and its precise error."""
+    import numpy as np
+    import pandas as pd
+
+    if schema is not None and schema.floats and rows:
+        try:
+            values = np.array(rows, dtype="float64")
+        except (TypeError, ValueError):
+            pass
+        else:
+            if values.ndim == 2 and not np.isnan(values).any():
+                return pd.DataFrame(values, columns=columns, copy=False)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _nonempty(frame: Any, key: str) -> Any:
@@ -308,34 +330,41 @@ def _method(params: Mapping[str, Any], served: Served) -> str:
 def conform(frame: Any, schema: Schema | None) -> Any:
     """The frame with exactly the schema's columns, in order, with its dtypes; a missing
     column or a value of the wrong type is a BadRequest naming it. Extra columns are left
-    out (as MLflow does) but named when a column is missing, since they are often typos."""
-    import pandas as pd
-
+    out (as MLflow does) but named when a column is missing, since they are often typos.
+    Columns that already have their dtype are not touched (the common case, and fast)."""
     frame.columns = [str(c) for c in frame.columns]
     if schema is None:
         return frame
     names = schema.names
-    missing = [n for n in names if n not in frame.columns]
-    if missing:
-        extra = [c for c in frame.columns if c not in set(names)]
-        unexpected = f"; unexpected: {', '.join(extra[:SHOWN_COLUMNS])}" if extra else ""
-        raise BadRequest(
-            f"missing column(s): {', '.join(missing[:SHOWN_COLUMNS])}{unexpected}; "
-            f"the model takes {schema.describe()}"
-        )
-    frame = frame[names]
-    out = {}
-    for name, dtype in schema.columns:
-        column = frame[name]
+    if list(frame.columns) != names:
+        present = set(frame.columns)
+        missing = [n for n in names if n not in present]
+        if missing:
+            known = set(names)
+            extra = [c for c in frame.columns if c not in known]
+            unexpected = f"; unexpected: {', '.join(extra[:SHOWN_COLUMNS])}" if extra else ""
+            raise BadRequest(
+                f"missing column(s): {', '.join(missing[:SHOWN_COLUMNS])}{unexpected}; "
+                f"the model takes {schema.describe()}"
+            )
+        frame = frame[names]
+    dtypes = [str(t) for t in frame.dtypes]
+    wrong = [(i, n, t) for i, (n, t) in enumerate(schema.columns) if dtypes[i] != t]
+    if not wrong:
+        return frame
+    frame = frame.copy()
+    for i, name, dtype in wrong:
+        column = frame.iloc[:, i]
         kind = _kind(dtype)
         if kind is None:  # unknown dtype: numbers if every value is one, else as given
+            import pandas as pd
+
             converted = pd.to_numeric(column, errors="coerce")
-            out[name] = converted if not (converted.isna() & column.notna()).any() else column
+            if not (converted.isna() & column.notna()).any():
+                frame[name] = converted
         elif kind in NUMERIC_KINDS:
-            out[name] = _numeric(column, name, dtype, kind)
-        else:
-            out[name] = column
-    return pd.DataFrame(out, index=frame.index)
+            frame[name] = _numeric(column, name, dtype, kind)
+    return frame
 
 
 def _kind(dtype: str) -> str | None:

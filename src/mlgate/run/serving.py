@@ -88,8 +88,10 @@ def smoke_test(deployment: Deployment, sample: Any) -> str | None:
     """A new version answers an /invocations request, as promotion tested it; None when it
     did, else why not. The rows: recent requests, else one made from the schema."""
     served = deployment.served
-    if sample is None:
-        sample = _synthetic(served)
+    schema = served.schema
+    if sample is not None and schema is not None and not set(schema.names) <= set(sample.columns):
+        sample = None  # the new version takes other columns: rows made from its schema
+    sample = _synthetic(served) if sample is None else sample.iloc[:SAMPLE_ROWS]
     if sample is None:
         return None  # no schema and no request yet: loaded with trusted types is all
     try:
@@ -267,7 +269,7 @@ def build_app(
             return _json(ModelFailed(line).document(), 500)
         if requests is not None:
             requests.record(deployment.version, answer)
-        current.sample = answer.frame.iloc[:SAMPLE_ROWS]
+        current.sample = answer.frame  # cut to SAMPLE_ROWS when a smoke test uses it
         return _json(answer.document)
 
     routes = [
@@ -390,25 +392,34 @@ def run(
     if options.workers <= 1:
         _worker(deployment, sock, options, check, fetch=True)
         return
-    children = []
+    children: list[int] = []
+    stopping: list[bool] = []
+
+    def stop(signum: int, frame: Any) -> None:
+        stopping.append(True)
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    # Before the first fork: a SIGTERM that arrives while forking still reaches every worker.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    parent = os.getpid()
     for _ in range(options.workers):
         pid = os.fork()
         if pid == 0:  # the child serves, then exits without running the parent's cleanup
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
             code = 0
             try:
+                _orphan_watch(parent)
                 _worker(deployment, sock, options, check, fetch=False)
             except BaseException:
                 code = 3
             os._exit(code)
         children.append(pid)
-
-    def stop(signum: int, frame: Any) -> None:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    if stopping:  # stopped while forking: the last workers were not told yet
+        stop(signal.SIGTERM, None)
     if check is not None and options.follow_interval:
         threading.Thread(
             target=_fetch_only, args=(check, options.follow_interval), daemon=True
@@ -422,6 +433,17 @@ def run(
                 break
             except InterruptedError:
                 continue
+
+
+def _orphan_watch(parent: int) -> None:
+    """A worker whose parent died (kill -9) stops too, instead of serving on alone."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="mlgate-orphan-watch", daemon=True).start()
 
 
 def _worker(
