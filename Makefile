@@ -57,6 +57,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_hash.py
 	$(PY) benchmarks/bench_validate.py
 	$(PY) benchmarks/bench_speed.py
+	$(PY) benchmarks/bench_serve.py
 
 # The speed suite alone, small and without DVC (no download): a quick look, not the figures.
 bench-quick: $(VENV)/.installed
