@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Literal
 from mlgate import git
 from mlgate.core import config as config_mod
 from mlgate.core.diff import code_diff, data_diff, gate_changes, params_diff
-from mlgate.core.gate import evaluate
+from mlgate.core.drift import checks as drift_checks
+from mlgate.core.gate import Verdict, evaluate
 from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.record import RunRecord
 from mlgate.core.results import CheckResult, CodeChange, SideResult, UserTemplate
 from mlgate.errors import UsageError
-from mlgate.run import noise, runcache
+from mlgate.run import drift, noise, runcache
 from mlgate.run.command import interpreter
 from mlgate.run.pair import PairRun, run_pair
 from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
@@ -178,7 +179,9 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
     command_mode = any(s.cfg.command_mode for s in sides)
     pair = noise.for_check(ran.records, ran.test_changed, compared.kind, command_mode)
     rows, noise_notes = noise.attach(rows, pair, cfg, layout.memo)
+    drifted = drift.for_check(base, head, layout.memo)
     verdict = evaluate(cfg.gate, rows)
+    verdict = Verdict((*verdict.checks, *drift_checks(drifted, cfg.drift_rule)))
     notes_ = [*gate_changes(base.cfg if base else None, cfg), *verdict.noise_notes, *noise_notes]
     if head_res.dirty:
         shown = ", ".join(head_res.dirty[:5]) + (" …" if len(head_res.dirty) > 5 else "")
@@ -206,6 +209,7 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         mode="command" if cfg.command_mode else "estimator",
         code_diff=_code_diff(base, head),
         interpreter=interpreter() if cfg.command_mode else None,
+        drift=drifted,
     )
 
 

@@ -27,6 +27,7 @@ from mlgate.core import units
 from mlgate.core.metrics import ALIASES
 from mlgate.core.scorers import metric_task
 from mlgate.errors import DataError, MlgateError
+from mlgate.run import drift
 from mlgate.run.worker import TrainSpec
 from mlgate.storage.formats import read_frame
 from mlgate.storage.models import UntrustedModel, load_trusted, save_model
@@ -409,6 +410,9 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
     if keep and (saved := save_predictions(f"{kept('own')}.npz", y_test, seen, est, task_of(spec))):
         record["predictions"] = saved
     record.update(save_model(est, spec.model_out))
+    drift.summarize(
+        spec, {"train": train, "test": test}, [*record["features"], spec.target], task_of(spec)
+    )
     if spec.extra_eval:
         record["same_data"] = _same_data(est, spec, record["features"], kept("same-data"))
     if spec.smoke_test:

@@ -8,12 +8,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mlgate.core.config import Config
 from mlgate.core.record import RunRecord, Scores
-from mlgate.run import command, runcache
+from mlgate.run import command, drift, runcache
 from mlgate.run.sides import Side
 from mlgate.run.specs import rescore_spec, scorable, train_spec
 from mlgate.run.worker import Worker, answer, share_of_cpus
 from mlgate.run.workspace import Workspace
+from mlgate.storage.layout import Layout
 
 Progress = Callable[[str], None]
 
@@ -42,17 +44,30 @@ def run_commands(sides: list[Side], work: Workspace) -> list[RunRecord]:
 
 
 def train(
-    sides: list[Side], workers: Mapping[str, Worker], work: Workspace, extra: Side | None
+    sides: list[Side],
+    workers: Mapping[str, Worker],
+    work: Workspace,
+    extra: Side | None,
+    head_cfg: Config | None = None,
 ) -> list[RunRecord]:
     """Estimator mode: the sides at once, two processes on the two cores, neither seeing
-    the other's code. ``extra``: the side whose test rows the base is also scored on."""
+    the other's code. ``extra``: the side whose test rows the base is also scored on.
+    ``head_cfg``: the check's (head's) config, which says what drift needs (run.drift);
+    None takes no data summaries."""
+    memo = Layout.current().memo
     share = share_of_cpus(len(sides))
+    specs = {}
     for side in sides:
         spec = train_spec(side, work, extra if side.label == "base" else None)
         if share is not None:
             spec = replace(spec, threads=share, turns=str(work.tmp / "cores.lock"))
+        if head_cfg is not None:
+            spec = drift.ask(spec, side, head_cfg, work.tmp, memo)
+        specs[side.label] = spec
         workers[side.label].start(spec)
     raw = [workers[s.label].result() for s in sides]
+    for side in sides:
+        drift.keep(side, specs[side.label], memo)
     return [answer(r, side=s.label, cfg=s.cfg) for s, r in zip(sides, raw, strict=True)]
 
 
@@ -125,7 +140,11 @@ def run_pair(
         progress(f"training {' and '.join(s.label for s in fresh)}")
     extra = head if test_changed else None
     records: dict[str, RunRecord] = dict(
-        zip([s.label for s in estimators], train(estimators, workers, work, extra), strict=True)
+        zip(
+            [s.label for s in estimators],
+            train(estimators, workers, work, extra, head.cfg),
+            strict=True,
+        )
     )
     records.update(zip([s.label for s in commands], run_commands(commands, work), strict=True))
     for side in fresh:

@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,11 @@ class TrainSpec:
     # ``turns`` a lock file that estimators which use every core take turns on.
     threads: int | None = None
     turns: str | None = None
+    # Data drift (run.drift): summarise the frames of these roles ("train", "test") to
+    # ``{drift_out}-{role}.npz``, unless rows × columns is above ``drift_max_cells``.
+    drift_out: str | None = None
+    drift_roles: list[str] = field(default_factory=list)
+    drift_max_cells: int | None = None
 
 
 # Thread pools that size themselves to every core: OpenMP (HistGradientBoosting, KMeans),
