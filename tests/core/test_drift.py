@@ -127,7 +127,7 @@ def test_top_values_keep_the_most_frequent_and_count_the_rest() -> None:
     counts = {f"v{i}": i + 1 for i in range(driftstats.TOP_K + 5)}
     values, kept, other = driftstats.top_values(counts, sum(counts.values()), 0)
     assert len(values) == driftstats.TOP_K and values[0] == f"v{driftstats.TOP_K + 4}"
-    assert other == sum(range(1, 6))
+    assert other == sum(range(1, 6)) and int(kept[0]) == driftstats.TOP_K + 5
 
 
 def test_a_summary_round_trips_through_its_npz_without_pickles() -> None:
