@@ -17,6 +17,7 @@ from mlgate.core.drift import (
     FeatureDrift,
     checks,
     flag,
+    regated,
     thresholds,
 )
 from mlgate.core.driftstats import Column, Summary
@@ -216,3 +217,15 @@ def test_train_vs_test_is_not_gated_and_unknown_drift_is_skipped() -> None:
     [check] = checks(missing, DriftRule(ks=0.1))
     assert check.passed and check.skipped and "because" in check.message
     assert checks(report(), None) == ()
+
+
+def test_a_saved_reports_drift_is_judged_again_by_another_rule() -> None:
+    saved = report(FeatureDrift("b", "numeric", psi=0.5, ks=0.3)).to_dict()
+    saved["comparisons"][0]["features"][0]["flagged"] = False  # the artifact's claim
+    judged = regated(saved, DriftRule(psi=0.4))
+    [comp] = judged.comparisons
+    assert comp.features[0].flagged and judged.thresholds["psi"] == 0.4
+    [check] = checks(judged, DriftRule(psi=0.4))
+    assert not check.passed
+    with pytest.raises(ValueError):
+        regated({"comparisons": [{"name": "train"}]}, None)

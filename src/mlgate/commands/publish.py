@@ -25,8 +25,9 @@ from typing import Any
 
 from mlgate import git
 from mlgate.core import config as config_mod
+from mlgate.core import drift
 from mlgate.core.config import Config
-from mlgate.core.gate import evaluate
+from mlgate.core.gate import Verdict, evaluate
 from mlgate.core.metrics import MetricDelta, Noise, diff_metrics
 from mlgate.core.results import verdict_fields
 from mlgate.errors import ConfigError, DataError, UsageError
@@ -130,7 +131,12 @@ def regated(report: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
         _with_noise(d, rows, cfg) for d in diff_metrics(base, head, names, direction=cfg.direction)
     ]
     shown = [d for d in deltas if d.name in {r["name"] for r in rows}]
-    return {**report, **verdict_fields(shown, cfg.gate, evaluate(cfg.gate, deltas))}
+    verdict = evaluate(cfg.gate, deltas)
+    found = report.get("drift")
+    judged = None if found is None else drift.regated(found, cfg.drift_rule)
+    verdict = Verdict((*verdict.checks, *drift.checks(judged, cfg.drift_rule)))
+    extra = {} if judged is None else {"drift": judged.to_dict()}
+    return {**report, **extra, **verdict_fields(shown, cfg.gate, verdict)}
 
 
 def _with_noise(row: MetricDelta, rows: list[Mapping[str, Any]], cfg: Config) -> MetricDelta:

@@ -180,6 +180,43 @@ class DriftReport:
         }
 
 
+def comparisons_from(document: Mapping[str, Any]) -> tuple[Comparison, ...]:
+    """The comparisons of a report's ``drift`` (a saved result, ``mlgate publish``);
+    ValueError when one does not have the shape mlgate writes."""
+    found = []
+    try:
+        for doc in document.get("comparisons") or ():
+            rows = doc.get("rows") or (None, None)
+            comp = Comparison(
+                name=doc["name"],
+                reference=str(doc["reference"]),
+                current=str(doc["current"]),
+                reference_path=str(doc.get("reference_path", "")),
+                current_path=str(doc.get("current_path", "")),
+                status=doc["status"],
+                note=str(doc.get("note") or ""),
+            )
+            found.append(comp.with_stats(doc) if comp.status == "computed" else comp)
+            found[-1] = replace(found[-1], rows=(_count(rows[0]), _count(rows[1])))
+    except (KeyError, TypeError, AttributeError, IndexError) as e:
+        raise ValueError(f"not a drift report: {e}") from e
+    return tuple(found)
+
+
+def regated(document: Mapping[str, Any], rule: DriftRule | None) -> DriftReport:
+    """A saved report's drift judged again by ``rule`` (the default branch's): flags and
+    thresholds recomputed from the values, the artifact's own claims about them dropped."""
+    limits = thresholds(rule)
+    comparisons = tuple(
+        replace(c, features=tuple(flag(c.features, limits))) for c in comparisons_from(document)
+    )
+    top = document.get("top")
+    notes = tuple(str(n) for n in document.get("notes") or ())
+    return DriftReport(
+        comparisons, limits, top if isinstance(top, int) else DEFAULT_TOP, rule, notes
+    )
+
+
 def _rule_dict(rule: DriftRule) -> dict[str, Any]:
     return {
         "psi": rule.psi,
