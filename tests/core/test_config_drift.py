@@ -78,3 +78,13 @@ def test_settings_and_rule_are_read() -> None:
 )
 def test_bad_drift_keys_are_located_errors(tail: str, message: str) -> None:
     assert error_of(BASE + tail).startswith(message)
+
+
+def test_a_head_that_changes_its_drift_rule_says_so() -> None:
+    from mlgate.core.diff import gate_changes
+
+    strict = config.load(BASE + "gate:\n  drift: {psi: {max: 0.1}}\n", file="mlgate.yaml")
+    loose = config.load(BASE + "gate:\n  drift: {psi: {max: 0.9}}\n", file="mlgate.yaml")
+    [note] = gate_changes(strict, loose)
+    assert "gate.drift" in note
+    assert gate_changes(strict, strict) == ()
