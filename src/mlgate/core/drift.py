@@ -238,7 +238,7 @@ def flag(
     features: Sequence[FeatureDrift], limits: Mapping[str, float | None]
 ) -> list[FeatureDrift]:
     """``features`` flagged where a statistic is over its limit, most drifted first:
-    flagged ones, then by PSI (then KS, JS) descending, the label and the rest by name."""
+    flagged ones, then by PSI (then KS, JS) descending, then by name."""
     marked = [
         replace(f, flagged=any(_over(f.value(s), limits.get(s)) for s in DRIFT_STATS))
         for f in features
