@@ -66,3 +66,31 @@ def test_drift_off_leaves_no_section(repo: Path, capsys: Any) -> None:
     base_project(repo, classification_config(drift={"enabled": False}), classification_frames())
     _, report = run_json(capsys, "--base", "HEAD", "--head", "HEAD")
     assert report["drift"] is None
+
+
+def test_a_base_run_without_summaries_is_a_missing_comparison_and_a_skipped_rule(
+    repo: Path, capsys: Any
+) -> None:
+    import os
+    import shutil
+
+    train, test = classification_frames(rows=400)
+    cfg = classification_config(gate={"drift": {"psi": {"max": 0.2}}})
+    base_project(repo, cfg, (train, test))
+    run_json(capsys, "--base", "main", "--head", "main")
+    # As if base's run had been cached by an mlgate without drift: no summaries kept.
+    shutil.rmtree(Path(os.environ["MLGATE_CACHE_DIR"]) / "meta" / "drift")
+    git(repo, "checkout", "-q", "-b", "shift")
+    train["f1"] = train["f1"] + 5
+    train.to_csv(repo / "data" / "train.csv", index=False)
+    commit_all(repo, "shift")
+
+    code, report = run_json(capsys)
+
+    assert report["base"]["cached"] and not report["head"]["cached"]
+    [train_drift, within] = report["drift"]["comparisons"]
+    assert train_drift["status"] == "missing" and "--no-cache" in train_drift["note"]
+    assert within["status"] == "computed"  # head's own two files, summarised now
+    [skipped] = [r for r in report["skipped_rules"] if r["metric"] == "drift"]
+    assert "not computed" in skipped["message"]
+    assert code == 0
