@@ -68,9 +68,7 @@ def test_drift_off_leaves_no_section(repo: Path, capsys: Any) -> None:
     assert report["drift"] is None
 
 
-def test_a_base_run_without_summaries_is_a_missing_comparison_and_a_skipped_rule(
-    repo: Path, capsys: Any
-) -> None:
+def test_a_base_run_without_summaries_gets_them_from_heads_worker(repo: Path, capsys: Any) -> None:
     import os
     import shutil
 
@@ -78,8 +76,9 @@ def test_a_base_run_without_summaries_is_a_missing_comparison_and_a_skipped_rule
     cfg = classification_config(gate={"drift": {"psi": {"max": 0.2}}})
     base_project(repo, cfg, (train, test))
     run_json(capsys, "--base", "main", "--head", "main")
-    # As if base's run had been cached by an mlgate without drift: no summaries kept.
-    shutil.rmtree(Path(os.environ["MLGATE_CACHE_DIR"]) / "meta" / "drift")
+    # As if base's run came from a git note, or a cache of an mlgate without drift.
+    drift_memo = Path(os.environ["MLGATE_CACHE_DIR"]) / "meta" / "drift"
+    shutil.rmtree(drift_memo)
     git(repo, "checkout", "-q", "-b", "shift")
     train["f1"] = train["f1"] + 5
     train.to_csv(repo / "data" / "train.csv", index=False)
@@ -87,10 +86,10 @@ def test_a_base_run_without_summaries_is_a_missing_comparison_and_a_skipped_rule
 
     code, report = run_json(capsys)
 
+    assert code == 1  # f1 drifted
     assert report["base"]["cached"] and not report["head"]["cached"]
     [train_drift, within] = report["drift"]["comparisons"]
-    assert train_drift["status"] == "missing" and "--no-cache" in train_drift["note"]
-    assert within["status"] == "computed"  # head's own two files, summarised now
-    [skipped] = [r for r in report["skipped_rules"] if r["metric"] == "drift"]
-    assert "not computed" in skipped["message"]
-    assert code == 0
+    assert train_drift["status"] == "computed" and train_drift["features"][0]["name"] == "f1"
+    assert within["status"] == "computed"
+    # head's train and test, and base's train (base's test is head's: no summary needed)
+    assert len(list((drift_memo / "summary").glob("*.npz"))) == 3

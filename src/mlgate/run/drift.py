@@ -50,18 +50,29 @@ def summarize(spec: TrainSpec, frames: Mapping[str, Any], columns: list[str], ta
         return
     for role in spec.drift_roles:
         frame = frames.get(role)
-        if frame is None:
-            continue
-        base = f"{spec.drift_out}-{role}"
-        cells = len(frame) * len(columns)
-        if spec.drift_max_cells is not None and cells > spec.drift_max_cells:
-            Path(f"{base}.skipped").write_text(json.dumps([len(frame), len(columns)]))
-            continue
+        if frame is not None:
+            _write(spec, f"{spec.drift_out}-{role}", frame, columns, task)
+    for name, (path, repo_path) in spec.drift_extra.items():
+        from mlgate.storage.formats import read_frame  # pandas: the worker has it loaded
+
         try:
-            data = _summary_bytes(frame, columns, spec.target, task == "classification")
-        except Exception:  # an odd column must never fail the training: no summary, a note
+            frame = read_frame(Path(path), repo_path)
+        except Exception:  # an unreadable file costs its comparison only (a note)
             continue
-        Path(f"{base}.npz").write_bytes(data)
+        present = [c for c in columns if c in frame.columns]
+        _write(spec, f"{spec.drift_out}-{name}", frame, present, task)
+
+
+def _write(spec: TrainSpec, base: str, frame: Any, columns: list[str], task: str) -> None:
+    cells = len(frame) * len(columns)
+    if spec.drift_max_cells is not None and cells > spec.drift_max_cells:
+        Path(f"{base}.skipped").write_text(json.dumps([len(frame), len(columns)]))
+        return
+    try:
+        data = _summary_bytes(frame, columns, spec.target, task == "classification")
+    except Exception:  # an odd column must never fail the training: no summary, a note
+        return
+    Path(f"{base}.npz").write_bytes(data)
 
 
 def _summary_bytes(frame: Any, columns: list[str], target: str, label_categorical: bool) -> bytes:
@@ -121,35 +132,71 @@ def wanted(head_cfg: Config) -> bool:
     return head_cfg.drift.enabled or head_cfg.drift_rule is not None
 
 
-def ask(spec: TrainSpec, side: Side, head_cfg: Config, out: Path, memo: Memo) -> TrainSpec:
+def ask(
+    spec: TrainSpec,
+    side: Side,
+    head_cfg: Config,
+    out: Path,
+    memo: Memo,
+    extra: Mapping[str, tuple[Path, str]] | None = None,
+) -> TrainSpec:
     """``spec`` asking its worker for the summaries not known yet. ``head_cfg`` decides
-    (the gate is head's): off, or above ``drift.max_cells`` unless a drift rule asks."""
+    (the gate is head's): off, or above ``drift.max_cells`` unless a drift rule asks.
+    ``extra``: other files for it to read and summarise (``backfill``)."""
     if not wanted(head_cfg):
         return spec
-    roles = []
-    for role in _ROLES:
-        key = summary_key(side, role)
-        if key is None or memo.get(f"drift/summary/{key}.npz") is not None:
-            continue
-        roles.append(role)
-    if not roles:
+    roles = [role for role in _ROLES if _unknown(summary_key(side, role), memo)]
+    if not roles and not extra:
         return spec
     limit = None if head_cfg.drift_rule is not None else head_cfg.drift.max_cells
     return replace(
-        spec, drift_out=str(out / f"{side.label}-drift"), drift_roles=roles, drift_max_cells=limit
+        spec,
+        drift_out=str(out / f"{side.label}-drift"),
+        drift_roles=roles,
+        drift_max_cells=limit,
+        drift_extra={name: [str(path), repo] for name, (path, repo) in (extra or {}).items()},
     )
 
 
-def keep(side: Side, spec: TrainSpec, memo: Memo) -> None:
-    """What the worker wrote, into the memo (a skipped file: its size, for the note)."""
+def _unknown(key: str | None, memo: Memo) -> bool:
+    return key is not None and memo.get(f"drift/summary/{key}.npz") is None
+
+
+def backfill(base: Side | None, head: Side, reused: bool, memo: Memo) -> dict[str, str]:
+    """A base reused from a git note (or a cache of an older mlgate) brings no summary of
+    its data: the roles whose summary is unknown and whose file differs from head's (the
+    same file needs none), by the name head's worker writes it under ("base-train"). Empty
+    when the base trains now (its own worker summarises), or drift is off."""
+    if base is None or not reused or base.cfg.command_mode or not wanted(head.cfg):
+        return {}
+    found = {}
+    for role in _ROLES:
+        mine, theirs = base.data.get(role), head.data.get(role)
+        if mine is None or theirs is None or mine.sha256 == theirs.sha256:
+            continue
+        if _unknown(summary_key(base, role), memo):
+            found[f"base-{role}"] = role
+    return found
+
+
+def keep(side: Side, spec: TrainSpec, memo: Memo, extra: Side | None = None) -> None:
+    """What the worker wrote, into the memo (a skipped file: its size, for the note);
+    ``extra``: the side whose files ``drift_extra`` named (the reused base)."""
     if not spec.drift_out:
         return
-    for role in spec.drift_roles:
-        key = summary_key(side, role)
+    written = [(name, summary_key(side, name)) for name in spec.drift_roles]
+    if extra is not None:
+        prefix = f"{extra.label}-"
+        written += [
+            (name, summary_key(extra, name.removeprefix(prefix)))
+            for name in spec.drift_extra
+            if name.startswith(prefix)
+        ]
+    for name, key in written:
         if key is None:
             continue
         for suffix in (".npz", ".skipped"):
-            path = Path(f"{spec.drift_out}-{role}{suffix}")
+            path = Path(f"{spec.drift_out}-{name}{suffix}")
             try:
                 data = path.read_bytes()
             except OSError:

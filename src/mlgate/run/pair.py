@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mlgate.core.config import Config
 from mlgate.core.record import RunRecord, Scores
+from mlgate.errors import MlgateError
 from mlgate.run import command, drift, runcache
 from mlgate.run.sides import Side
 from mlgate.run.specs import rescore_spec, scorable, train_spec
@@ -49,11 +50,13 @@ def train(
     work: Workspace,
     extra: Side | None,
     head_cfg: Config | None = None,
+    backfill: tuple[Side, dict[str, str]] | None = None,
 ) -> list[RunRecord]:
     """Estimator mode: the sides at once, two processes on the two cores, neither seeing
     the other's code. ``extra``: the side whose test rows the base is also scored on.
     ``head_cfg``: the check's (head's) config, which says what drift needs (run.drift);
-    None takes no data summaries."""
+    None takes no data summaries. ``backfill``: a reused side and the roles of its data
+    head's worker also summarises (run.drift.backfill)."""
     memo = Layout.current().memo
     share = share_of_cpus(len(sides))
     specs = {}
@@ -62,12 +65,15 @@ def train(
         if share is not None:
             spec = replace(spec, threads=share, turns=str(work.tmp / "cores.lock"))
         if head_cfg is not None:
-            spec = drift.ask(spec, side, head_cfg, work.tmp, memo)
+            more = None
+            if backfill is not None and side.label == "head":
+                more = _backfill_files(*backfill, work)
+            spec = drift.ask(spec, side, head_cfg, work.tmp, memo, more)
         specs[side.label] = spec
         workers[side.label].start(spec)
     raw = [workers[s.label].result() for s in sides]
     for side in sides:
-        drift.keep(side, specs[side.label], memo)
+        drift.keep(side, specs[side.label], memo, backfill[0] if backfill else None)
     return [answer(r, side=s.label, cfg=s.cfg) for s, r in zip(sides, raw, strict=True)]
 
 
@@ -142,7 +148,7 @@ def run_pair(
     records: dict[str, RunRecord] = dict(
         zip(
             [s.label for s in estimators],
-            train(estimators, workers, work, extra, head.cfg),
+            train(estimators, workers, work, extra, head.cfg, _backfill(base, head, fresh)),
             strict=True,
         )
     )
@@ -160,6 +166,31 @@ def run_pair(
         if mine is not None:
             records["head"] = replace(records["head"], candidate=mine)
     return PairRun(records, test_changed)
+
+
+def _backfill(
+    base: Side | None, head: Side, fresh: list[Side]
+) -> tuple[Side, dict[str, str]] | None:
+    """A reused base whose data summaries are unknown, and head trains now: head's worker
+    summarises base's files too (drift needs them; fetched if need be)."""
+    if base is None or head not in fresh or head.cfg.command_mode:
+        return None
+    roles = drift.backfill(base, head, base not in fresh, Layout.current().memo)
+    return (base, roles) if roles else None
+
+
+def _backfill_files(
+    other: Side, roles: dict[str, str], work: Workspace
+) -> dict[str, tuple[Path, str]]:
+    """The reused side's files to summarise: those whose bytes can be had (one that cannot
+    only loses its comparison, which then says its summary is missing)."""
+    found = {}
+    for name, role in roles.items():
+        try:
+            found[name] = (work.data(other, role), other.data[role].path)
+        except MlgateError:
+            continue
+    return found
 
 
 def _store(side: Side, record: RunRecord) -> None:

@@ -64,6 +64,9 @@ class TrainSpec:
     drift_out: str | None = None
     drift_roles: list[str] = field(default_factory=list)
     drift_max_cells: int | None = None
+    # ... and of other data files the worker reads only for that (a reused base's, whose
+    # summary is unknown): name ("base-train") -> [path, repo path for its format].
+    drift_extra: dict[str, list[str]] = field(default_factory=dict)
 
 
 # Thread pools that size themselves to every core: OpenMP (HistGradientBoosting, KMeans),
