@@ -11,8 +11,10 @@ Parent side: ``ask`` adds to a side's TrainSpec the files whose summary is not k
 what decides the summary (target, features, task); ``for_check`` builds the report. A
 comparison of two files with the same sha256 is zero drift and computes nothing; a
 computed one is remembered by its two summaries' keys, so a warm check reads JSON and
-imports no numpy. A side reused from a git note, or from a run cached by an older mlgate,
-brings no summary: that comparison is "missing", with a note.
+imports no numpy. A base reused without summaries (a run shared as a git note, or cached
+by an older mlgate) gets them from head's worker, which then also reads base's files that
+differ from head's (``backfill``, ``TrainSpec.drift_extra``); a comparison still without
+one is "missing", with a note.
 """
 
 from __future__ import annotations
