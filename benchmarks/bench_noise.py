@@ -12,7 +12,10 @@ and what does the paired bootstrap cost?
    each; plus the bootstrap alone, in this process, on the two saved prediction files.
 
 Run it with the project's interpreter: ``.venv/bin/python benchmarks/bench_noise.py
-[--runs N] [--cost-runs N] [--skip-cost] [--keep]``.
+[--runs N] [--cost-runs N] [--skip-cost] [--keep] [--repeats N]``. With ``--repeats 3``
+the forest has ``model.repeats: 3``: each side's mean over seeds 0, 1, 2 (the same on
+both sides of a comment-only change), the gate on Welch's interval widened by the
+bootstrap's.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ model:
   task: classification
   estimator: forest.model:make
   params: {{max_depth: 8, n_estimators: {trees}}}
+  repeats: {repeats}
 data: {{train: data/train.csv, test: data/test.csv, target: label}}
 metrics: [accuracy, f1_macro, roc_auc]
 gate:
@@ -63,7 +67,9 @@ def _git(repo: Path, *args: str) -> str:
     return done.stdout.strip()
 
 
-def build(repo: Path, *, train: int, test: int, trees: int, confidence: str = "0.95") -> None:
+def build(
+    repo: Path, *, train: int, test: int, trees: int, confidence: str = "0.95", repeats: int = 1
+) -> None:
     """main: the forest at max_depth 8; data from make_classification (seeded)."""
     import pandas as pd
     from sklearn.datasets import make_classification
@@ -79,7 +85,9 @@ def build(repo: Path, *, train: int, test: int, trees: int, confidence: str = "0
     frame.iloc[train:].to_csv(repo / "data" / "test.csv", index=False)
     (repo / "forest" / "__init__.py").write_text("")
     (repo / "forest" / "model.py").write_text(MODEL_CODE)
-    (repo / "mlgate.yaml").write_text(CONFIG.format(trees=trees, confidence=confidence))
+    (repo / "mlgate.yaml").write_text(
+        CONFIG.format(trees=trees, confidence=confidence, repeats=repeats)
+    )
     _git(repo, "init", "-q", "-b", "main")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "an unseeded forest")
@@ -108,16 +116,17 @@ def _change(row: dict[str, Any]) -> str:
     return f"{row['delta']:+.4f} ± {(interval['high'] - interval['low']) / 2:.3f}"
 
 
-def proof(work: Path, runs: int) -> None:
+def proof(work: Path, runs: int, repeats: int) -> None:
     repo, cache = work / "forest", work / "cache"
     repo.mkdir()
-    build(repo, train=1500, test=500, trees=100)
+    build(repo, train=1500, test=500, trees=100, repeats=repeats)
     _git(repo, "checkout", "-q", "-b", "comment")
     model = repo / "forest" / "model.py"
     model.write_text(model.read_text() + "# a comment, nothing else\n")
     _git(repo, "commit", "-q", "-am", "a comment")
     print(f"\n1. The unseeded forest: 1,500 train rows, 500 test rows, {runs} runs each")
-    print("   gate: accuracy and f1_macro {max_regression: 0.01}, confidence 0.95\n")
+    print("   gate: accuracy and f1_macro {max_regression: 0.01}, confidence 0.95", end="")
+    print(f"; model.repeats: {repeats}\n" if repeats > 1 else "\n")
     header = f"{'change':<16} {'run':>3}  {'base acc':>8}  {'head acc':>8}  {'Δ accuracy':>16}"
     header += f"  {'noise':<13} {'point rule':<10} {'gate':<4}"
     print(header)
@@ -211,11 +220,12 @@ def main() -> None:
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--skip-proof", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--repeats", type=int, default=1, help="model.repeats of the forest")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="mlgate-bench-noise-"))
     try:
         if not args.skip_proof:
-            proof(work, args.runs)
+            proof(work, args.runs, args.repeats)
         if not args.skip_cost:
             cost(work, args.cost_runs)
     finally:

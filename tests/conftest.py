@@ -7,6 +7,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,19 @@ def repo(tmp_path: Path) -> Iterator[Path]:
         yield path
     finally:
         os.chdir(old)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless chromium with the pinned mermaid (tests/browser.py): one per pytest worker;
+    skips, saying what is missing, where the browser cannot run."""
+    import browser as browser_mod  # the browser helpers only for the tests that use them
+
+    reason = browser_mod.unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    started = browser_mod.Browser()
+    try:
+        yield started
+    finally:
+        started.close()

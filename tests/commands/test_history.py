@@ -280,6 +280,8 @@ def test_text_is_an_aligned_table(repo: Path) -> None:
         "v1       2024-05-01 10:00 UTC  1a2b3c4 #12    0.9123\n"
         "v2       2024-05-02 09:30 UTC  5e6f7a8        0.9000\n"
         "v3       2024-05-03 00:00 UTC  1a2b3c4        0.9123  rollback of v1\n"
+        "\n"
+        "accuracy v1..v3: █▁█ (0.9000 to 0.9123)\n"
     )
 
 
@@ -294,7 +296,12 @@ def chart_series(block: str) -> tuple[list[str], list[float], float, float]:
     y_axis = re.search(r'^ *y-axis "[^"]*" (-?[\d.]+) --> (-?[\d.]+)$', block, re.M)
     assert labels and values and y_axis, block
     numbers = [float(x) for x in values[1].split(", ")]
-    return labels[1].split(", "), numbers, float(y_axis[1]), float(y_axis[2])
+    return (
+        [x.strip('"') for x in labels[1].split(", ")],
+        numbers,
+        float(y_axis[1]),
+        float(y_axis[2]),
+    )
 
 
 def test_markdown_is_a_gfm_table_and_a_mermaid_chart(repo: Path) -> None:
@@ -396,6 +403,24 @@ def test_untrusted_tag_contents_are_escaped(repo: Path) -> None:
 
     text = render_history(versions, "churn", "text")
     assert "\x1b" not in text and len(text.splitlines()) == 4
+
+
+def test_the_text_sparkline_leaves_a_gap_for_a_missing_value() -> None:
+    versions = [
+        version(1, metrics={"rmse": 1.0}),
+        version(2, metrics={"rmse": float("nan")}),
+        version(3, metrics={"rmse": 3.0}),
+        version(4, metrics={"rmse": 2.0}),
+    ]
+    text = render_history(versions, "churn", "text")
+    assert text.endswith("\nrmse v1..v4: ▁ █▅ (1.0000 to 3.0000)\n")
+
+
+def test_the_text_sparkline_shows_the_last_60_versions() -> None:
+    text = render_history([version(n) for n in range(1, 76)], "churn", "text")
+    last = text.splitlines()[-1]
+    assert last.startswith("rmse v16..v75: ▁") and last.endswith("█ (116.0000 to 175.0000)")
+    assert len(last.split(": ", 1)[1].split(" ")[0]) == 60
 
 
 def test_an_unreadable_time_is_shown_escaped() -> None:

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -98,6 +99,8 @@ def test_worse_candidate_is_refused_and_nothing_is_written(
     assert code == 1
     assert "mlgate: churn was not promoted (nothing was written):" in out
     assert "accuracy dropped by" in out and "(production v1 " in out and "→ candidate " in out
+    # The headline metric across production versions, the refused candidate last.
+    assert re.search(r"^accuracy v1\.\.head: █▁ \(0\.\d{4} to 0\.\d{4}\)$", out, re.M), out
     after = (
         git(origin, "rev-parse", "production"),
         tags(origin),
@@ -114,6 +117,7 @@ def test_better_candidate_becomes_v2_replacing_v1(repo: Path, origin: Path, caps
     head = commit_all(repo, "C 0.8")
     code, out, err = cli(capsys, "promote")
     assert code == 0, err
+    assert re.search(r"^accuracy v1\.\.v2: (▁█|█▁|▄▄) \(", out, re.M), out
     v2 = lineage(origin)
     assert (v2["version"], v2["replaced_version"], v2["source_commit"]) == (2, 1, head)
     assert v2["champion_metrics"]["accuracy"] == pytest.approx(v1["metrics"]["accuracy"])
@@ -330,6 +334,29 @@ def test_ci_push_to_the_default_branch_promotes(
     assert (tmp_path / "summary.md").read_text().startswith("# churn v1")
     assert tags(origin) == ["churn@v1"]
     assert lineage(origin)["pull_request"] == 7  # read from GitHub's merge commit message
+
+
+def test_ci_job_summary_charts_the_versions_with_a_refused_candidate_last(
+    repo: Path, origin: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli(capsys, "promote")[0] == 0
+    set_params(repo, C=0.0001)
+    commit_all(repo, "Merge pull request #8 from octo/over-regularize")
+    push = json.loads((FIXTURES / "events" / "github-push-new-branch.json").read_text())
+    push["ref"] = "refs/heads/main"
+    push["repository"]["default_branch"] = "main"
+    push["after"] = git(repo, "rev-parse", "HEAD")
+    env = github_env(tmp_path, push)
+    env["GITHUB_EVENT_NAME"] = "push"
+    use_env(monkeypatch, env)
+    code, out, _ = cli(capsys, "ci")
+    assert code == 1
+    assert re.search(r"^accuracy v1\.\.head: █▁ \(", out, re.M), out
+    summary = (tmp_path / "summary.md").read_text()
+    assert summary.startswith("### mlgate: churn was not promoted")
+    assert "### accuracy over production versions" in summary
+    [block] = re.findall(r"^```mermaid\n(.*?)^```$", summary, flags=re.S | re.M)
+    assert '    x-axis ["v1", "head"]' in block
 
 
 def test_ci_merged_pull_request_promotes_with_its_number(

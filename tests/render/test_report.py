@@ -21,6 +21,7 @@ from cmarkgfm.cmark import Options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from browser import assert_safe_xychart, mermaid_blocks
 from mlgate.core import units
 from mlgate.core.gate import Rule, evaluate
 from mlgate.core.metrics import diff_metrics
@@ -209,7 +210,7 @@ def test_passing_report_layout() -> None:
     md = render(passing(), "markdown")
     lines = md.splitlines()
     assert lines[0] == "<!-- mlgate:report model=churn -->"
-    assert lines[1] == "### ✅ mlgate: churn passes the gate — accuracy 0.8512 → 0.8634"
+    assert lines[1] == "### ✅ mlgate: churn passes the gate — accuracy 0.8512 → 0.8634 (+0.0122)"
     page = to_html(md)
     metrics = table_with(page, "metric")
     assert metrics[0] == ["metric", "base", "head", "Δ", "Δ%", "rule", "result"]
@@ -230,7 +231,7 @@ def test_passing_report_layout() -> None:
 def test_failing_report_spells_out_each_failed_rule() -> None:
     md = render(failing(), "markdown")
     assert md.splitlines()[1] == (
-        "### ❌ mlgate: churn fails the gate (2 rules) — accuracy 0.9000 → 0.8400"
+        "### ❌ mlgate: churn fails the gate (2 rules) — accuracy 0.9000 → 0.8400 (-0.0600)"
     )
     page = to_html(md)
     assert "<li>❌ accuracy 0.84 is below the minimum 0.85</li>" in page
@@ -395,7 +396,10 @@ def injected(payload: str) -> CheckResult:
 
 
 def assert_inert(md: str) -> None:
-    page = to_html(md)
+    # The charts are code blocks of mlgate's own, labels in a safe charset.
+    for block in mermaid_blocks(md):
+        assert_safe_xychart(block)
+    page = re.sub(r'<pre lang="mermaid"><code>.*?</code></pre>', "", to_html(md), flags=re.S)
     assert "<img" not in page
     assert "<script" not in page
     assert "<strong>bold" not in page
@@ -698,7 +702,10 @@ def test_text_without_color_has_no_escapes() -> None:
     text = render(failing(), "text")
     assert "\x1b" not in text
     lines = text.splitlines()
-    assert lines[0] == "FAIL mlgate: churn fails the gate (2 rules) — accuracy 0.9000 → 0.8400"
+    assert (
+        lines[0]
+        == "FAIL mlgate: churn fails the gate (2 rules) — accuracy 0.9000 → 0.8400 (-0.0600)"
+    )
     assert "  ✗ accuracy 0.84 is below the minimum 0.85" in lines
     assert "<" not in text
 

@@ -147,7 +147,7 @@ def test_the_code_files_that_changed_are_listed_capped_and_escaped(  # type: ign
     jsonschema.Draft202012Validator(schema).validate(report)
 
     markdown = cli(capsys, "check", "--format", "markdown")[1]
-    assert "#### Code (14 files changed)" in markdown
+    assert "<details><summary>Code (14 files changed)</summary>" in markdown  # folded: > 5 files
     assert "- README.md (removed)" in markdown
     assert "- lib/@\u200bteam\\_\\*bold\\*.py (added)" in markdown
     assert "- … and 4 more" in markdown and "lib/m10.py" not in markdown

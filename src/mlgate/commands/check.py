@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 
 from mlgate import git
 from mlgate.core import config as config_mod
+from mlgate.core import repeats
 from mlgate.core.diff import code_diff, data_diff, gate_changes, params_diff
 from mlgate.core.drift import checks as drift_checks
 from mlgate.core.gate import Verdict, evaluate
@@ -179,10 +180,14 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
     command_mode = any(s.cfg.command_mode for s in sides)
     pair = noise.for_check(ran.records, ran.test_changed, compared.kind, command_mode)
     rows, noise_notes = noise.attach(rows, pair, cfg, layout.memo)
+    base_repeats, head_repeats = _repeat_values(ran, compared, head)
+    levels = {n: cfg.confidence_for(n) for n in names if n not in RUNTIME_METRICS}
+    rows = repeats.attach(rows, base_repeats, head_repeats, levels)
     drifted = drift.for_check(base, head, layout.memo)
     verdict = evaluate(cfg.gate, rows)
     verdict = Verdict((*verdict.checks, *drift_checks(drifted, cfg.drift_rule)))
     notes_ = [*gate_changes(base.cfg if base else None, cfg), *verdict.noise_notes, *noise_notes]
+    notes_ += _training_noise(sides, ran.records)
     if head_res.dirty:
         shown = ", ".join(head_res.dirty[:5]) + (" …" if len(head_res.dirty) > 5 else "")
         notes_.insert(
@@ -211,6 +216,50 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         interpreter=interpreter() if cfg.command_mode else None,
         drift=drifted,
     )
+
+
+def _repeat_values(
+    ran: PairRun, compared: _Compared, head: Side
+) -> tuple[dict[str, tuple[float, ...]], dict[str, tuple[float, ...]]]:
+    """Each side's per-repeat values of the compared figures: the base's on head's rows
+    where those are compared; none where mlgate scored a command's model once."""
+    base = ran.records.get("base")
+    head_values = dict(ran.records["head"].repeats)
+    if base is None:
+        return {}, head_values
+    base_values = dict(base.repeats)
+    if compared.on_head is not None and base.same_data is not None:
+        for name in compared.same:
+            base_values[name] = base.same_data.repeats.get(name, ())
+            if head.cfg.command_mode:
+                head_values.pop(name, None)
+    return base_values, head_values
+
+
+def _training_noise(sides: list[Side], records: dict[str, RunRecord]) -> list[str]:
+    """Notes on what varies between runs: random_state left unset (unless model.repeats
+    seeds it), and repeats that were not needed (every random_state set)."""
+    found: list[str] = []
+    for side in sides:
+        record, count = records[side.label], side.cfg.model.repeats
+        name = side.cfg.model.kind.rpartition(".")[2].rpartition(":")[2]
+        if record.unseeded and count == 1:
+            params = ", ".join(record.unseeded)
+            line = (
+                f"{name} leaves {params} unset: results vary between runs; "
+                "set random_state or model.repeats"
+            )
+        elif count > 1 and not record.repeats and not side.cfg.command_mode:
+            line = (
+                f"model.repeats is {count}, but {name} has no random_state left unset: "
+                "repeats would give the same figures, so it was trained once"
+            )
+        else:
+            continue
+        found.append(f"{side.label}: {line}")
+    if len(found) == 2 and found[0].partition(": ")[2] == found[1].partition(": ")[2]:
+        return [f"base and head: {found[0].partition(': ')[2]}"]
+    return found
 
 
 def _code_diff(base: Side | None, head: Side) -> tuple[CodeChange, ...] | None:

@@ -29,6 +29,7 @@ from mlgate.forge.actions import append_summary, escape_data, escape_property, w
 from mlgate.forge.env import Change, Promotion, detect, make_forge
 from mlgate.forge.poster import Poster, server_limit
 from mlgate.interop.mlflow import log_check, log_promotion
+from mlgate.render.history import outcome_trend
 from mlgate.render.markup import md_escape
 from mlgate.render.report import marker, render, status_description
 from mlgate.run import notes, signatures
@@ -205,12 +206,15 @@ def _promote(
     cfg = config_mod.load_at(files, git.config_path(cwd, config_path), memo=Layout.current().memo)
     pinned = None if cfg is None else cfg.notes_key
     lines = summary_lines(outcome) + _share(git.root(repo), commit, outcome, environ, pinned)
+    lines += [trend] if (trend := outcome_trend(outcome, "text")) else []
     github = environ.get("GITHUB_ACTIONS") == "true"
     if github and environ.get("GITHUB_STEP_SUMMARY"):
         refusal = "\n".join(f"- {md_escape(r)}" for r in outcome.reasons)
         heading = f"### mlgate: {md_escape(outcome.model)} was not promoted"
         held = md_escape(outcome.comparison_note)  # what the candidate was compared with
         summary = outcome.card or f"{heading}\n\n{held}\n\n{refusal}\n"
+        if trend := outcome_trend(outcome, "markdown"):
+            summary = f"{summary.rstrip()}\n\n{trend}"
         append_summary(environ["GITHUB_STEP_SUMMARY"], summary)
     if github and environ.get("GITHUB_OUTPUT"):
         promoted = outcome.commit is not None

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlgate import git
+from mlgate.commands.history import list_versions
 from mlgate.core import config as config_mod
-from mlgate.core import production
+from mlgate.core import production, repeats
 from mlgate.core.gate import evaluate
 from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.production import Lineage
@@ -30,6 +31,7 @@ from mlgate.core.record import RunRecord, Scores, Smoke
 from mlgate.core.results import Outcome
 from mlgate.errors import DataError, GitError, UsageError
 from mlgate.render.card import render_card
+from mlgate.render.history import CHART_POINTS, chart_metric
 from mlgate.run import noise, runcache
 from mlgate.run.pair import run_commands
 from mlgate.run.sides import Side, describe_side, side_result
@@ -203,7 +205,7 @@ def promote(
             document = side_result(side, candidate).document(cfg.model.name, cfg.raw, side.digest)
             outcome = replace(outcome, notes=reused + outcome.notes, run=document)
             if not outcome.promoted or dry_run:
-                return outcome
+                return _with_trend(root, cfg, outcome)
             lineage = _lineage(cfg, side, state, candidate, scored, pull_request)
             written = _write(
                 root,
@@ -216,12 +218,33 @@ def promote(
             )
             if written is not None:
                 kept_local = remote is not None and not push
-                return replace(outcome, **written, attempts=attempt, kept_local=kept_local)
+                promoted = replace(outcome, **written, attempts=attempt, kept_local=kept_local)
+                return _with_trend(root, cfg, promoted)
         _restore(root, remote, cfg)
         raise GitError(
             f"could not promote {cfg.model.name} after {MAX_ATTEMPTS} attempts: the production "
             "branch kept moving; nothing was written, run it again"
         )
+
+
+def _with_trend(root: Path, cfg: config_mod.Config, outcome: Outcome) -> Outcome:
+    """``outcome`` with the headline metric across the production versions (its tags, one
+    git call) and, when the candidate did not become a version (refused, a dry run), the
+    candidate last as "head"; a rollback adds no point of its own. Tags mlgate cannot read
+    leave the outcome without a chart: what was done stands, and must be reported."""
+    try:
+        versions = list_versions(root, cfg.model.name, tag_template=cfg.promote.tag)
+    except GitError:
+        return outcome
+    metric = outcome.rows[0].name if outcome.rows else chart_metric(versions)
+    if metric is None:
+        return outcome
+    candidate = outcome.commit is None and outcome.rollback_of is None and bool(outcome.rows)
+    shown = versions[-(CHART_POINTS - candidate) :]
+    points = [(f"v{v.version}", v.metrics.get(metric)) for v in shown]
+    if candidate:
+        points.append(("head", outcome.rows[0].head))
+    return replace(outcome, trend_metric=metric, trend=tuple(points))
 
 
 def _ask(work: Workspace, spec: TrainSpec, side: Side, *, strict: bool = True) -> RunRecord:
@@ -323,6 +346,12 @@ def _decide(
     recorded = "the production model's figures are the ones recorded at its promotion"
     pair = noise.for_promotion(scored, candidate) if held.kind == "same-data" else recorded
     rows, noise_notes = noise.attach(rows, pair, cfg, Layout.current().memo)
+    # model.repeats: the candidate's spread against the champion, one given model (no
+    # training noise of its own); a command's model scored by mlgate is repeat 0's alone.
+    rescored = measured if cfg.command_mode else frozenset()
+    spread = {m: v for m, v in candidate.repeats.items() if m not in rescored}
+    levels = {n: cfg.confidence_for(n) for n in names}
+    rows = repeats.attach(rows, {}, spread, levels, fixed_base=True)
     champion = f"production v{state.champion.version}" if state.champion else "production"
     verdict = evaluate(cfg.gate, rows, labels=(champion, "candidate"))
     notes = (*verdict.noise_notes, *noise_notes)
@@ -594,11 +623,11 @@ def rollback(
                 notes=forgotten,
             )
             if dry_run:
-                return outcome
+                return _with_trend(root, cfg, outcome)
             written = _write(root, remote, push, cfg, state, lineage, files)
             if written is not None:
                 kept_local = remote is not None and not push
-                return replace(outcome, **written, kept_local=kept_local)
+                return _with_trend(root, cfg, replace(outcome, **written, kept_local=kept_local))
         _restore(root, remote, cfg)
         raise GitError(f"could not roll back after {MAX_ATTEMPTS} attempts; run it again")
 

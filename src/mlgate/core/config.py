@@ -86,6 +86,7 @@ class ModelSpec:
     params: dict[str, Any]
     deps: tuple[str, ...] = ()  # globs relative to the config's directory (run-cache inputs)
     train: CommandSpec | None = None
+    repeats: int = 1  # each side trained this many times (core.repeats)
 
     @property
     def kind(self) -> str:
@@ -548,6 +549,7 @@ def _build(
             params=copy.deepcopy(model.get("params", {})),
             deps=tuple(model.get("deps", ())),
             train=_command(model["train"], base) if "train" in model else None,
+            repeats=int(model.get("repeats", 1)),
         ),
         data=DataSpec(
             train=path(section.get("train")),

@@ -81,10 +81,12 @@ def show(value: Any) -> str:
 def _explain(err: ValidationError) -> list[tuple[KeyPath, str]]:
     """Turn one jsonschema error into (key path, human message) pairs."""
     path: KeyPath = tuple(err.absolute_path)
+    hint = err.schema.get("x-expected") if isinstance(err.schema, dict) else None
+    if hint and err.validator in ("minimum", "maximum"):  # a range: say both ends
+        return [(path, f"expected {hint}, got {show(err.instance)}")]
     handler = _EXPLAIN.get(str(err.validator))
     if handler is not None:
         return handler(err, path)
-    hint = err.schema.get("x-expected") if isinstance(err.schema, dict) else None
     if hint:  # pattern, maxLength, minProperties: the schema says what it wants
         return [(path, f"expected {hint}, got {show(err.instance)}")]
     return [(path, err.message)]

@@ -9,7 +9,9 @@ reported as skipped.
 Noise-aware: when a row carries the bootstrap interval of its change, a regression rule
 fails only when the worsening exceeds its tolerance **and** the interval excludes zero on
 the worse side (the drop is distinguishable from noise). Without an interval, the point
-comparison decides. ``min``/``max`` are always point rules.
+comparison decides. Under ``model.repeats`` the interval is Welch's t-interval for the
+change of the means, widened by the bootstrap's (core.repeats): the gate then compares the
+two sides' distributions. ``min``/``max`` are always point rules (on the mean).
 """
 
 from __future__ import annotations
@@ -115,8 +117,11 @@ def _noise_verdict(row: MetricDelta, kind: RuleKind, limit: float, ok: bool, msg
     reach = (worse_side[1] - row.worsening) * scale
     if reach > limit + EPSILON:
         what = "drop" if row.direction == "higher" else "rise"
+        who = f"the {noise.rows:,} test rows" if noise.rows else ""
+        if noise.repeats:
+            who += f"{' and ' if who else ''}{noise.repeats} repeats"
         lines.append(
-            f"{row.name}: the {noise.rows:,} test rows cannot detect a {what} of {limit:g}{unit} "
+            f"{row.name}: {who} cannot detect a {what} of {limit:g}{unit} "
             f"at {level} (noise ± {_fmt(reach)}{unit})"
         )
     beyond = worse_side[0] > 0

@@ -48,8 +48,9 @@ class Noise:
     low: float
     high: float
     confidence: float  # e.g. 0.95
-    resamples: int
+    resamples: int  # 0: no bootstrap (training noise only)
     rows: int  # test rows the interval speaks for
+    repeats: int = 0  # > 0: widened by the spread of this many training repeats (core.repeats)
 
     @property
     def half_width(self) -> float:
@@ -66,6 +67,7 @@ class Noise:
             "confidence": self.confidence,
             "resamples": self.resamples,
             "rows": self.rows,
+            **({"repeats": self.repeats} if self.repeats else {}),
         }
 
     @classmethod
@@ -76,20 +78,46 @@ class Noise:
             float(doc["confidence"]),
             int(doc["resamples"]),
             int(doc["rows"]),
+            int(doc.get("repeats", 0)),
         )
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One metric's values over a side's repeats."""
+
+    values: tuple[float, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float:
+        return math.fsum(self.values) / len(self.values)
+
+    @property
+    def std(self) -> float:
+        """The sample standard deviation (n - 1); 0 for a single value."""
+        if len(self.values) < 2:
+            return 0.0
+        mean = self.mean
+        return math.sqrt(math.fsum((v - mean) ** 2 for v in self.values) / (len(self.values) - 1))
 
 
 @dataclass(frozen=True)
 class MetricDelta:
     """One metric, base against head. ``better`` is None when unchanged or not comparable.
     ``noise``: the bootstrap interval of the change, when both models' predictions on the
-    same rows were at hand."""
+    same rows were at hand (widened by training noise under ``model.repeats``)."""
 
     name: str
     base: float | None
     head: float | None
     direction: Direction
     noise: Noise | None = None
+    # ``model.repeats``: the base's (None: no baseline) and the head's values per repeat.
+    spread: tuple[Spread | None, Spread] | None = None
 
     @property
     def delta(self) -> float | None:

@@ -22,6 +22,7 @@ class Scores:
     error: str | None = None
     untrusted: bool = False
     predictions: str | None = None  # the worker's file of what the metrics came from
+    repeats: dict[str, tuple[float, ...]] = field(default_factory=dict)  # metric -> per repeat
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> Scores:
@@ -31,12 +32,15 @@ class Scores:
             error=_text(doc.get("error")),
             untrusted=bool(doc.get("untrusted", False)),
             predictions=_text(doc.get("predictions")),
+            repeats=_series(doc.get("repeats") or {}),
         )
 
     def to_dict(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
         if self.metrics is not None:
             found["metrics"] = dict(self.metrics)
+        if self.repeats:
+            found["repeats"] = {k: list(v) for k, v in self.repeats.items()}
         if self.error is not None:
             found["error"] = self.error
         if self.untrusted:
@@ -90,6 +94,10 @@ class RunRecord:
     # the file is now (never persisted) and, for a run-cache entry, its sha256.
     predictions: str | None = None
     predictions_sha256: str | None = None
+    # ``model.repeats``: each metric's value per repeat (``metrics`` holds their means),
+    # and the estimator params left unseeded (random_state None: results vary between runs).
+    repeats: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    unseeded: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> RunRecord:
@@ -118,6 +126,8 @@ class RunRecord:
                 log=str(doc.get("log") or ""),
                 predictions=_text(doc.get("predictions")),
                 predictions_sha256=_text(doc.get("predictions_sha256")),
+                repeats=_series(doc.get("repeats") or {}),
+                unseeded=tuple(str(p) for p in doc.get("unseeded") or ()),
             )
         except (TypeError, AttributeError) as e:
             raise ValueError(f"not a run record: {e}") from e
@@ -145,6 +155,10 @@ class RunRecord:
             found["smoke"] = self.smoke.to_dict()
         if self.predictions_sha256 is not None:
             found["predictions_sha256"] = self.predictions_sha256
+        if self.repeats:
+            found["repeats"] = {k: list(v) for k, v in self.repeats.items()}
+        if self.unseeded:
+            found["unseeded"] = list(self.unseeded)
         return found
 
     def reused(self) -> RunRecord:
@@ -183,4 +197,14 @@ def _numbers(values: Mapping[str, Any], what: str) -> dict[str, float]:
         if number is None:
             raise ValueError(f"{what}.{name}: expected a number, got null")
         found[str(name)] = number
+    return found
+
+
+def _series(values: Mapping[str, Any]) -> dict[str, tuple[float, ...]]:
+    found = {}
+    for name, series in values.items():
+        if not isinstance(series, (list, tuple)):
+            raise ValueError(f"repeats.{name}: expected a list of numbers, got {series!r}")
+        numbered = {str(i): value for i, value in enumerate(series)}
+        found[str(name)] = tuple(_numbers(numbered, f"repeats.{name}").values())
     return found

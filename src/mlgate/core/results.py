@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from mlgate.core.drift import DriftReport
 from mlgate.core.gate import Rule, RuleCheck, Verdict
-from mlgate.core.metrics import MetricDelta
+from mlgate.core.metrics import MetricDelta, Spread
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,8 @@ class SideResult:
     versions: dict[str, str] = field(default_factory=dict)
     record_path: str | None = None
     digest: str | None = None  # the run-cache key of its inputs (in its run record)
+    repeats: dict[str, tuple[float, ...]] = field(default_factory=dict)  # model.repeats
+    unseeded: tuple[str, ...] = ()  # estimator params left random (random_state None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +150,8 @@ class SideResult:
             "duration_seconds": self.duration_seconds,
             "versions": self.versions,
             "record_path": self.record_path,
+            "repeats": {k: list(v) for k, v in self.repeats.items()},
+            "unseeded": list(self.unseeded),
         }
 
     def document(self, model: str, config: dict[str, Any], digest: str | None) -> dict[str, Any]:
@@ -269,6 +273,7 @@ def verdict_fields(
             "passed": None if not active else all(c.passed for c in active),
             "interval": None if r.noise is None else r.noise.to_dict(),
             "noise": r.noise_label,
+            "spread": _spread(r),
         }
 
     def check(c: RuleCheck) -> dict[str, Any]:
@@ -280,6 +285,16 @@ def verdict_fields(
         "failed_rules": [check(c) for c in verdict.failed],
         "skipped_rules": [check(c) for c in verdict.checks if c.skipped],
     }
+
+
+def _spread(row: MetricDelta) -> dict[str, Any] | None:
+    if row.spread is None:
+        return None
+
+    def side(found: Spread | None) -> dict[str, Any] | None:
+        return None if found is None else {"mean": found.mean, "std": found.std, "n": found.n}
+
+    return {"base": side(row.spread[0]), "head": side(row.spread[1])}
 
 
 @dataclass(frozen=True)
@@ -309,6 +324,10 @@ class Outcome:
     rollback_of: int | None = None  # a rollback: the version made current again
     # Committed, but deliberately not pushed to the remote (``--no-push``).
     kept_local: bool = False
+    # The headline metric across production versions, oldest first, ending with the
+    # candidate: (label, value) pairs such as ("v3", 0.91), ("head", 0.93); for the charts.
+    trend_metric: str | None = None
+    trend: tuple[tuple[str, float | None], ...] = ()
 
 
 def summary_lines(outcome: Outcome) -> list[str]:

@@ -9,10 +9,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import timezone
-from decimal import Decimal
 from typing import Any, Literal
 
 from mlgate.core import production
+from mlgate.core.results import Outcome
+from mlgate.render import charts
 from mlgate.render.markup import fmt_metric, md_escape, plain, text_columns
 
 Format = Literal["text", "markdown", "json"]
@@ -82,7 +83,50 @@ def _render_text(versions: Sequence[production.Version], model: str) -> str:
         value = fmt_metric(_value(v, metric), metric or "")
         rows.append("\t".join([f"v{v.version}", date, plain(_source(v)), value, _note(v)]))
     table = text_columns("\n".join(rows), align="lllrl")
-    return f"{plain(model)}: {_summary(versions)}\n\n{table}\n"
+    trend = text_trend(versions, metric)
+    return f"{plain(model)}: {_summary(versions)}\n\n{table}\n" + (f"\n{trend}\n" if trend else "")
+
+
+def text_trend(versions: Sequence[production.Version], metric: str | None) -> str:
+    """The terminal's chart of the last CHART_POINTS versions: see ``sparkline_line``."""
+    if metric is None:
+        return ""
+    points = [(f"v{v.version}", _value(v, metric)) for v in versions[-CHART_POINTS:]]
+    return sparkline_line(metric, points)
+
+
+def sparkline_line(metric: str, points: Sequence[tuple[str, float | None]]) -> str:
+    """``accuracy v1..head: ▁▃▅█ (0.9000 to 0.9500)``: one character per point (a space
+    where a point has no value); empty with fewer than two values."""
+    values = [v if v is not None and math.isfinite(v) else None for _, v in points]
+    known = [v for v in values if v is not None]
+    if len(known) < 2:
+        return ""
+    span = f"{plain(points[0][0])}..{plain(points[-1][0])}"
+    low, high = fmt_metric(min(known), metric), fmt_metric(max(known), metric)
+    scale = low if low == high else f"{low} to {high}"
+    return f"{plain(metric)} {span}: {charts.sparkline(values)} ({scale})"
+
+
+def outcome_trend(outcome: Outcome, fmt: Literal["text", "markdown"]) -> str:
+    """A promotion's (or rollback's) chart: the headline metric across production versions,
+    the candidate last ("head" when it did not become a version). Markdown: a heading and a
+    mermaid chart; text: a sparkline line. Empty when there is nothing to draw."""
+    metric, points = outcome.trend_metric, outcome.trend
+    if metric is None or not points:
+        return ""
+    if fmt == "text":
+        return sparkline_line(metric, points)
+    drawn = [(label, v) for label, v in points if v is not None and math.isfinite(v)]
+    chart = charts.trend_chart(f"{outcome.model}: {metric}", metric, drawn)
+    if not chart or len(drawn) < 2:
+        return ""
+    last = (
+        "; the last point is the candidate, which did not become a version"
+        if points[-1][0] == "head"
+        else ""
+    )
+    return f"### {md_escape(metric)} over production versions\n\n{chart}\nOldest first{last}.\n"
 
 
 def _render_markdown(versions: Sequence[production.Version], model: str) -> str:
@@ -112,54 +156,21 @@ def _markdown_table(versions: Sequence[production.Version], metric: str | None) 
 
 def _mermaid_chart(versions: Sequence[production.Version], model: str, metric: str | None) -> str:
     """A GitHub-native ``xychart-beta`` line of ``metric``; empty when nothing to draw."""
-    shown = versions[-CHART_POINTS:]
-    points = [(v.version, value) for v in shown if (value := _value(v, metric)) is not None]
-    if not points or metric is None:
+    if metric is None:
         return ""
-    values = [value for _, value in points]
-    if not math.isfinite(max(values) - min(values)):
-        return ""  # e.g. -1e308 and 1e308: no axis holds both
-    low, high = _y_range(values)
-    name = _mermaid_text(metric)
-    chart = "\n".join(
-        [
-            "```mermaid",
-            "xychart-beta",
-            f'    title "{_mermaid_text(model)}: {name}"',
-            f"    x-axis [{', '.join(f'v{number}' for number, _ in points)}]",
-            f'    y-axis "{name}" {low} --> {high}',
-            f"    line [{', '.join(_mermaid_number(value) for value in values)}]",
-            "```",
-        ]
-    )
+    chart = charts.trend_chart(f"{model}: {metric}", metric, trend_points(versions, metric))
     note = ""
-    if len(versions) > CHART_POINTS:
+    if chart and len(versions) > CHART_POINTS:
         note = f"The chart shows the last {CHART_POINTS} of {len(versions):,} versions.\n\n"
-    return f"{note}{chart}\n"
+    return f"{note}{chart}"
 
 
-def _mermaid_text(value: str) -> str:
-    """``value`` inside a quoted mermaid label: a whitelist, so no quote, backtick (which
-    could close the code fence), newline or markup gets through."""
-    return "".join(c if c.isascii() and (c.isalnum() or c in " _.+-/()") else "_" for c in value)
-
-
-def _mermaid_number(value: float) -> str:
-    """Plain decimal notation: mermaid's number token has no exponent (``1e-05``)."""
-    return format(Decimal(repr(float(f"{value:.10g}"))), "f")
-
-
-def _y_range(values: Sequence[float]) -> tuple[str, str]:
-    """Axis bounds a little beyond the data, rounded outwards to a readable step."""
-    low, high = min(values), max(values)
-    spread = high - low
-    pad = spread * 0.1 if spread > 0 else abs(high) * 0.05 or 1.0
-    exponent = math.floor(math.log10(max(pad, 1e-9)))  # finer steps print walls of zeros
-    step, places = 10.0**exponent, max(0, -exponent)
-    # Rounded first, so float noise (19.000000000000004 steps) does not add a step.
-    bottom = math.floor(round((low - pad) / step, 6)) * step
-    top = math.ceil(round((high + pad) / step, 6)) * step
-    return f"{bottom:.{places}f}", f"{top:.{places}f}"
+def trend_points(
+    versions: Sequence[production.Version], metric: str, *, limit: int = CHART_POINTS
+) -> list[tuple[str, float]]:
+    """(``vN``, value) for the last ``limit`` versions that have a finite ``metric``."""
+    shown = versions[-limit:]
+    return [(f"v{v.version}", value) for v in shown if (value := _value(v, metric)) is not None]
 
 
 def _render_json(versions: Sequence[production.Version], model: str) -> str:

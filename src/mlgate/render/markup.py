@@ -149,6 +149,15 @@ def fmt_change(row: Mapping[str, Any]) -> str:
     return f"{text} ± {half:,.0f}" if half >= 100 else f"{text} ± {half:.2g}"
 
 
+def fmt_spread(row: Mapping[str, Any], side: str) -> str:
+    """A side's spread over ``model.repeats`` after its mean: `` ± 0.0041 (n=3)``; "" for a
+    side trained once (or a result saved before repeats existed)."""
+    spread = (row.get("spread") or {}).get(side)
+    if not spread or spread["n"] < 2:
+        return ""
+    return f" ± {fmt_metric(spread['std'], row['name'])} (n={spread['n']})"
+
+
 def fmt_pct(value: float | None) -> str:
     return "—" if missing(value) else f"{value:+.2f}%"
 

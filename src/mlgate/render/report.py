@@ -22,12 +22,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from mlgate.core.results import CheckResult, UserTemplate
 from mlgate.core.units import shorten
 from mlgate.errors import ConfigError
+from mlgate.render import headline
+from mlgate.render.charts import comparison_charts
 from mlgate.render.markup import (
     fmt_change,
     fmt_delta,
     fmt_metric,
     fmt_optional,
     fmt_pct,
+    fmt_spread,
     fmt_thousands,
     fmt_value,
     md_escape,
@@ -58,6 +61,9 @@ COLUMN_NAMES_SHOWN = 50  # column names listed per data-diff cell when rows are 
 _MARKDOWN_TEMPLATE = "report.md.j2"  # the body, below the marker and the verdict
 _VERDICT_TEMPLATES = ("report/headline.md.j2", "report/base.md.j2", "report/failed.md.j2")
 CODE_FILES_SHOWN = 10  # changed code files listed before "… and N more"
+# A section with more rows than this folds into <details> (its summary keeps the count):
+# the first screen is the verdict, the metrics and the notes.
+FOLD_ROWS = 5
 _TEXT_TEMPLATE = "report.txt.j2"
 
 
@@ -272,6 +278,7 @@ def _environment(*, color: bool, markdown: bool = False) -> SandboxedEnvironment
         metric=fmt_metric,
         delta=fmt_delta,
         change=fmt_change,
+        spread=fmt_spread,
         pct=fmt_pct,
         thousands=fmt_thousands,
         optional=fmt_optional,
@@ -329,7 +336,8 @@ def _context(
     return {
         "report": report,
         "marker": marker(report["model"]),
-        "headline": report["metrics"][0] if report["metrics"] else None,
+        "headline": headline.decider(report),
+        "surprise": headline.surprise(report),
         "test_rows": None if test is None else test["rows"],
         "sides": sides,
         "versions": sorted({lib for side in sides for lib in side["versions"]}),
@@ -342,6 +350,7 @@ def _context(
         "limit": limit,
         "base_named": _base_named(report.get("base_choice")),
         "code_limit": CODE_FILES_SHOWN if max_rows is None else min(CODE_FILES_SHOWN, max_rows),
+        "fold_rows": FOLD_ROWS,
     }
 
 
@@ -431,12 +440,21 @@ def _render_markdown(
     shown = _untrusted(report)
     line = marker(report["model"])
     url = safe_url(run_url)
+    # Mermaid blocks mlgate wrote from safe-charset labels: printed as they are.
+    charts = [
+        {
+            "block": verbatim(c.block),
+            **{k: getattr(c, k) for k in ("metrics", "left_out", "total", "lower")},
+        }
+        for c in comparison_charts(report["model"], report["metrics"])
+    ]
 
     def attempt(show_details: bool, max_rows: int | None) -> str:
         context = _context(
             shown, show_details=show_details, max_rows=max_rows, run_url=run_url, limit=limit
         )
         context.update(marker=verbatim(line), run_url=None if url is None else verbatim(url))
+        context["charts"] = charts
         top = "\n".join(t.render(context) for t in verdict)
         # The blank line ends mlgate's blocks: nothing below can turn them into a table
         # header or a setext heading.
@@ -468,10 +486,13 @@ def _truncate(text: str, limit: int, run_url: str | None) -> str:
     if cut <= 0:
         return text[:limit]
     kept = text[:cut]
-    # An unclosed <details> would swallow the note.
+    # An unclosed <details> would swallow the note, and so would an unclosed code block.
     opened = kept.rfind("<details>")
     if opened > kept.rfind("</details>"):
         kept = kept[:opened]
+    fences = [m.start() for m in re.finditer(r"^```", kept, re.M)]
+    if len(fences) % 2:
+        kept = kept[: fences[-1]]
     return kept.rstrip("\n") + note
 
 
@@ -483,9 +504,9 @@ def status_description(report: Mapping[str, Any]) -> str:
     Takes the report document, so a saved result (``mlgate publish``) says the same."""
     failed = len(report["failed_rules"])
     verdict = "gate passed" if report["verdict"] == "pass" else f"gate failed ({failed} rule(s))"
-    if not report["metrics"]:
+    row = headline.decider(report)  # the number that decided it, as in the headline
+    if row is None:
         return shorten(verdict)
-    row = report["metrics"][0]
     delta = "" if row["delta"] is None else f" ({row['delta']:+.4g})"
     base, head = row["base"], row["head"]
     figures = _figure(head) if base is None else f"{_figure(base)} → {_figure(head)}"

@@ -29,6 +29,7 @@ from mlgate import git
 from mlgate.core import units
 from mlgate.core.config import STDOUT, CommandSpec, Config
 from mlgate.core.metrics import flatten
+from mlgate.core.repeats import combine
 from mlgate.core.results import Interpreter
 from mlgate.errors import ConfigError, TrainingError
 from mlgate.run.runcache import library_versions
@@ -73,8 +74,10 @@ def start(
     workdir: Path,
     *,
     threads: int | None = None,
+    seed: int | None = None,
 ) -> Running:
-    """Start ``cfg``'s command in ``checkout`` (the side's tree), from the config's directory."""
+    """Start ``cfg``'s command in ``checkout`` (the side's tree), from the config's directory;
+    ``seed``: a repeat's number, given to the command as ``MLGATE_SEED`` (model.repeats)."""
     spec = cfg.model.train
     assert spec is not None, "not a command-mode config"
     cwd = checkout / cfg.base if cfg.base else checkout
@@ -85,6 +88,8 @@ def start(
     if threads is not None:
         env.update(thread_limits(threads, env))
     env.update({"MLGATE_SIDE": label, "MLGATE_OUTPUT_DIR": str(out_dir)})
+    if seed is not None:
+        env["MLGATE_SEED"] = str(seed)
     argv = fill_placeholders(spec, cwd, cfg)
     log_path = workdir / f"{label}.log"
     log = log_path.open("wb")
@@ -129,9 +134,10 @@ def wait(run: Running) -> float:
     return seconds
 
 
-def finish(run: Running, cfg: Config) -> dict[str, Any]:
-    """Wait for the command, then read its metrics and model file. Returns a record like
-    the estimator worker's; raises TrainingError (exit 3)."""
+def finish(run: Running, cfg: Config, *, keep_model: bool = True) -> dict[str, Any]:
+    """Wait for the command, then read its metrics and model file (``keep_model``: copy it
+    out; a later repeat only checks it was written). Returns a record like the estimator
+    worker's; raises TrainingError (exit 3)."""
     spec = run.spec
     seconds = wait(run)
     if spec.metrics == STDOUT:
@@ -151,6 +157,8 @@ def finish(run: Running, cfg: Config) -> dict[str, Any]:
     }
     if spec.model is not None:
         model = _output(run, spec.model, cfg)
+        if not keep_model:
+            return record
         kept = run.out_dir.parent / f"{run.label}.skops"
         shutil.copyfile(model, kept)  # the working tree's copy may change after we return
         record["model_size"] = kept.stat().st_size
@@ -453,3 +461,16 @@ def program_problem(argv: Sequence[str], cwd: Path) -> str | None:
     if (cwd / program).is_file():
         return f"{program!r} is not on PATH; to run the repository's own, write ./{program}"
     return f"{program!r} not found on PATH"
+
+
+def combined(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The records of a side's repeats as one: the first's model and log, each metric's
+    mean with its value per repeat, the mean run time (``seconds``: all of them)."""
+    first = dict(runs[0])
+    if len(runs) == 1:
+        return first
+    means, per_repeat = combine([run["metrics"] for run in runs])
+    first["metrics"], first["repeats"] = means, per_repeat
+    first["fit_seconds"] = sum(run["fit_seconds"] for run in runs) / len(runs)
+    first["seconds"] = sum(run["seconds"] for run in runs)
+    return first

@@ -20,11 +20,13 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
 from mlgate.core import units
 from mlgate.core.metrics import ALIASES
+from mlgate.core.repeats import combine
 from mlgate.core.scorers import metric_task
 from mlgate.errors import DataError, MlgateError
 from mlgate.run import drift
@@ -259,16 +261,6 @@ def _params_error(e: Exception) -> WorkerFailure | None:
     return None
 
 
-def _same_data(est: Any, spec: TrainSpec, used: list[str], keep: str) -> dict[str, Any]:
-    """Score the fitted model on the other side's test rows, or say why that is impossible."""
-    assert spec.extra_eval is not None
-    name = spec.extra_eval_name or spec.extra_eval
-    frame = load_frame(spec.extra_eval, name)
-    return _score_on(
-        est, used, frame, spec, data="head's test data", who="the base model", keep=keep
-    )
-
-
 def task_of(spec: TrainSpec) -> str:
     """The model's task; command mode may leave it out, then its metrics tell."""
     if spec.task:
@@ -380,6 +372,79 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
     test = load_frame(spec.test, spec.test_name)
     x_train, y_train = split_xy(train, spec, spec.train_name)
     x_test, y_test = split_xy(test, spec, spec.test_name)
+    random = unseeded(est)
+    # model.repeats: repeat i seeds what was left random with i (so every repeat is
+    # reproducible); an estimator with nothing random would give N equal results: once.
+    seeds = range(spec.repeats) if spec.repeats > 1 and random else range(1)
+    extra = None
+    if spec.extra_eval:
+        extra = load_frame(spec.extra_eval, spec.extra_eval_name or spec.extra_eval)
+    fits, same = [], []
+    for seed in seeds:
+        if seed:
+            est = build_estimator(spec.estimator, spec.params)
+        if len(seeds) > 1:
+            est.set_params(**dict.fromkeys(random, seed))
+        fits.append(_fit(est, spec, x_train, y_train, x_test, y_test))
+        if seed == 0:
+            first = est
+        if extra is not None:
+            where = kept("same-data") if seed == 0 else ""
+            same.append(
+                _score_on(
+                    est,
+                    fits[0].features,
+                    extra,
+                    spec,
+                    data="head's test data",
+                    who="the base model",
+                    keep=where,
+                )
+            )
+    est, fitted = first, fits[0]
+    metrics, per_repeat = combine([f.metrics for f in fits])
+    record: dict[str, Any] = {
+        "ok": True,
+        "metrics": metrics,
+        "fit_seconds": sum(f.fit_seconds for f in fits) / len(fits),
+        "predict_seconds": sum(f.predict_seconds for f in fits) / len(fits),
+        "features": fitted.features,
+        "rows": {"train": len(train), "test": len(test)},
+        "versions": _versions(),
+        "unseeded": random,
+    }
+    if len(fits) > 1:
+        record["repeats"] = per_repeat
+    if keep and (
+        saved := save_predictions(f"{kept('own')}.npz", y_test, fitted.seen, est, task_of(spec))
+    ):
+        record["predictions"] = saved
+    record.update(save_model(est, spec.model_out))
+    drift.summarize(
+        spec, {"train": train, "test": test}, [*record["features"], spec.target], task_of(spec)
+    )
+    if same:
+        record["same_data"] = _same_repeats(same)
+    if spec.smoke_test:
+        record["smoke"] = _smoke_test(spec.model_out, x_test)
+    if spec.champion_model:
+        record["champion"] = _score_champion(spec, test, kept("champion"))
+    return record
+
+
+@dataclass
+class _Fitted:
+    metrics: dict[str, float]
+    fit_seconds: float
+    predict_seconds: float
+    features: list[str]
+    seen: dict[str, Any]
+
+
+def _fit(
+    est: Any, spec: TrainSpec, x_train: Any, y_train: Any, x_test: Any, y_test: Any
+) -> _Fitted:
+    """Fit ``est`` and score it on the test rows, timing both."""
     label = spec.estimator.rpartition(".")[2].rpartition(":")[2]
     try:
         with cpu_share(est, spec):
@@ -398,28 +463,54 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
             raise config_problem from e
         msg = f"training {label} on {spec.train_name} ({spec.ref}) failed: {type(e).__name__}: {e}"
         raise WorkerFailure("training", msg) from e
-    record: dict[str, Any] = {
-        "ok": True,
-        "metrics": metrics,
-        "fit_seconds": fit_seconds,
-        "predict_seconds": predict_seconds,
-        "features": [str(c) for c in x_train.columns],
-        "rows": {"train": len(train), "test": len(test)},
-        "versions": _versions(),
-    }
-    if keep and (saved := save_predictions(f"{kept('own')}.npz", y_test, seen, est, task_of(spec))):
-        record["predictions"] = saved
-    record.update(save_model(est, spec.model_out))
-    drift.summarize(
-        spec, {"train": train, "test": test}, [*record["features"], spec.target], task_of(spec)
-    )
-    if spec.extra_eval:
-        record["same_data"] = _same_data(est, spec, record["features"], kept("same-data"))
-    if spec.smoke_test:
-        record["smoke"] = _smoke_test(spec.model_out, x_test)
-    if spec.champion_model:
-        record["champion"] = _score_champion(spec, test, kept("champion"))
-    return record
+    features = [str(c) for c in x_train.columns]
+    return _Fitted(metrics, fit_seconds, predict_seconds, features, seen)
+
+
+def _same_repeats(found: list[dict[str, Any]]) -> dict[str, Any]:
+    """The base model's same-data scores over its repeats: the first's file, the means."""
+    first = found[0]
+    if len(found) == 1 or "metrics" not in first:
+        return first
+    scored = [f["metrics"] for f in found if "metrics" in f]
+    if len(scored) < len(found):  # one repeat could not score: none is a fair comparison
+        return next(f for f in found if "metrics" not in f)
+    means, per_repeat = combine(scored)
+    return {**first, "metrics": means, "repeats": per_repeat}
+
+
+# What random_state changes, by estimator class and its other params: an unset one where
+# it changes nothing (an lbfgs logistic regression, an SVC without probability) is no
+# source of variation and is not reported.
+_SEED_MATTERS: dict[str, Callable[[Mapping[str, Any]], bool]] = {
+    "LogisticRegression": lambda p: p.get("solver") in ("sag", "saga", "liblinear"),
+    "LogisticRegressionCV": lambda p: p.get("solver") in ("sag", "saga", "liblinear"),
+    "Ridge": lambda p: p.get("solver") in ("sag", "saga"),
+    "RidgeClassifier": lambda p: p.get("solver") in ("sag", "saga"),
+    "SVC": lambda p: bool(p.get("probability")),
+    "NuSVC": lambda p: bool(p.get("probability")),
+    "Lasso": lambda p: p.get("selection") == "random",
+    "ElasticNet": lambda p: p.get("selection") == "random",
+    "MultiTaskLasso": lambda p: p.get("selection") == "random",
+    "MultiTaskElasticNet": lambda p: p.get("selection") == "random",
+}
+
+
+def unseeded(est: Any) -> list[str]:
+    """The ``random_state`` params (as ``set_params`` names them, ``clf__random_state`` in
+    a Pipeline) left None in ``est`` and the estimators inside it where they matter."""
+    found = []
+    for prefix, obj in estimators_in(est):
+        try:
+            params = obj.get_params(deep=False)
+        except Exception:
+            continue
+        if "random_state" not in params or params["random_state"] is not None:
+            continue
+        matters = _SEED_MATTERS.get(type(obj).__name__)
+        if matters is None or matters(params):
+            found.append(f"{prefix}random_state")
+    return found
 
 
 # Estimators that run OpenMP on every core by themselves (scikit-learn's histogram

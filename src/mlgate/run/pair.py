@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mlgate.core.config import Config
 from mlgate.core.record import RunRecord, Scores
@@ -31,17 +32,31 @@ class PairRun:
 
 def run_commands(sides: list[Side], work: Workspace) -> list[RunRecord]:
     """Command mode: the sides' commands at once, each in its own checkout and with its
-    share of the cores through the environment (the commands are opaque to mlgate)."""
+    share of the cores through the environment (the commands are opaque to mlgate). Under
+    model.repeats, repeat i of both sides runs at once, with MLGATE_SEED=i."""
     threads = share_of_cpus(len(sides))
-    running = {}
-    for side in sorted(sides, key=lambda s: s.label != "head"):
-        run = command.start(side.label, side.cfg, work.ready(side), work.tmp, threads=threads)
-        work.stack.callback(run.stop)
-        running[side.label] = run
-    records = {}
-    for side in sorted(sides, key=lambda s: s.label != "head"):  # head's errors first
-        records[side.label] = RunRecord.from_dict(command.finish(running[side.label], side.cfg))
-    return [records[s.label] for s in sides]
+    order = sorted(sides, key=lambda s: s.label != "head")  # head's errors first
+    found: dict[str, list[dict[str, Any]]] = {s.label: [] for s in sides}
+    for seed in range(max((s.cfg.model.repeats for s in sides), default=0)):
+        running = {}
+        for side in order:
+            count = side.cfg.model.repeats
+            if seed < count:
+                run = command.start(
+                    side.label,
+                    side.cfg,
+                    work.ready(side),
+                    work.tmp,
+                    threads=threads,
+                    seed=seed if count > 1 else None,
+                )
+                work.stack.callback(run.stop)
+                running[side.label] = run
+        for side in order:
+            if side.label in running:
+                raw = command.finish(running[side.label], side.cfg, keep_model=seed == 0)
+                found[side.label].append(raw)
+    return [RunRecord.from_dict(command.combined(found[s.label])) for s in sides]
 
 
 def train(

@@ -113,6 +113,8 @@ def digest(
     model = cfg.raw["model"]
     inputs = {
         "model": {k: model.get(k) for k in ("task", "estimator", "params", "train")},
+        # Only when set, so that a config without repeats keeps the digests it had.
+        **({"repeats": cfg.model.repeats} if cfg.model.repeats > 1 else {}),
         "data": {
             "target": cfg.data.target,
             "features": list(cfg.data.features or ()),

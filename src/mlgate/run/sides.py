@@ -183,4 +183,6 @@ def side_result(side: Side, record: RunRecord) -> SideResult:
         cached=record.cached,
         versions=dict(record.versions),
         digest=side.digest,
+        repeats=dict(record.repeats),
+        unseeded=record.unseeded,
     )

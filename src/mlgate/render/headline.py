@@ -1,0 +1,81 @@
+"""The report's first lines, read in ten seconds: the verdict, the one number that decided
+it, and the biggest surprise (what a reviewer would want to know before the tables).
+
+Both are picked from the report document (``CheckResult.to_dict()``), so a saved result
+renders the same headline; every string stays untrusted (the templates escape it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+Report = Mapping[str, Any]
+
+
+def decider(report: Report) -> Mapping[str, Any] | None:
+    """The metrics row that decided the verdict: a failed rule's metric (the first), else
+    the first gated metric, else the first row."""
+    rows: dict[str, Mapping[str, Any]] = {row["name"]: row for row in report["metrics"]}
+    for rule in report["failed_rules"]:
+        if rule["metric"] in rows:
+            return rows[rule["metric"]]
+    gated = [row for row in rows.values() if row.get("rule")]
+    return next(iter(gated or rows.values()), None)
+
+
+def surprise(report: Report) -> str | None:
+    """The one thing most worth a look that the verdict does not say, or None. In order: a
+    drop over a rule's tolerance that passed as within noise, a drifted feature, a class
+    that got worse, a test set too small to detect a rule's drop, an unseeded estimator."""
+    for find in _FINDERS:
+        found = next(find(report), None)
+        if found:
+            return found
+    return None
+
+
+def _forgiven(report: Report) -> Iterator[str]:
+    for note in report["notes"]:
+        if ", but within noise at " in note:
+            yield note.split("; ")[0]
+
+
+def _drifted(report: Report) -> Iterator[str]:
+    drift = report.get("drift") or {}
+    for feature in drift.get("features") or ():
+        if feature.get("flagged"):
+            stat = feature.get("statistic", "psi")
+            value = feature.get("value")
+            shown = f" ({stat} {value:.2f})" if isinstance(value, (int, float)) else ""
+            yield f"feature {feature.get('name')!s} drifted between base and head{shown}"
+
+
+def _worse_class(report: Report) -> Iterator[str]:
+    changes = report.get("changes") or {}
+    for cls in changes.get("per_class") or ():
+        delta = cls.get("f1_delta")
+        if isinstance(delta, (int, float)) and delta < -0.01:
+            yield f"class {cls.get('label')!s} got worse (F1 {delta:+.3f})"
+
+
+def _blind(report: Report) -> Iterator[str]:
+    for note in report["notes"]:
+        for part in note.split("; "):
+            if " cannot detect a " in part:
+                yield part
+
+
+def _unseeded(report: Report) -> Iterator[str]:
+    for note in report["notes"]:
+        if "results vary between runs" in note:
+            yield note
+
+
+_FINDERS: tuple[Callable[[Report], Iterator[str]], ...] = (
+    _forgiven,
+    _drifted,
+    _worse_class,
+    _blind,
+    _unseeded,
+)
