@@ -8,7 +8,7 @@ Layers (highest first; a module imports only from its own package and from lower
   commands/                    a module per subcommand: check ci publish promote history
                                  init data validate
   run/                         sides, workspace, worker process, command mode, run cache,
-                                 git notes, noise intervals, data drift
+                                 git notes, noise intervals, changes, data drift
   render/  interop/  forge/    report, headline, card, history, templates | MLflow | GitHub,
                                  GitLab, CI environment, poster, Actions files
   storage/                     cache layout, files, hashing, objects, backends, fetch,
@@ -16,7 +16,7 @@ Layers (highest first; a module imports only from its own package and from lower
                                  installed versions
   core/                        pure: config, metrics, gate, diffs, results, run record,
                                  production format, units, paired bootstrap, repeats,
-                                 data drift
+                                 changes, data drift
   git.py  http.py              the boundaries to git and to HTTP
   paths.py                     repository-relative paths
   errors.py                    the error tree and exit codes

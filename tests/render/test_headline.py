@@ -10,11 +10,12 @@ import cmarkgfm
 import pytest
 from cmarkgfm.cmark import Options
 
+from mlgate.core import changes
 from mlgate.core.gate import Rule, evaluate
 from mlgate.core.metrics import MetricDelta, Noise, diff_metrics
 from mlgate.core.results import CheckResult, ParamChange, SideResult
 from mlgate.render import headline
-from mlgate.render.report import render, status_description
+from mlgate.render.report import render, render_document, status_description
 
 UNSAFE = Options.CMARK_OPT_UNSAFE  # keep our <details>: the escaping must hold by itself
 
@@ -140,3 +141,28 @@ def test_long_sections_fold_into_details_and_short_ones_stay_open() -> None:
     folded = long[long.index("<summary>Params") : long.index("</details>")]
     assert '<td align="left">p5</td>' in folded  # the rows are inside the fold
     assert long.index("<table>") < long.index("<summary>Params")  # metrics first, open
+
+
+def test_a_class_that_got_worse_is_the_surprise_and_a_flips_failure_leads_the_headline() -> None:
+    # 40 rows of "@team <b>": base right on all, head wrong on 8; 40 of "b": both right.
+    y = ["@team <b>"] * 40 + ["b"] * 40
+    base = list(y)
+    head = ["b"] * 8 + y[8:]
+    doc = result({"accuracy": 0.85}, {"accuracy": 0.86}, {}).to_dict()
+    doc["changes"] = changes.classification(y, base, head)
+    worse = headline.surprise(doc)
+    assert worse is not None and worse.startswith("class @team <b> got worse: F1 1.000 → 0.889")
+    md = render_document(doc, "markdown")
+    page = cmarkgfm.github_flavored_markdown_to_html(md, options=UNSAFE)
+    assert "<b>" not in page and "@team" not in page  # escaped, no mention
+    doc["changes"]["per_class"] = []
+    assert headline.surprise(doc) == (
+        "8 of 80 test rows that base got right are wrong in head (10.00%)"
+    )
+    message = "flips: 8 of 80 predictions broke (10.00%), more than the allowed 1%"
+    doc["verdict"] = "fail"
+    doc["failed_rules"] = [
+        {"metric": "flips", "rule": "max_broken_pct", "limit": 1.0, "message": message}
+    ]
+    lines = render_document(doc, "markdown").splitlines()
+    assert lines[1] == f"### ❌ mlgate: churn fails the gate (1 rule) — {message}"

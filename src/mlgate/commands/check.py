@@ -25,7 +25,7 @@ from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.record import RunRecord
 from mlgate.core.results import CheckResult, CodeChange, SideResult, UserTemplate
 from mlgate.errors import UsageError
-from mlgate.run import drift, noise, runcache
+from mlgate.run import changes, drift, noise, runcache
 from mlgate.run.command import interpreter
 from mlgate.run.pair import PairRun, run_pair
 from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
@@ -183,8 +183,9 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
     base_repeats, head_repeats = _repeat_values(ran, compared, head)
     levels = {n: cfg.confidence_for(n) for n in names if n not in RUNTIME_METRICS}
     rows = repeats.attach(rows, base_repeats, head_repeats, levels)
+    changed, no_changes = changes.compute(pair, cfg, layout.memo)
+    verdict = changes.gated(evaluate(cfg.gate, rows), cfg, changed, no_changes)
     drifted = drift.for_check(base, head, layout.memo)
-    verdict = evaluate(cfg.gate, rows)
     verdict = Verdict((*verdict.checks, *drift_checks(drifted, cfg.drift_rule)))
     notes_ = [*gate_changes(base.cfg if base else None, cfg), *verdict.noise_notes, *noise_notes]
     notes_ += _training_noise(sides, ran.records)
@@ -214,6 +215,7 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         mode="command" if cfg.command_mode else "estimator",
         code_diff=_code_diff(base, head),
         interpreter=interpreter() if cfg.command_mode else None,
+        changes=changed,
         drift=drifted,
     )
 

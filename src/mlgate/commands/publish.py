@@ -35,6 +35,7 @@ from mlgate.forge import ForgeError, upsert_comment
 from mlgate.forge.env import FORGES, github_event
 from mlgate.paths import package_file
 from mlgate.render.report import marker, render_document, status_description
+from mlgate.run import changes
 
 MAX_RESULT_BYTES = 5 * 1024 * 1024
 
@@ -131,9 +132,11 @@ def regated(report: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
         _with_noise(d, rows, cfg) for d in diff_metrics(base, head, names, direction=cfg.direction)
     ]
     shown = [d for d in deltas if d.name in {r["name"] for r in rows}]
-    verdict = evaluate(cfg.gate, deltas)
-    found = report.get("drift")
-    judged = None if found is None else drift.regated(found, cfg.drift_rule)
+    found = report.get("changes")  # absent in results of mlgate versions before it
+    why = "the result has no changes section (no paired predictions)"
+    verdict = changes.gated(evaluate(cfg.gate, deltas), cfg, found, why)
+    drifted = report.get("drift")  # absent in results of mlgate versions before it
+    judged = None if drifted is None else drift.regated(drifted, cfg.drift_rule)
     verdict = Verdict((*verdict.checks, *drift.checks(judged, cfg.drift_rule)))
     extra = {} if judged is None else {"drift": judged.to_dict()}
     return {**report, **extra, **verdict_fields(shown, cfg.gate, verdict)}

@@ -95,6 +95,7 @@ def _spec(cfg: Config, root: Path, headers: list[DataHeader]) -> ProbeSpec:
         target=cfg.data.target,
         features=list(cfg.data.features) if cfg.data.features else None,
         data=headers,
+        id_column=cfg.data.id,
     )
 
 

@@ -59,8 +59,10 @@ __all__ = [
 Fail = Callable[[str, str], ConfigError]  # (message, key path) -> located error
 
 DEFAULT_CONFIG = "mlgate.yaml"
-# Keys of `gate` that are settings of the noise-aware comparison, not metric names.
-GATE_SETTINGS = ("confidence", "resamples", "drift")
+# Keys of `gate` that are not metric names: settings of the noise-aware comparison, the
+# flips rule (`flips: {max_broken_pct: 1.0}`, on the changes section's counts) and the
+# data-drift rule (`drift: {psi: {max: 0.2}}`, core.drift).
+GATE_SETTINGS = ("confidence", "resamples", "flips", "drift")
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_RESAMPLES = 1000
 # model.train.metrics: read the `name: number` lines the command prints, not a file.
@@ -104,7 +106,8 @@ class DataSpec:
     train: str | None
     test: str | None
     target: str | None
-    features: tuple[str, ...] | None  # None: every column but the target
+    features: tuple[str, ...] | None  # None: every column but the target (and the id)
+    id: str | None = None  # a test-data column naming rows in the report's changes section
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,9 @@ class Config:
     # `drift:` (what is computed and shown) and `gate: {drift: ...}` (core.drift).
     drift: DriftSettings = field(default_factory=DriftSettings)
     drift_rule: DriftRule | None = None
+    # `gate: {flips: {max_broken_pct}}`: the most predictions, in percent of the test rows,
+    # that may break (right under base, wrong under head); None: no flips rule.
+    max_broken_pct: float | None = None
 
     def confidence_for(self, metric: str) -> float | None:
         """The level ``metric``'s change is weighed at: its rule's, else the gate's; None
@@ -341,6 +347,12 @@ def _semantic_errors(
         yield from _check_confidence(gate["confidence"], "gate.confidence", fail)
     if "drift" in gate and not any(s in gate["drift"] for s in DRIFT_STATS):
         yield fail("give at least one of psi, ks, js, each as {max: number}", "gate.drift")
+    if "flips" in gate and task == "regression":
+        yield fail(
+            "flips counts changed class predictions; model.task is regression (the report "
+            "shows how the errors changed instead)",
+            "gate.flips",
+        )
     for name, rule in gate.items():
         if name in GATE_SETTINGS:
             continue
@@ -487,6 +499,8 @@ def _check_data(data: dict[str, Any], base: str, fail: Fail) -> Iterator[ConfigE
     for side in ("train", "test"):
         if side in data:
             yield from _check_path(data[side], base, f"data.{side}", fail)
+    if "id" in data and data["id"] == data.get("target"):
+        yield fail(f"{data['id']!r} is the target column; it cannot also be the id", "data.id")
     for i, feature in enumerate(data.get("features") or ()):
         if feature == data.get("target"):
             yield fail(
@@ -556,6 +570,7 @@ def _build(
             test=path(section.get("test")),
             target=section.get("target"),
             features=None if features is None else tuple(features),
+            id=section.get("id"),
         ),
         metrics=tuple(_metric_name(m) for m in data["metrics"]),
         gate={
@@ -567,6 +582,7 @@ def _build(
         resamples=int(data.get("gate", {}).get("resamples", DEFAULT_RESAMPLES)),
         drift=DriftSettings(**data.get("drift", {})),
         drift_rule=_drift_rule(data.get("gate", {}).get("drift")),
+        max_broken_pct=_max_broken_pct(data.get("gate", {})),
         promote=PromoteSpec(**promote),
         storage=data.get("storage"),
         notes_key=data.get("notes", {}).get("public_key"),
@@ -611,6 +627,11 @@ def _drift_rule(rule: dict[str, Any] | None) -> DriftRule | None:
     limits = {s: float(rule[s]["max"]) for s in DRIFT_STATS if s in rule}
     features = rule.get("features")
     return DriftRule(**limits, features=None if features is None else tuple(features))
+
+
+def _max_broken_pct(gate: dict[str, Any]) -> float | None:
+    flips = gate.get("flips")
+    return None if flips is None else float(flips["max_broken_pct"])
 
 
 def _level(value: Any) -> float | None:

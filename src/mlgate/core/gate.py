@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from mlgate.core.metrics import EPSILON, MetricDelta, is_missing
 
 # A rule's ``confidence``: None inherits the gate's, False turns the bootstrap off for it.
 Confidence = float | Literal[False] | None
 
-RuleKind = Literal["min", "max", "max_regression", "max_regression_pct"]
+RuleKind = Literal["min", "max", "max_regression", "max_regression_pct", "max_broken_pct"]
 RULE_KINDS: tuple[RuleKind, ...] = ("min", "max", "max_regression", "max_regression_pct")
 # The data-drift rule's statistics (core.drift): ``gate: {drift: {psi: {max: 0.2}}}``.
 DriftStat = Literal["psi", "ks", "js"]
@@ -189,3 +189,20 @@ def evaluate(
             else:
                 checks.append(_check(row, kind, float(limit), labels))
     return Verdict(tuple(checks))
+
+
+def flips_check(limit: float, flips: Mapping[str, Any] | None, rows: int, why: str) -> RuleCheck:
+    """``gate: {flips: {max_broken_pct}}``, a point rule: fails when the predictions that
+    broke (right under base, wrong under head) exceed ``limit`` percent of the ``rows``
+    both models were scored on. ``flips`` None (no paired predictions, ``why`` says why):
+    skipped."""
+    if flips is None:
+        return RuleCheck("flips", "max_broken_pct", limit, True, True, f"flips: {why}, skipped")
+    broken = int(flips["broken"])
+    pct = broken / rows * 100.0 if rows else 0.0
+    ok = _within(pct, limit)
+    msg = (
+        f"flips: {broken:,} of {rows:,} predictions broke (right under base, wrong under head): "
+        f"{pct:.2f}%, more than the allowed {limit:g}%"
+    )
+    return RuleCheck("flips", "max_broken_pct", limit, ok, False, "" if ok else msg)

@@ -199,6 +199,8 @@ class CheckResult:
     code_diff: tuple[CodeChange, ...] | None = None  # None: no baseline to compare with
     interpreter: Interpreter | None = None  # command mode: the Python first on PATH
     drift: DriftReport | None = None  # data drift (core.drift); None: drift.enabled false
+    # Where the model changed (core.changes), on the same rows only; None otherwise.
+    changes: Mapping[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -237,6 +239,7 @@ class CheckResult:
             "code_diff": None if self.code_diff is None else _code_diff(self.code_diff),
             "interpreter": None if self.interpreter is None else self.interpreter.to_dict(),
             "drift": None if self.drift is None else self.drift.to_dict(),
+            "changes": None if self.changes is None else dict(self.changes),
         }
 
 

@@ -13,10 +13,21 @@ from typing import Any
 Report = Mapping[str, Any]
 
 
+def deciding_rule(report: Report) -> str | None:
+    """A failed rule that has no metrics row (the flips rule): its message leads instead."""
+    rows = {row["name"] for row in report["metrics"]}
+    first = next(iter(report["failed_rules"]), None)
+    if first is None or first["metric"] in rows:
+        return None
+    return str(first["message"])
+
+
 def decider(report: Report) -> Mapping[str, Any] | None:
     """The metrics row that decided the verdict: a failed rule's metric (the first), else
     the first gated metric, else the first row."""
     rows: dict[str, Mapping[str, Any]] = {row["name"]: row for row in report["metrics"]}
+    if deciding_rule(report):
+        return None
     for rule in report["failed_rules"]:
         if rule["metric"] in rows:
             return rows[rule["metric"]]
@@ -27,7 +38,8 @@ def decider(report: Report) -> Mapping[str, Any] | None:
 def surprise(report: Report) -> str | None:
     """The one thing most worth a look that the verdict does not say, or None. In order: a
     drop over a rule's tolerance that passed as within noise, a drifted feature, a class
-    that got worse, a test set too small to detect a rule's drop, an unseeded estimator."""
+    that got worse, predictions that broke (1% or more of the rows), a test set too small
+    to detect a rule's drop, an unseeded estimator."""
     for find in _FINDERS:
         found = next(find(report), None)
         if found:
@@ -53,10 +65,21 @@ def _drifted(report: Report) -> Iterator[str]:
 
 def _worse_class(report: Report) -> Iterator[str]:
     changes = report.get("changes") or {}
-    for cls in changes.get("per_class") or ():
-        delta = cls.get("f1_delta")
-        if isinstance(delta, (int, float)) and delta < -0.01:
-            yield f"class {cls.get('label')!s} got worse (F1 {delta:+.3f})"
+    for cls in changes.get("per_class") or ():  # the largest F1 drop first
+        delta = (cls.get("delta") or {}).get("f1")
+        if isinstance(delta, (int, float)) and delta <= -0.01:
+            base, head = cls["base"]["f1"], cls["head"]["f1"]
+            yield f"class {cls['label']} got worse: F1 {base:.3f} → {head:.3f} ({delta:+.3f})"
+
+
+def _broken(report: Report) -> Iterator[str]:
+    flips = (report.get("changes") or {}).get("flips") or {}
+    if flips and flips.get("broken_pct", 0) >= 1.0:
+        rows = report["changes"]["rows"]
+        yield (
+            f"{flips['broken']:,} of {rows:,} test rows that base got right are wrong in head "
+            f"({flips['broken_pct']:.2f}%)"
+        )
 
 
 def _blind(report: Report) -> Iterator[str]:
@@ -76,6 +99,7 @@ _FINDERS: tuple[Callable[[Report], Iterator[str]], ...] = (
     _forgiven,
     _drifted,
     _worse_class,
+    _broken,
     _blind,
     _unseeded,
 )

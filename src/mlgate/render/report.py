@@ -338,6 +338,7 @@ def _context(
         "marker": marker(report["model"]),
         "headline": headline.decider(report),
         "surprise": headline.surprise(report),
+        "deciding_rule": headline.deciding_rule(report),
         "test_rows": None if test is None else test["rows"],
         "sides": sides,
         "versions": sorted({lib for side in sides for lib in side["versions"]}),

@@ -100,11 +100,21 @@ def build_estimator(ref: str, params: Mapping[str, Any]) -> Any:
 
 
 def column_problems(
-    columns: Sequence[str], target: str, features: Sequence[str] | None, name: str
+    columns: Sequence[str],
+    target: str,
+    features: Sequence[str] | None,
+    name: str,
+    id_column: str | None = None,
 ) -> list[WorkerFailure]:
-    """Why a file with ``columns`` (named ``name``) cannot give the target and features:
-    one config error per key (data.target, data.features), none when it can."""
+    """Why a file with ``columns`` (named ``name``) cannot give the target and features
+    (and, for the test data, the ``id_column``): one config error per key (data.target,
+    data.features, data.id), none when it can."""
     found = []
+    if id_column is not None and id_column not in columns:
+        close = difflib.get_close_matches(id_column, columns, n=1)
+        hint = f"; did you mean {units.escaped(close[0])!r}?" if close else ""
+        msg = f"column {id_column!r} not in {name} (columns: {units.names(list(columns))}){hint}"
+        found.append(WorkerFailure("config", msg, "data.id"))
     if target not in columns:
         close = difflib.get_close_matches(target, columns, n=1)
         hint = f"; did you mean {units.escaped(close[0])!r}?" if close else ""
@@ -117,12 +127,15 @@ def column_problems(
     return found
 
 
-def split_xy(frame: Any, spec: TrainSpec, name: str) -> tuple[Any, Any]:
+def split_xy(frame: Any, spec: TrainSpec, name: str, *, test: bool = False) -> tuple[Any, Any]:
+    """Features and target; ``data.id`` (a column of the test data) is never a default
+    feature."""
     name = f"{name} ({spec.ref})"
     columns = [str(c) for c in frame.columns]
-    for problem in column_problems(columns, spec.target, spec.features, name):
+    id_column = spec.id_column if test else None
+    for problem in column_problems(columns, spec.target, spec.features, name, id_column):
         raise problem
-    features = spec.features or [c for c in columns if c != spec.target]
+    features = spec.features or [c for c in columns if c not in (spec.target, spec.id_column)]
     return frame[features], frame[spec.target]
 
 
@@ -181,13 +194,18 @@ def _recording(est: Any, seen: dict[str, Any] | None) -> Iterator[None]:
             delattr(est, name)
 
 
-def save_predictions(path: str, y: Any, seen: Mapping[str, Any], est: Any, task: str) -> str | None:
+def save_predictions(
+    path: str, y: Any, seen: Mapping[str, Any], est: Any, task: str, ids: Any = None
+) -> str | None:
     """The rows' labels and the predictions the metrics were computed from, as a numpy file
     the parent reads with allow_pickle=False (labels as strings, scores as float32), for
-    the paired bootstrap. None when there is nothing usable (the run goes on without)."""
+    the paired bootstrap and the report's changes section. None when there is nothing
+    usable (the run goes on without). ``ids``: the ``data.id`` column's values, kept as
+    UTF-8 bytes (cut at core.changes.TEXT_WIDTH characters) to name the rows."""
     import numpy as np
 
     from mlgate.core import bootstrap  # numpy: the worker has it loaded already
+    from mlgate.core.changes import cut  # numpy, likewise
 
     arrays: dict[str, Any] = {}
     truth = np.asarray(y)
@@ -215,8 +233,11 @@ def save_predictions(path: str, y: Any, seen: Mapping[str, Any], est: Any, task:
             # scikit-learn's binary scorers (f1, precision, ...) take the label equal to 1.
             arrays["pos_label"] = np.array(next((str(v) for v in labels if v == 1), ""))
         arrays["task"] = np.array(task)
+        if ids is not None:
+            arrays["ids"] = np.array([cut(str(v)).encode("utf-8") for v in ids], dtype=bytes)
         rows = bootstrap.subset(len(truth))
         if rows is not None:  # a large test set: only the rows the bootstrap will draw from
+            arrays.update(_all_rows(arrays, task))
             for key in ("y", "pred", "proba", "decision"):
                 if key in arrays:
                     arrays[key] = arrays[key][rows]
@@ -225,6 +246,22 @@ def save_predictions(path: str, y: Any, seen: Mapping[str, Any], est: Any, task:
     except (TypeError, ValueError, OSError):
         return None
     return path
+
+
+def _all_rows(arrays: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """Labels and predictions on every row, compactly, for the changes section (flips and
+    confusion matrices count all rows, not the bootstrap's subset): regression as float64,
+    classification as the smallest unsigned codes into ``all_labels``."""
+    import numpy as np
+
+    if "pred" not in arrays:
+        return {}
+    y, pred = arrays["y"], arrays["pred"]
+    if task == "regression":
+        return {"all_y": y, "all_pred": pred}
+    labels, codes = np.unique(np.concatenate([y, pred]), return_inverse=True)
+    codes = codes.astype(np.min_scalar_type(max(len(labels) - 1, 0)))
+    return {"all_labels": labels, "all_y": codes[: len(y)], "all_pred": codes[len(y) :]}
 
 
 def _versions() -> dict[str, str]:
@@ -371,7 +408,7 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
     train = load_frame(spec.train, spec.train_name)
     test = load_frame(spec.test, spec.test_name)
     x_train, y_train = split_xy(train, spec, spec.train_name)
-    x_test, y_test = split_xy(test, spec, spec.test_name)
+    x_test, y_test = split_xy(test, spec, spec.test_name, test=True)
     random = unseeded(est)
     # model.repeats: repeat i seeds what was left random with i (so every repeat is
     # reproducible); an estimator with nothing random would give N equal results: once.
@@ -415,9 +452,9 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
     }
     if len(fits) > 1:
         record["repeats"] = per_repeat
-    if keep and (
-        saved := save_predictions(f"{kept('own')}.npz", y_test, fitted.seen, est, task_of(spec))
-    ):
+    ids = test[spec.id_column] if spec.id_column else None
+    own = f"{kept('own')}.npz"
+    if keep and (saved := save_predictions(own, y_test, fitted.seen, est, task_of(spec), ids)):
         record["predictions"] = saved
     record.update(save_model(est, spec.model_out))
     drift.summarize(

@@ -25,6 +25,8 @@ from mlgate.core.record import RunRecord, Scores
 from mlgate.core.scorers import Memo
 
 _ARRAYS = {"y", "pred", "proba", "proba_labels", "decision", "pos_label", "task", "rows"}
+# Also written, for the changes section (run.changes): row ids, all rows of a large test set.
+_ARRAYS |= {"ids", "all_y", "all_pred", "all_labels"}
 
 
 @dataclass(frozen=True)
@@ -204,3 +206,17 @@ def for_promotion(champion: Scores, candidate: RunRecord) -> tuple[Kept, Kept] |
     if champion.metrics is None:
         return "the production model was not scored on the candidate's test rows"
     return Kept(champion.predictions), Kept(candidate.predictions, candidate.predictions_sha256)
+
+
+# For run.changes, which reads the same files the same way.
+NoPredictions = _NoInterval
+
+
+def fingerprint(kept: Kept, who: str) -> str:
+    """The file's sha256 (NoPredictions when there is none to read)."""
+    return _sha256(kept, who)
+
+
+def read(kept: Kept, sha: str) -> dict[str, Any]:
+    """The file's arrays, checked as the intervals read them (NoPredictions saying why not)."""
+    return _read(kept, sha)

@@ -54,6 +54,7 @@ class ProbeSpec:
     target: str | None
     features: list[str] | None
     data: list[DataHeader] = field(default_factory=list)
+    id_column: str | None = None  # data.id: must be a column of the test data
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def probe(spec: ProbeSpec) -> ProbeAnswer:
             unchecked.append(data.name)
             continue
         assert spec.target is not None
-        problems += column_problems(columns, spec.target, spec.features, data.name)
+        id_column = spec.id_column if data.key == "data.test" else None
+        problems += column_problems(columns, spec.target, spec.features, data.name, id_column)
     return ProbeAnswer([(p.key, p.message) for p in problems], unchecked)
 
 

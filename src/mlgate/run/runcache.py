@@ -119,6 +119,9 @@ def digest(
             "target": cfg.data.target,
             "features": list(cfg.data.features or ()),
             **{role: d.sha256 for role, d in sorted(data.items())},
+            # data.id changes the default features and what the predictions file keeps;
+            # absent when unset, so the digests of configs without it stay as they were.
+            **({"id": cfg.data.id} if cfg.data.id is not None else {}),
         },
         "metrics": list(cfg.evaluated_metrics),
         "directions": dict(sorted(cfg.custom_metrics.items())),

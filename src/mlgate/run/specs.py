@@ -35,6 +35,7 @@ def train_spec(side: Side, work: Workspace, extra: Side | None = None) -> TrainS
         model_out=str(work.tmp / f"{side.label}.skops"),
         extra_eval=None if extra is None else str(work.data(extra, "test")),
         extra_eval_name=None if extra is None else extra.cfg.data.test,
+        id_column=cfg.data.id,
         repeats=cfg.model.repeats,
     )
 

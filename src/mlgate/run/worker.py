@@ -59,6 +59,8 @@ class TrainSpec:
     # ``turns`` a lock file that estimators which use every core take turns on.
     threads: int | None = None
     turns: str | None = None
+    # ``data.id``: a test-data column naming the rows in the report's changes section.
+    id_column: str | None = None
     # model.repeats: fit this many times, repeat i with every unset random_state set to i.
     repeats: int = 1
     # Data drift (run.drift): summarise the frames of these roles ("train", "test") to
