@@ -13,6 +13,7 @@ from scipy.stats import ks_2samp
 
 from conftest import commit_all, git
 from mlgate.paths import package_file
+from mlgate.render.markup import md_escape
 from projects import base_project, classification_config, classification_frames, cli, run_json
 
 
@@ -61,6 +62,8 @@ def test_a_shifted_feature_tops_the_drift_table_and_fails_the_drift_rule(
 
     code, markdown, err = cli(capsys, "--debug", "check", "--format", "markdown")
     assert code == 1, err
+    # The failed drift rule is what decided the verdict: the headline leads with it.
+    assert markdown.splitlines()[1].endswith(f" — {md_escape(failed['message'])}")
     section = markdown.split("#### Data drift", 1)[1]
     first_row = next(line for line in section.splitlines() if line.startswith("| f"))
     assert first_row.startswith("| f2 |") and "drifted" in first_row
@@ -148,3 +151,13 @@ def test_hostile_column_names_and_values_stay_inert(repo: Path, capsys: Any) -> 
     assert "<strong>" not in drift_html and 'href="http://e.vil"' not in drift_html
     assert "@octocat" not in markdown and "@admin" not in markdown  # zero-width space after @
     assert "onerror" in drift_html  # shown, as text
+
+
+def test_a_flagged_feature_without_a_rule_is_the_headlines_surprise(
+    repo: Path, capsys: Any
+) -> None:
+    shifted_project(repo, classification_config())
+    code, markdown, err = cli(capsys, "check", "--format", "markdown")
+    assert code == 0, err
+    surprise = next(line for line in markdown.splitlines() if "Worth a look" in line)
+    assert surprise.startswith("**Worth a look:** feature f2 drifted in the train data (PSI ")
