@@ -8,8 +8,8 @@ Layers (highest first; a module imports only from its own package and from lower
   commands/                    a module per subcommand: check ci publish promote history
                                  init data validate serve
   run/                         sides, workspace, worker process, command mode, run cache,
-                                 git notes, noise intervals, changes, the scoring
-                                 protocol and server
+                                 git notes, noise intervals, changes, data drift, the
+                                 scoring protocol and server
   render/  interop/  forge/    report, headline, card, history, templates | MLflow | GitHub,
                                  GitLab, CI environment, poster, Actions files
   storage/                     cache layout, files, hashing, objects, backends, fetch,
@@ -17,7 +17,7 @@ Layers (highest first; a module imports only from its own package and from lower
                                  installed versions
   core/                        pure: config, metrics, gate, diffs, results, run record,
                                  production format, units, paired bootstrap, repeats,
-                                 changes
+                                 changes, data drift
   git.py  http.py              the boundaries to git and to HTTP
   paths.py                     repository-relative paths
   errors.py                    the error tree and exit codes

@@ -18,7 +18,9 @@ from projects import (
     classification_frames,
     cli,
     push_to_origin,
+    quick_command_config,
     run_json,
+    write_config,
     write_frames,
 )
 
@@ -398,3 +400,32 @@ def test_dvc_pipeline_params_appear_in_the_params_diff(repo: Path, capsys) -> No
     changes = {c["name"]: (c["base"], c["head"]) for c in report["params_diff"]}
     assert changes == {"params.yaml.prep.window": (7, 14)}
     assert report["head"]["params"]["C"] == 1.0  # the estimator's own params stay unprefixed
+
+
+SLOW_WRITER = """\
+import os, pathlib, time
+pathlib.Path("out").mkdir(exist_ok=True)
+head = os.environ["MLGATE_SIDE"] == "head"
+with open("out/metrics.json", "w") as f:  # head leaves half a file for a while
+    f.write('{"score": ')
+    f.flush()
+    time.sleep(0.5 if head else 0.0)
+    f.write("0.75}" if head else "0.25}")
+time.sleep(0.0 if head else 0.5)  # base reads its file while head is halfway
+"""
+
+
+def test_both_sides_on_one_commit_run_in_trees_of_their_own(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = quick_command_config("python train.py")
+    write_config(repo, cfg)
+    (repo / "train.py").write_text(SLOW_WRITER)
+    (repo / ".gitignore").write_text("out/\n")
+    commit_all(repo, "a slow writer")
+    # Sharing one export, base would read head's half-written metrics file.
+    code, out, err = cli(capsys, "check", "--format", "json", "--base", "HEAD", "--head", "HEAD")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["base"]["metrics"] == {"score": 0.25}
+    assert report["head"]["metrics"] == {"score": 0.75}

@@ -167,7 +167,9 @@ def test_command_mode_repeats_run_the_command_with_mlgate_seed(
     (repo / "train.py").write_text(SEEDED_TRAIN_PY)
     (repo / ".gitignore").write_text("out/\n")
     commit_all(repo, "seeded command")
-    code, report = run_json(capsys, "--base", "HEAD", "--head", "HEAD")
+    code, out, err = cli(capsys, "check", "--format", "json", "--base", "HEAD", "--head", "HEAD")
+    assert out, err
+    report = json.loads(out)
     jsonschema.validate(report, SCHEMA)
     assert report["head"]["repeats"] == {"score": [0.8, 0.81, 0.8200000000000001]}
     assert report["head"]["metrics"]["score"] == pytest.approx(0.81)

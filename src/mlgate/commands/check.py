@@ -19,12 +19,13 @@ from mlgate import git
 from mlgate.core import config as config_mod
 from mlgate.core import repeats
 from mlgate.core.diff import code_diff, data_diff, gate_changes, params_diff
-from mlgate.core.gate import evaluate
+from mlgate.core.drift import checks as drift_checks
+from mlgate.core.gate import Verdict, evaluate
 from mlgate.core.metrics import RUNTIME_METRICS, diff_metrics
 from mlgate.core.record import RunRecord
 from mlgate.core.results import CheckResult, CodeChange, SideResult, UserTemplate
 from mlgate.errors import UsageError
-from mlgate.run import changes, noise, runcache
+from mlgate.run import changes, drift, noise, runcache
 from mlgate.run.command import interpreter
 from mlgate.run.pair import PairRun, run_pair
 from mlgate.run.sides import Side, describe_side, resolve_sides, side_result
@@ -184,6 +185,8 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
     rows = repeats.attach(rows, base_repeats, head_repeats, levels)
     changed, no_changes = changes.compute(pair, cfg, layout.memo)
     verdict = changes.gated(evaluate(cfg.gate, rows), cfg, changed, no_changes)
+    drifted = drift.for_check(base, head, layout.memo)
+    verdict = Verdict((*verdict.checks, *drift_checks(drifted, cfg.drift_rule)))
     notes_ = [*gate_changes(base.cfg if base else None, cfg), *verdict.noise_notes, *noise_notes]
     notes_ += _training_noise(sides, ran.records)
     if head_res.dirty:
@@ -213,6 +216,7 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
         code_diff=_code_diff(base, head),
         interpreter=interpreter() if cfg.command_mode else None,
         changes=changed,
+        drift=drifted,
     )
 
 

@@ -25,8 +25,9 @@ from typing import Any
 
 from mlgate import git
 from mlgate.core import config as config_mod
+from mlgate.core import drift
 from mlgate.core.config import Config
-from mlgate.core.gate import evaluate
+from mlgate.core.gate import Verdict, evaluate
 from mlgate.core.metrics import MetricDelta, Noise, diff_metrics
 from mlgate.core.results import verdict_fields
 from mlgate.errors import ConfigError, DataError, UsageError
@@ -134,7 +135,11 @@ def regated(report: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
     found = report.get("changes")  # absent in results of mlgate versions before it
     why = "the result has no changes section (no paired predictions)"
     verdict = changes.gated(evaluate(cfg.gate, deltas), cfg, found, why)
-    return {**report, **verdict_fields(shown, cfg.gate, verdict)}
+    drifted = report.get("drift")  # absent in results of mlgate versions before it
+    judged = None if drifted is None else drift.regated(drifted, cfg.drift_rule)
+    verdict = Verdict((*verdict.checks, *drift.checks(judged, cfg.drift_rule)))
+    extra = {} if judged is None else {"drift": judged.to_dict()}
+    return {**report, **extra, **verdict_fields(shown, cfg.gate, verdict)}
 
 
 def _with_noise(row: MetricDelta, rows: list[Mapping[str, Any]], cfg: Config) -> MetricDelta:

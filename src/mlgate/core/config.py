@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlgate.core.configschema import schema_document, schema_errors, show
-from mlgate.core.gate import RULE_KINDS, Confidence, Rule
+from mlgate.core.drift import DriftRule, DriftSettings
+from mlgate.core.gate import DRIFT_STATS, RULE_KINDS, Confidence, Rule
 from mlgate.core.metrics import RUNTIME_METRICS, Direction, direction
 from mlgate.core.scorers import Memo, Task, is_known_metric, known_metrics, metric_task
 from mlgate.core.units import shorten
@@ -58,9 +59,10 @@ __all__ = [
 Fail = Callable[[str, str], ConfigError]  # (message, key path) -> located error
 
 DEFAULT_CONFIG = "mlgate.yaml"
-# Keys of `gate` that are not metric names: settings of the noise-aware comparison, and
-# the flips rule (`flips: {max_broken_pct: 1.0}`, on the changes section's counts).
-GATE_SETTINGS = ("confidence", "resamples", "flips")
+# Keys of `gate` that are not metric names: settings of the noise-aware comparison, the
+# flips rule (`flips: {max_broken_pct: 1.0}`, on the changes section's counts) and the
+# data-drift rule (`drift: {psi: {max: 0.2}}`, core.drift).
+GATE_SETTINGS = ("confidence", "resamples", "flips", "drift")
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_RESAMPLES = 1000
 # model.train.metrics: read the `name: number` lines the command prints, not a file.
@@ -137,6 +139,9 @@ class Config:
     # `gate: {confidence, resamples}`: the paired bootstrap's level (None: off) and size.
     confidence: float | None = DEFAULT_CONFIDENCE
     resamples: int = DEFAULT_RESAMPLES
+    # `drift:` (what is computed and shown) and `gate: {drift: ...}` (core.drift).
+    drift: DriftSettings = field(default_factory=DriftSettings)
+    drift_rule: DriftRule | None = None
     # `gate: {flips: {max_broken_pct}}`: the most predictions, in percent of the test rows,
     # that may break (right under base, wrong under head); None: no flips rule.
     max_broken_pct: float | None = None
@@ -340,6 +345,8 @@ def _semantic_errors(
     gate = data.get("gate", {})
     if "confidence" in gate:  # resamples: the schema bounds it
         yield from _check_confidence(gate["confidence"], "gate.confidence", fail)
+    if "drift" in gate and not any(s in gate["drift"] for s in DRIFT_STATS):
+        yield fail("give at least one of psi, ks, js, each as {max: number}", "gate.drift")
     if "flips" in gate and task == "regression":
         yield fail(
             "flips counts changed class predictions; model.task is regression (the report "
@@ -573,6 +580,8 @@ def _build(
         },
         confidence=_level(data.get("gate", {}).get("confidence", DEFAULT_CONFIDENCE)),
         resamples=int(data.get("gate", {}).get("resamples", DEFAULT_RESAMPLES)),
+        drift=DriftSettings(**data.get("drift", {})),
+        drift_rule=_drift_rule(data.get("gate", {}).get("drift")),
         max_broken_pct=_max_broken_pct(data.get("gate", {})),
         promote=PromoteSpec(**promote),
         storage=data.get("storage"),
@@ -610,6 +619,14 @@ def _rule(rule: dict[str, Any]) -> Rule:
     if "confidence" in rule:
         found["confidence"] = _confidence(rule["confidence"])
     return Rule(**found)
+
+
+def _drift_rule(rule: dict[str, Any] | None) -> DriftRule | None:
+    if rule is None:
+        return None
+    limits = {s: float(rule[s]["max"]) for s in DRIFT_STATS if s in rule}
+    features = rule.get("features")
+    return DriftRule(**limits, features=None if features is None else tuple(features))
 
 
 def _max_broken_pct(gate: dict[str, Any]) -> float | None:

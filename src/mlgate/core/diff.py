@@ -97,6 +97,8 @@ def gate_changes(base: Config | None, head: Config) -> tuple[str, ...]:
         for key in ("confidence", "resamples")
         if getattr(base, key) != getattr(head, key)
     ]
+    if base.drift_rule != head.drift_rule:
+        names.append("gate.drift")
     if not names:
         return ()
     return (f"the gate rules changed in head for: {', '.join(names)}; head's rules apply",)

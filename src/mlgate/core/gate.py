@@ -27,6 +27,9 @@ Confidence = float | Literal[False] | None
 
 RuleKind = Literal["min", "max", "max_regression", "max_regression_pct", "max_broken_pct"]
 RULE_KINDS: tuple[RuleKind, ...] = ("min", "max", "max_regression", "max_regression_pct")
+# The data-drift rule's statistics (core.drift): ``gate: {drift: {psi: {max: 0.2}}}``.
+DriftStat = Literal["psi", "ks", "js"]
+DRIFT_STATS: tuple[DriftStat, ...] = ("psi", "ks", "js")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class Rule:
 @dataclass(frozen=True)
 class RuleCheck:
     metric: str
-    kind: RuleKind
+    kind: RuleKind | DriftStat
     limit: float
     passed: bool
     skipped: bool

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mlgate.core.drift import DriftReport
 from mlgate.core.gate import Rule, RuleCheck, Verdict
 from mlgate.core.metrics import MetricDelta, Spread
 
@@ -197,6 +198,7 @@ class CheckResult:
     mode: Literal["estimator", "command"] = "estimator"  # head's: what fit_seconds timed
     code_diff: tuple[CodeChange, ...] | None = None  # None: no baseline to compare with
     interpreter: Interpreter | None = None  # command mode: the Python first on PATH
+    drift: DriftReport | None = None  # data drift (core.drift); None: drift.enabled false
     # Where the model changed (core.changes), on the same rows only; None otherwise.
     changes: Mapping[str, Any] | None = None
 
@@ -236,6 +238,7 @@ class CheckResult:
             "mode": self.mode,
             "code_diff": None if self.code_diff is None else _code_diff(self.code_diff),
             "interpreter": None if self.interpreter is None else self.interpreter.to_dict(),
+            "drift": None if self.drift is None else self.drift.to_dict(),
             "changes": None if self.changes is None else dict(self.changes),
         }
 

@@ -54,13 +54,21 @@ def _forgiven(report: Report) -> Iterator[str]:
 
 
 def _drifted(report: Report) -> Iterator[str]:
+    """The most drifted flagged column of a base → head comparison (train first)."""
     drift = report.get("drift") or {}
-    for feature in drift.get("features") or ():
-        if feature.get("flagged"):
-            stat = feature.get("statistic", "psi")
-            value = feature.get("value")
-            shown = f" ({stat} {value:.2f})" if isinstance(value, (int, float)) else ""
-            yield f"feature {feature.get('name')!s} drifted between base and head{shown}"
+    for comparison in drift.get("comparisons") or ():
+        if comparison.get("name") == "train-vs-test":
+            continue
+        for feature in comparison.get("features") or ():  # most drifted first
+            if feature.get("flagged"):
+                what = "the label" if feature.get("label") else f"feature {feature['name']}"
+                stats = [
+                    f"{stat.upper()} {feature[stat]:.2f}"
+                    for stat in ("psi", "ks", "js")
+                    if isinstance(feature.get(stat), (int, float))
+                ]
+                shown = f" ({', '.join(stats)})" if stats else ""
+                yield f"{what} drifted in the {comparison['name']} data{shown}"
 
 
 def _worse_class(report: Report) -> Iterator[str]:

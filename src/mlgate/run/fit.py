@@ -29,6 +29,7 @@ from mlgate.core.metrics import ALIASES
 from mlgate.core.repeats import combine
 from mlgate.core.scorers import metric_task
 from mlgate.errors import DataError, MlgateError
+from mlgate.run import drift
 from mlgate.run.protocol import ProtocolError, Served, frame_schema, invoke, request_body, schema_of
 from mlgate.run.worker import TrainSpec
 from mlgate.storage.formats import read_frame
@@ -467,6 +468,9 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
     if keep and (saved := save_predictions(own, y_test, fitted.seen, est, task_of(spec), ids)):
         record["predictions"] = saved
     record.update(save_model(est, spec.model_out))
+    drift.summarize(
+        spec, {"train": train, "test": test}, [*record["features"], spec.target], task_of(spec)
+    )
     if same:
         record["same_data"] = _same_repeats(same)
     if spec.smoke_test:

@@ -9,12 +9,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from mlgate.core.config import Config
 from mlgate.core.record import RunRecord, Scores
-from mlgate.run import command, runcache
+from mlgate.errors import MlgateError
+from mlgate.run import command, drift, runcache
 from mlgate.run.sides import Side
 from mlgate.run.specs import rescore_spec, scorable, train_spec
 from mlgate.run.worker import Worker, answer, share_of_cpus
 from mlgate.run.workspace import Workspace
+from mlgate.storage.layout import Layout
 
 Progress = Callable[[str], None]
 
@@ -57,17 +60,35 @@ def run_commands(sides: list[Side], work: Workspace) -> list[RunRecord]:
 
 
 def train(
-    sides: list[Side], workers: Mapping[str, Worker], work: Workspace, extra: Side | None
+    sides: list[Side],
+    workers: Mapping[str, Worker],
+    work: Workspace,
+    extra: Side | None,
+    head_cfg: Config | None = None,
+    backfill: tuple[Side, dict[str, str]] | None = None,
 ) -> list[RunRecord]:
     """Estimator mode: the sides at once, two processes on the two cores, neither seeing
-    the other's code. ``extra``: the side whose test rows the base is also scored on."""
+    the other's code. ``extra``: the side whose test rows the base is also scored on.
+    ``head_cfg``: the check's (head's) config, which says what drift needs (run.drift);
+    None takes no data summaries. ``backfill``: a reused side and the roles of its data
+    head's worker also summarises (run.drift.backfill)."""
+    memo = Layout.current().memo
     share = share_of_cpus(len(sides))
+    specs = {}
     for side in sides:
         spec = train_spec(side, work, extra if side.label == "base" else None)
         if share is not None:
             spec = replace(spec, threads=share, turns=str(work.tmp / "cores.lock"))
+        if head_cfg is not None:
+            more = None
+            if backfill is not None and side.label == "head":
+                more = _backfill_files(*backfill, work)
+            spec = drift.ask(spec, side, head_cfg, work.tmp, memo, more)
+        specs[side.label] = spec
         workers[side.label].start(spec)
     raw = [workers[s.label].result() for s in sides]
+    for side in sides:
+        drift.keep(side, specs[side.label], memo, backfill[0] if backfill else None)
     return [answer(r, side=s.label, cfg=s.cfg) for s, r in zip(sides, raw, strict=True)]
 
 
@@ -140,7 +161,11 @@ def run_pair(
         progress(f"training {' and '.join(s.label for s in fresh)}")
     extra = head if test_changed else None
     records: dict[str, RunRecord] = dict(
-        zip([s.label for s in estimators], train(estimators, workers, work, extra), strict=True)
+        zip(
+            [s.label for s in estimators],
+            train(estimators, workers, work, extra, head.cfg, _backfill(base, head, fresh)),
+            strict=True,
+        )
     )
     records.update(zip([s.label for s in commands], run_commands(commands, work), strict=True))
     for side in fresh:
@@ -156,6 +181,31 @@ def run_pair(
         if mine is not None:
             records["head"] = replace(records["head"], candidate=mine)
     return PairRun(records, test_changed)
+
+
+def _backfill(
+    base: Side | None, head: Side, fresh: list[Side]
+) -> tuple[Side, dict[str, str]] | None:
+    """A reused base whose data summaries are unknown, and head trains now: head's worker
+    summarises base's files too (drift needs them; fetched if need be)."""
+    if base is None or head not in fresh or head.cfg.command_mode:
+        return None
+    roles = drift.backfill(base, head, base not in fresh, Layout.current().memo)
+    return (base, roles) if roles else None
+
+
+def _backfill_files(
+    other: Side, roles: dict[str, str], work: Workspace
+) -> dict[str, tuple[Path, str]]:
+    """The reused side's files to summarise: those whose bytes can be had (one that cannot
+    only loses its comparison, which then says its summary is missing)."""
+    found = {}
+    for name, role in roles.items():
+        try:
+            found[name] = (work.data(other, role), other.data[role].path)
+        except MlgateError:
+            continue
+    return found
 
 
 def _store(side: Side, record: RunRecord) -> None:

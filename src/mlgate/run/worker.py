@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +63,14 @@ class TrainSpec:
     id_column: str | None = None
     # model.repeats: fit this many times, repeat i with every unset random_state set to i.
     repeats: int = 1
+    # Data drift (run.drift): summarise the frames of these roles ("train", "test") to
+    # ``{drift_out}-{role}.npz``, unless rows × columns is above ``drift_max_cells``.
+    drift_out: str | None = None
+    drift_roles: list[str] = field(default_factory=list)
+    drift_max_cells: int | None = None
+    # ... and of other data files the worker reads only for that (a reused base's, whose
+    # summary is unknown): name ("base-train") -> [path, repo path for its format].
+    drift_extra: dict[str, list[str]] = field(default_factory=dict)
 
 
 # Thread pools that size themselves to every core: OpenMP (HistGradientBoosting, KMeans),

@@ -57,7 +57,9 @@ class Workspace:
         """The side's code (the working tree, or an export of its commit); in command mode
         with every data file placed where the command expects it."""
         if side.label not in self._code:
-            root = self.stack.enter_context(git.exported(side.files, self.tmp))
+            # A directory per side, even for one commit on both: two commands writing the
+            # same outputs in one tree at once would read each other's half-written files.
+            root = self.stack.enter_context(git.exported(side.files, self.tmp / side.label))
             self._code[side.label] = root
             if side.cfg.command_mode:
                 self._place_data(side, root)
