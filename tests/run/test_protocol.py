@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.datasets import make_classification
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier, RandomForestRegressor
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from mlgate.run.fit import _smoke_test
@@ -142,3 +145,39 @@ def test_promotion_smoke_test_answers_an_invocations_request(tmp_path: Path) -> 
     assert done["error"].startswith(
         "the reloaded model fails to answer an /invocations request: missing column(s): x"
     )
+
+
+@pytest.mark.parametrize(
+    "forest",
+    [
+        RandomForestClassifier(n_estimators=15, random_state=0),
+        ExtraTreesClassifier(n_estimators=15, random_state=0),
+        RandomForestRegressor(n_estimators=15, random_state=0),
+    ],
+)
+def test_forests_answer_exactly_what_their_own_methods_do(forest: Any) -> None:
+    """The forests' fast path (no joblib) must give the very floats the model's own
+    predict and predict_proba give, and leave missing values to the model."""
+    x, y = make_classification(n_samples=300, n_features=6, random_state=1)
+    frame = pd.DataFrame(x, columns=[f"c{i}" for i in range(6)])
+    model = forest.fit(frame, y)
+    s = Served.of(model, schema_of(frame_schema(frame, model), model))
+    methods = ["predict", "predict_proba"] if hasattr(model, "classes_") else ["predict"]
+    assert sorted(s.fast) == methods
+    for method in methods:
+        doc = json.loads(request_body(frame))
+        body = json.dumps({**doc, "params": {"method": method}}).encode()
+        got = invoke(s, body, "application/json").document["predictions"]
+        assert got == getattr(model, method)(frame).tolist(), method
+    holes = frame.iloc[:5].copy()
+    holes.iloc[0, 0] = np.nan
+    body = json.dumps({"dataframe_split": holes.to_dict(orient="split", index=False)}).encode()
+    got = invoke(s, body, "application/json").document["predictions"]
+    assert got == model.predict(holes).tolist()
+
+
+def test_a_forest_run_in_parallel_or_without_a_schema_asks_the_model() -> None:
+    model = RandomForestClassifier(n_estimators=5, n_jobs=2, random_state=0).fit(ROWS, [0, 1, 0, 1])
+    assert Served.of(model, schema_of(frame_schema(ROWS, model), model)).fast == {}
+    serial = RandomForestClassifier(n_estimators=5, random_state=0).fit(ROWS, [0, 1, 0, 1])
+    assert Served.of(serial, None).fast == {}

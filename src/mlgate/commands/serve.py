@@ -157,7 +157,7 @@ def load_commit(where: Target, commit: str, tmp: Path) -> serving.Deployment:
         source_commit=lineage.source_commit,
         metrics=dict(lineage.metrics),
         promoted_at=lineage.time,
-        served=Served(model, schema_of(lineage.input_schema, model)),
+        served=Served.of(model, schema_of(lineage.input_schema, model)),
         extra={"kind": lineage.kind, "rollback_of": lineage.rollback_of},
     )
 

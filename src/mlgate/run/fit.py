@@ -342,7 +342,7 @@ def _smoke_test(path: str, x_test: Any) -> dict[str, Any]:
     except Exception as e:
         return {"ok": False, "error": f"the saved model does not load: {type(e).__name__}: {e}"}
     schema = frame_schema(sample, model)
-    served = Served(model, schema_of(schema, model))
+    served = Served.of(model, schema_of(schema, model))
     try:
         answer = invoke(served, request_body(sample), "application/json")
     except ProtocolError as e:
