@@ -138,6 +138,7 @@ class RequestLog:
         self.interval = interval
         self.max_rows = max_rows
         self.dropped = 0
+        self._reported = 0
         self.written = 0
         directory.mkdir(parents=True, exist_ok=True)
         self.parquet = _has_pyarrow()
@@ -178,6 +179,12 @@ class RequestLog:
                 batch, rows = [], 0
 
     def _flush(self, batch: list[tuple[float, int, Any, Any]]) -> None:
+        if self.dropped > self._reported:
+            log.warning(
+                "mlgate serve: the request log fell behind and left out %d rows",
+                self.dropped - self._reported,
+            )
+            self._reported = self.dropped
         if not batch:
             return
         try:
