@@ -56,8 +56,13 @@ def test_an_unseeded_estimator_is_named_in_the_report(
     (note,) = [n for n in report["notes"] if "random_state" in n]
     assert note == (
         "base and head: RandomForestClassifier leaves random_state unset: results vary "
-        "between runs; set random_state or model.repeats"
+        "between runs, so mlgate trained it with 0 (on both sides alike); set random_state, "
+        "or model.repeats to weigh the spread over seeds"
     )
+    # Seeded alike, a change that touches no input of the model changes no figure.
+    assert report["head"]["metrics"] == report["base"]["metrics"]
+    (row,) = [m for m in report["metrics"] if m["name"] == "accuracy"]
+    assert row["delta"] == 0 and row["noise"] == "within noise"
     _, out, _ = cli(capsys, "check", "--base", "main", "--format", "markdown")
     assert "RandomForestClassifier leaves random\\_state unset" in out
 
@@ -174,6 +179,12 @@ def test_command_mode_repeats_run_the_command_with_mlgate_seed(
     assert report["head"]["repeats"] == {"score": [0.8, 0.81, 0.8200000000000001]}
     assert report["head"]["metrics"]["score"] == pytest.approx(0.81)
     assert (repo / "out/seeds.txt").exists() is False  # it ran in an export, not here
+    # Without repeats the single run is repeat 0: MLGATE_SEED=0.
+    cfg["model"].pop("repeats")
+    write_config(repo, cfg)
+    commit_all(repo, "no repeats")
+    _, once = run_json(capsys, "--base", "HEAD", "--head", "HEAD")
+    assert once["head"]["metrics"] == {"score": 0.8} and once["head"]["repeats"] == {}
     assert code == 0
     (row,) = report["metrics"]
     # Own data, no per-row predictions: the interval is the repeats' alone.

@@ -248,8 +248,9 @@ def _training_noise(sides: list[Side], records: dict[str, RunRecord]) -> list[st
         if record.unseeded and count == 1:
             params = ", ".join(record.unseeded)
             line = (
-                f"{name} leaves {params} unset: results vary between runs; "
-                "set random_state or model.repeats"
+                f"{name} leaves {params} unset: results vary between runs, so mlgate "
+                "trained it with 0 (on both sides alike); set random_state, or "
+                "model.repeats to weigh the spread over seeds"
             )
         elif count > 1 and not record.repeats and not side.cfg.command_mode:
             line = (

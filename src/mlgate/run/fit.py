@@ -421,9 +421,11 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
     x_train, y_train = split_xy(train, spec, spec.train_name)
     x_test, y_test = split_xy(test, spec, spec.test_name, test=True)
     random = unseeded(est)
-    # model.repeats: repeat i seeds what was left random with i (so every repeat is
-    # reproducible); an estimator with nothing random would give N equal results: once.
-    seeds = range(spec.repeats) if spec.repeats > 1 and random else range(1)
+    # Repeat i seeds what was left random with i, repeat 0 (the only one by default) too:
+    # base and head then differ by their code and data, not by a draw of the seed, and a
+    # stored run is what the same inputs give again. An estimator with nothing random
+    # would give N equal results: it trains once.
+    seeds = range(spec.repeats) if random else range(1)
     extra = None
     if spec.extra_eval:
         extra = load_frame(spec.extra_eval, spec.extra_eval_name or spec.extra_eval)
@@ -431,7 +433,7 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
     for seed in seeds:
         if seed:
             est = build_estimator(spec.estimator, spec.params)
-        if len(seeds) > 1:
+        if random:
             est.set_params(**dict.fromkeys(random, seed))
         fits.append(_fit(est, spec, x_train, y_train, x_test, y_test))
         if seed == 0:

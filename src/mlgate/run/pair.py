@@ -33,7 +33,8 @@ class PairRun:
 def run_commands(sides: list[Side], work: Workspace) -> list[RunRecord]:
     """Command mode: the sides' commands at once, each in its own checkout and with its
     share of the cores through the environment (the commands are opaque to mlgate). Under
-    model.repeats, repeat i of both sides runs at once, with MLGATE_SEED=i."""
+    model.repeats, repeat i of both sides runs at once; each run gets MLGATE_SEED=i (0 for
+    the single run by default), so a command that seeds from it is reproducible."""
     threads = share_of_cpus(len(sides))
     order = sorted(sides, key=lambda s: s.label != "head")  # head's errors first
     found: dict[str, list[dict[str, Any]]] = {s.label: [] for s in sides}
@@ -48,7 +49,7 @@ def run_commands(sides: list[Side], work: Workspace) -> list[RunRecord]:
                     work.ready(side),
                     work.tmp,
                     threads=threads,
-                    seed=seed if count > 1 else None,
+                    seed=seed,
                 )
                 work.stack.callback(run.stop)
                 running[side.label] = run
