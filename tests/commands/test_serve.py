@@ -28,6 +28,7 @@ from projects import (
     classification_config,
     classification_frames,
     cli,
+    forest_config,
     push_to_origin,
     set_params,
 )
@@ -457,3 +458,25 @@ def children_of(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             found.append(int(stat.parent.name))
     return found
+
+
+def test_a_forest_answers_over_http_what_its_own_predict_does(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The forests' fast path (run.protocol.forest_methods), through the real server."""
+    frames = classification_frames(rows=400)
+    base_project(repo, forest_config(), frames)
+    push_to_origin(repo, tmp_path)
+    code, _, err = cli(capsys, "promote")
+    assert code == 0, err
+    rows = frames[1].drop(columns=["label"])
+    model = production_model(repo)
+    started = Server(repo)
+    try:
+        for method in ("predict", "predict_proba"):
+            body = json.loads(request_body(rows))
+            status, doc = started.post({**body, "params": {"method": method}})
+            assert status == 200
+            assert doc["predictions"] == getattr(model, method)(rows).tolist(), method
+    finally:
+        started.stop()

@@ -350,6 +350,12 @@ def _smoke_test(path: str, x_test: Any) -> dict[str, Any]:
             "ok": False,
             "error": f"the reloaded model fails to answer an /invocations request: {e.message}",
         }
+    except Exception as e:  # rows the protocol cannot carry: say so, never crash the worker
+        return {
+            "ok": False,
+            "error": "the evaluation rows cannot be sent as an /invocations request: "
+            f"{type(e).__name__}: {e}",
+        }
     predicted = answer.document["predictions"]
     if len(predicted) != len(sample):
         return {

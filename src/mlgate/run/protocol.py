@@ -173,7 +173,8 @@ def request_body(frame: Any, format: str = "dataframe_split") -> bytes:
         payload = {c: [row[i] for row in rows] for i, c in enumerate(columns)}
     else:
         raise ValueError(f"unknown format {format!r}")
-    return json.dumps({format: payload}).encode()
+    # default=str: dates and other objects travel as text, as a client would send them
+    return json.dumps({format: payload}, default=str).encode()
 
 
 # --- parsing -------------------------------------------------------------------------
