@@ -268,3 +268,36 @@ def test_monitor_reads_a_real_serve_request_log(
     assert doc["predictions"]["psi"] == pytest.approx(
         float(np.sum((qq - pp) * np.log(qq / pp))), abs=1e-6
     )
+
+
+def test_training_data_from_storage_else_a_clear_exit_3(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import shutil
+
+    from conftest import commit_all
+    from projects import write_config, write_frames
+
+    store = tmp_path / "store"
+    write_config(repo, classification_config(storage=store.as_uri()))
+    write_frames(repo, *classification_frames(rows=600))
+    code, _, err = cli(capsys, "data", "add", "data/train.csv", "data/test.csv")
+    assert code == 0, err
+    commit_all(repo, "data behind pointers")
+    push_to_origin(repo, tmp_path)
+    code, _, err = cli(capsys, "promote")
+    assert code == 0, err
+    live = batch(repo, classification_frames(rows=600)[1].drop(columns=["label"]))
+    (repo / "data" / "train.csv").unlink()
+    shutil.rmtree(os.environ["MLGATE_CACHE_DIR"])  # only storage has the bytes now
+    code, doc = monitor_json(capsys, "--data", live)
+    assert code == 0 and doc["training_rows"] == len(train_frame())
+    shutil.rmtree(os.environ["MLGATE_CACHE_DIR"])
+    shutil.rmtree(store)
+    code, out, err = cli(capsys, "monitor", "--data", live)
+    assert (code, out) == (3, "")
+    line = err.strip()
+    assert len(line.splitlines()) == 1
+    assert line.startswith("mlgate: error: the training data of churn v1 (data/train.csv, sha256 ")
+    assert "is not available" in line and "storage" in line
