@@ -354,7 +354,9 @@ def _semantic_errors(
     if "drift" in monitor and not any(s in monitor["drift"] for s in DRIFT_STATS):
         yield fail("give at least one of psi, ks, js, each as {max: number}", "monitor.drift")
     for name, rule in monitor.get("metrics", {}).items():
-        yield from _check_rule(rule, key_str(("monitor", "metrics", name)), fail)
+        where = key_str(("monitor", "metrics", name))
+        yield from _check_metric(name, where, task, gate_extra, fail, memo)
+        yield from _check_rule(rule, where, fail)
     if "flips" in gate and task == "regression":
         yield fail(
             "flips counts changed class predictions; model.task is regression (the report "
