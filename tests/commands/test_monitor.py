@@ -301,3 +301,28 @@ def test_training_data_from_storage_else_a_clear_exit_3(
     assert len(line.splitlines()) == 1
     assert line.startswith("mlgate: error: the training data of churn v1 (data/train.csv, sha256 ")
     assert "is not available" in line and "storage" in line
+
+
+def test_a_csv_log_with_rows_of_another_version_is_predicted_again(
+    repo: Path, origin: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A log the way `mlgate serve` writes it without pyarrow (CSV), two batches, one of
+    them answered by an older version: its recorded predictions are not v1's."""
+    logs = tmp_path / "csvlog"
+    logs.mkdir()
+    rows = classification_frames(rows=600)[1].drop(columns=["label"])
+    model = production_model(repo)
+    for n, (part, version) in enumerate(((rows.iloc[:90], 1), (rows.iloc[90:], 0)), 1):
+        part = part.assign(
+            **{"mlgate.time": "2026-01-01T00:00:00+00:00", "mlgate.version": version}
+        )
+        part["mlgate.prediction"] = 1 - model.predict(part[FEATURES])  # what v0 said
+        part.to_csv(logs / f"requests-20260101T000000000000Z-1-{n:06d}.csv", index=False)
+    code, doc = monitor_json(capsys, "--data", str(logs))
+    assert code == 0, doc["failed_rules"]
+    assert doc["rows"] == len(rows) and doc["prediction_source"] == "model"
+    assert {f["name"] for f in doc["drift"]["features"]} == set(FEATURES)
+    assert doc["notes"] == [
+        "90 logged rows were answered by v0: the prediction drift is v1's predictions on the "
+        "whole batch"
+    ]

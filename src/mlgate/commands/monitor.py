@@ -39,6 +39,7 @@ from mlgate.storage.pointers import Pointer
 
 LOG_PREFIX = "mlgate."  # the request log's own columns
 LOG_PREDICTION = "mlgate.prediction"
+LOG_VERSION = "mlgate.version"
 
 
 def monitor(
@@ -105,7 +106,9 @@ def monitor(
         sampled=sampled,
         features=tuple(stats),
     )
-    predictions, source, notes = _prediction_drift(model, train, batch, features, classifier)
+    predictions, source, notes = _prediction_drift(
+        model, train, batch, features, classifier, deployment.version
+    )
     live = None
     if labels is not None:
         wanted = list(cfg.metrics) if cfg is not None else list(lineage.metrics)
@@ -254,13 +257,22 @@ def _training_frame(root: Path, lineage: Lineage, cfg: Config | None, cache: Cac
 
 
 def _prediction_drift(
-    model: Any, train: Any, batch: Any, features: list[str], classifier: bool
+    model: Any, train: Any, batch: Any, features: list[str], classifier: bool, version: int
 ) -> tuple[Any, PredictionSource | None, list[str]]:
     """The drift of the model's predictions: on the training rows → on the batch (the ones
-    the request log recorded, when it did for every row, else the model's)."""
+    the request log recorded, when this version answered every row, else the model's)."""
     import pandas as pd
 
     notes: list[str] = []
+    answered = batch.get(LOG_VERSION)
+    if answered is not None and (answered != version).any():
+        others = sorted({int(v) for v in answered.dropna() if v != version})
+        shown = ", ".join(f"v{v}" for v in others) or "unknown versions"
+        notes.append(
+            f"{int((answered != version).sum()):,} logged rows were answered by {shown}: "
+            f"the prediction drift is v{version}'s predictions on the whole batch"
+        )
+        batch = batch.drop(columns=[LOG_PREDICTION], errors="ignore")
     try:
         on_train = model.predict(train[features])
     except Exception as e:  # the report still has the feature drift
@@ -271,7 +283,7 @@ def _prediction_drift(
         on_batch: Any = recorded.to_numpy()
         source = "recorded"
     else:
-        if recorded is not None:
+        if recorded is not None and not notes:
             notes.append("the request log's predictions are incomplete: the model predicted")
         try:
             on_batch = model.predict(batch[features])
