@@ -326,3 +326,30 @@ def test_a_csv_log_with_rows_of_another_version_is_predicted_again(
         "90 logged rows were answered by v0: the prediction drift is v1's predictions on the "
         "whole batch"
     ]
+
+
+def test_a_regressor_s_prediction_drift_is_numeric(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from projects import regression_config, regression_frames
+
+    cfg = regression_config(monitor={"metrics": {"rmse": {"max_regression_pct": 500.0}}})
+    base_project(repo, cfg, regression_frames(rows=400))
+    push_to_origin(repo, tmp_path)
+    code, _, err = cli(capsys, "promote")
+    assert code == 0, err
+    train, live = regression_frames(rows=400)
+    code, doc = monitor_json(capsys, "--data", batch(repo, live), "--labels", "price")
+    assert code == 0, doc["failed_rules"]
+    data = subprocess.run(
+        ["git", "show", "production:prices/model.skops"], cwd=repo, capture_output=True, check=True
+    ).stdout
+    (tmp_path / "m.skops").write_bytes(data)
+    model = load_trusted(str(tmp_path / "m.skops"))
+    columns = ["a", "b", "c", "d"]
+    expected = ks_2samp(model.predict(train[columns]), model.predict(live[columns])).statistic
+    assert doc["predictions"]["kind"] == "numeric"
+    assert doc["predictions"]["ks"] == pytest.approx(expected, abs=1e-6)
+    rmse = float(np.sqrt(np.mean((model.predict(live[columns]) - live["price"]) ** 2)))
+    assert {m["name"]: m for m in doc["metrics"]}["rmse"]["live"] == pytest.approx(rmse)
+    assert feature(doc, "price")["label"] and feature(doc, "price")["kind"] == "numeric"
