@@ -67,7 +67,7 @@ def monitor(
     model = deployment.served.model
     schema = deployment.served.schema
     features = list(schema.names) if schema is not None else _features(lineage, cfg, batch)
-    shown = ", ".join(str(f) for f in files)
+    shown = ", ".join(data)
     lacking = [c for c in features if c not in batch.columns]
     if lacking:
         listed = ", ".join(repr(c) for c in lacking[:10])
@@ -119,15 +119,15 @@ def monitor(
                 f"cannot score {deployment.name} on the batch's labels {labels!r}: "
                 f"{type(e).__name__}: {e}"
             ) from None
+    drift_rule = cfg.monitor_drift if cfg is not None else None
     comparison, predictions, rows, checks = judge(
         comparison,
         predictions,
         live,
         lineage.metrics,
-        drift_rule=cfg.monitor_drift if cfg is not None else None,
+        drift_rule=drift_rule,
         metric_rules=cfg.monitor_metrics if cfg is not None else {},
     )
-    drift_rule = cfg.monitor_drift if cfg is not None else None
     return MonitorResult(
         model=deployment.name,
         version=deployment.version,
