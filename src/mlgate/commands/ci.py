@@ -26,7 +26,7 @@ from mlgate.core.results import CheckResult, Outcome, summary_lines
 from mlgate.errors import ExitCode, MlgateError, UsageError
 from mlgate.forge import ForgeError, upsert_comment
 from mlgate.forge.actions import append_summary, escape_data, escape_property, write_outputs
-from mlgate.forge.env import Change, Promotion, detect, make_forge
+from mlgate.forge.env import FORGES, Change, Promotion, Watch, detect, issue_tracker, make_forge
 from mlgate.forge.poster import Poster, server_limit
 from mlgate.interop.mlflow import log_check, log_promotion
 from mlgate.render.history import outcome_trend
@@ -93,6 +93,8 @@ def run_ci(
         return CiOutcome(int(ExitCode.OK), [f"mlgate: {change}"])
     if isinstance(change, Promotion):
         return _promote(Path(cwd), environ, change, config_path)
+    if isinstance(change, Watch):
+        return _watch(Path(cwd), environ, change, config_path)
     return _check_change(
         Path(cwd), environ, change, config_path, fail_on_gate, result_path, progress
     )
@@ -151,6 +153,55 @@ def _check_change(
     outcome.result = result
     failed = not result.passed and fail_on_gate
     outcome.exit_code = int(ExitCode.GATE_FAILED if failed else ExitCode.OK)
+    return outcome
+
+
+def _watch(cwd: Path, environ: Mapping[str, str], watch: Watch, config_path: str) -> CiOutcome:
+    """A scheduled run: monitor the production model on ``monitor.data`` and keep its one
+    alert issue current (opened while unhealthy, closed when healthy again). Exit 1 while
+    unhealthy, so the scheduled run shows it too."""
+    from mlgate.commands.monitor import monitor  # numpy, pandas: a scheduled run only
+    from mlgate.core.monitor import marker as monitor_marker  # with it: a scheduled run only
+    from mlgate.forge.alerts import sync_alert  # likewise
+    from mlgate.render.monitor import render as render_monitor  # jinja2: likewise
+
+    github = watch.forge == "github"
+    cfg = config_mod.load_path(cwd / config_path, memo=Layout.current().memo)
+    model = cfg.model.name
+    if not cfg.monitor_data:
+        return CiOutcome(
+            int(ExitCode.OK),
+            [f"mlgate: nothing to monitor on a schedule: set monitor.data in {config_path}"],
+        )
+    result = monitor(
+        cwd,
+        data=list(cfg.monitor_data),
+        name=model,
+        labels=cfg.monitor_labels,
+        config_path=git.config_path(cwd, config_path),
+    )
+    body = render_monitor(result, "markdown")
+    outcome = CiOutcome(int(ExitCode.OK if result.healthy else ExitCode.GATE_FAILED))
+    verdict = "healthy" if result.healthy else f"unhealthy ({len(result.failed)} rule(s) broken)"
+    outcome.lines.append(f"mlgate: {model} in production is {verdict}")
+    if github and environ.get("GITHUB_STEP_SUMMARY"):
+        append_summary(environ["GITHUB_STEP_SUMMARY"], body)
+    tracker = issue_tracker(watch.forge, environ)
+    if tracker is None:
+        hint = FORGES[watch.forge].no_token_hint
+        outcome.lines.append(f"mlgate: no token ({hint}): the alert issue was not updated")
+        return outcome
+    where = f" ({watch.run_url})" if watch.run_url else ""
+    alert = sync_alert(
+        tracker,
+        monitor_marker(model),
+        title=f"mlgate: {model} is unhealthy in production",
+        body=body,
+        healthy=result.healthy,
+        closing=f"✅ {md_escape(model)} is healthy again: every monitor rule holds{where}.",
+    )
+    if alert.issue is not None:
+        outcome.lines.append(f"mlgate: alert issue #{alert.issue.number} {alert.action}")
     return outcome
 
 

@@ -148,6 +148,9 @@ class Config:
     # `monitor: {drift, metrics}`: the rules of `mlgate monitor` (core.monitor).
     monitor_drift: DriftRule | None = None
     monitor_metrics: dict[str, Rule] = field(default_factory=dict)
+    # `monitor: {data, labels}`: the batch a scheduled `mlgate ci` monitors.
+    monitor_data: tuple[str, ...] = ()
+    monitor_labels: str | None = None
 
     def confidence_for(self, metric: str) -> float | None:
         """The level ``metric``'s change is weighed at: its rule's, else the gate's; None
@@ -594,6 +597,8 @@ def _build(
         drift_rule=_drift_rule(data.get("gate", {}).get("drift")),
         max_broken_pct=_max_broken_pct(data.get("gate", {})),
         monitor_drift=_drift_rule(data.get("monitor", {}).get("drift")),
+        monitor_data=tuple(data.get("monitor", {}).get("data", ())),
+        monitor_labels=data.get("monitor", {}).get("labels"),
         monitor_metrics={
             name: _rule(rule) for name, rule in data.get("monitor", {}).get("metrics", {}).items()
         },

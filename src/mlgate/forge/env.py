@@ -13,10 +13,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlgate.errors import UsageError
-from mlgate.forge import Forge
+from mlgate.forge import Forge, ForgeError
+
+if TYPE_CHECKING:
+    from mlgate.forge.alerts import Tracker
 
 ForgeName = Literal["github", "gitlab"]
 PR_ACTIONS = frozenset({"opened", "synchronize", "reopened", "ready_for_review"})
@@ -34,6 +37,14 @@ class Change:
     run_url: str | None
     fork: bool = False
     base_reason: str = ""  # how the event chose base_sha, for the report
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A scheduled run: monitor the production model, keep its alert issue current."""
+
+    forge: ForgeName
+    run_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,7 +66,7 @@ class ForgeKind(Protocol):
         """Whether this process runs in this forge's CI."""
         ...
 
-    def change(self, environ: Mapping[str, str]) -> Change | Promotion | str:
+    def change(self, environ: Mapping[str, str]) -> Change | Promotion | Watch | str:
         """What the triggering event asks of mlgate."""
         ...
 
@@ -117,9 +128,12 @@ def _github_run_url(environ: Mapping[str, str]) -> str | None:
     return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
 
 
-def github_change(environ: Mapping[str, str]) -> Change | Promotion | str:
-    """The PR to check, the merge to promote, or a sentence saying why there is nothing to do."""
+def github_change(environ: Mapping[str, str]) -> Change | Promotion | Watch | str:
+    """The PR to check, the merge to promote, the schedule's monitoring, or a sentence saying
+    why there is nothing to do."""
     name = environ.get("GITHUB_EVENT_NAME", "")
+    if name == "schedule":
+        return Watch(forge="github", run_url=_github_run_url(environ))
     event = github_event(environ)
     if name == "push":
         default = (event.get("repository") or {}).get("default_branch")
@@ -157,7 +171,7 @@ class _GitHubKind:
     def active(self, environ: Mapping[str, str]) -> bool:
         return environ.get("GITHUB_ACTIONS") == "true"
 
-    def change(self, environ: Mapping[str, str]) -> Change | Promotion | str:
+    def change(self, environ: Mapping[str, str]) -> Change | Promotion | Watch | str:
         return github_change(environ)
 
     def client(self, environ: Mapping[str, str], number: int) -> Forge:
@@ -169,7 +183,9 @@ class _GitHubKind:
 # --- GitLab CI ---------------------------------------------------------------------------
 
 
-def gitlab_change(environ: Mapping[str, str]) -> Change | str:
+def gitlab_change(environ: Mapping[str, str]) -> Change | Watch | str:
+    if environ.get("CI_PIPELINE_SOURCE") == "schedule":
+        return Watch(forge="gitlab", run_url=environ.get("CI_JOB_URL"))
     iid = environ.get("CI_MERGE_REQUEST_IID")
     if not iid:
         source = environ.get("CI_PIPELINE_SOURCE", "unknown")
@@ -208,7 +224,7 @@ class _GitLabKind:
     def active(self, environ: Mapping[str, str]) -> bool:
         return environ.get("GITLAB_CI") == "true"
 
-    def change(self, environ: Mapping[str, str]) -> Change | Promotion | str:
+    def change(self, environ: Mapping[str, str]) -> Change | Promotion | Watch | str:
         return gitlab_change(environ)
 
     def client(self, environ: Mapping[str, str], number: int) -> Forge:
@@ -218,3 +234,21 @@ class _GitLabKind:
 
 
 FORGES: dict[str, ForgeKind] = {"github": _GitHubKind(), "gitlab": _GitLabKind()}
+
+
+def issue_tracker(forge: ForgeName, environ: Mapping[str, str]) -> Tracker | None:
+    """The repository's issues, for monitoring alerts; None without a token."""
+    if not token(FORGES[forge], environ):
+        return None
+    if forge == "github":
+        from mlgate.forge.github import GitHub  # requests: only when a client is built
+
+        return GitHub.from_env(environ, 0)
+    from mlgate import http  # requests, likewise
+    from mlgate.forge.gitlab import GitLab  # requests, likewise
+
+    api_url, project = environ.get("CI_API_V4_URL", ""), environ.get("CI_PROJECT_ID", "")
+    if not (api_url and project):
+        raise ForgeError("CI_API_V4_URL and CI_PROJECT_ID must be set to open a GitLab issue")
+    api_url = http.api_url(api_url, "CI_API_V4_URL", "https://gitlab.com/api/v4")
+    return GitLab(api_url, project, 0, token(FORGES["gitlab"], environ))
