@@ -13,8 +13,8 @@ Layers (highest first; a module imports only from its own package and from lower
   render/  interop/  forge/    report, headline, card, history, templates | MLflow | GitHub,
                                  GitLab, CI environment, poster, Actions files
   storage/                     cache layout, files, hashing, objects, backends, fetch,
-                                 pointers, stat cache, formats, DVC, model files,
-                                 installed versions
+                                 pointers, data sources, stat cache, formats, DVC,
+                                 model files, installed versions
   core/                        pure: config, metrics, gate, diffs, results, run record,
                                  production format, units, paired bootstrap, repeats,
                                  changes, data drift

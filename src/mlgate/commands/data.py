@@ -1,4 +1,4 @@
-"""``mlgate data add/status/pull/push``: pointers in git, bytes in the cache and storage."""
+"""``mlgate data add/status/pull/push/bump``: pointers in git, bytes in the cache and storage."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from mlgate.storage.files import atomic_write, lock_for, os_errors, temp_beside
 from mlgate.storage.formats import cached_summary
 from mlgate.storage.objects import Cache, copy_verified, short
 from mlgate.storage.pointers import SUFFIX, Pointer, data_path, parse, pointer_path
+from mlgate.storage.sources import DEFAULT_TIMEOUT, obtain, shown
 
 # --- mlgate data add ---------------------------------------------------------------------
 
@@ -32,16 +33,22 @@ def add(
     url: str | None,
     storage: str | None,
     cache: Cache,
+    source: str | tuple[str, ...] | None = None,
 ) -> list[tuple[str, Pointer]]:
     """Point git at each data file: write ``<path>.ptr``, store the bytes, git-ignore the file."""
     if url is not None and len(paths) != 1:
         raise UsageError("--url is the location of one file; add files one at a time with it")
+    if source is not None and len(paths) != 1:
+        raise UsageError("--source is where one file comes from; add files one at a time with it")
     # A bad URL fails before any write. What the storage's writes clean up is listed with
     # the cache's: one list of what this command removed.
     backend = backend_for(storage, removed=cache.removed) if storage else None
     rels = [_add_target(root, p) for p in paths]
     with os_errors(f"cannot add {', '.join(rels)}"):
-        added = [(rel, _add_one(root, rel, url=url, backend=backend, cache=cache)) for rel in rels]
+        added = [
+            (rel, _add_one(root, rel, url=url, backend=backend, cache=cache, source=source))
+            for rel in rels
+        ]
         _gitignore(root, rels, cache)
     return added
 
@@ -56,7 +63,13 @@ def _add_target(root: Path, path: str) -> str:
 
 
 def _add_one(
-    root: Path, rel: str, *, url: str | None, backend: Backend | None, cache: Cache
+    root: Path,
+    rel: str,
+    *,
+    url: str | None,
+    backend: Backend | None,
+    cache: Cache,
+    source: str | tuple[str, ...] | None = None,
 ) -> Pointer:
     src = root / rel
     if not src.is_file():
@@ -66,7 +79,16 @@ def _add_one(
     # The summary reads the stored copy, or comes from the summary cache.
     digest, obj = cache.add_file(src)
     rows, columns = cached_summary(obj, rel, digest, layout=cache.layout)
-    ptr = Pointer(digest, obj.stat().st_size, rows, columns, url or _kept_url(root, rel, digest))
+    old = _old_pointer(root, rel)
+    kept_url = old.url if old is not None and old.sha256 == digest else None
+    ptr = Pointer(
+        digest,
+        obj.stat().st_size,
+        rows,
+        columns,
+        url or kept_url,
+        source or (old.source if old is not None else None),
+    )
     if backend is not None and backend.writable:
         backend.put(obj, digest)
     # Last: a pointer is only written once its bytes are stored.
@@ -74,13 +96,13 @@ def _add_one(
     return ptr
 
 
-def _kept_url(root: Path, rel: str, digest: str) -> str | None:
-    """The old pointer's url, while it still names the same bytes."""
+def _old_pointer(root: Path, rel: str) -> Pointer | None:
+    """The pointer ``add`` replaces: its url is kept while it names the same bytes, and
+    its source always (the file still comes from there)."""
     try:
-        old = parse((root / pointer_path(rel)).read_bytes(), where=pointer_path(rel))
+        return parse((root / pointer_path(rel)).read_bytes(), where=pointer_path(rel))
     except (FileNotFoundError, ConfigError):
         return None  # no pointer yet, or a broken one this add replaces
-    return old.url if old.sha256 == digest else None
 
 
 def _gitignore(root: Path, rels: Sequence[str], cache: Cache) -> None:
@@ -221,6 +243,101 @@ def _push_one(root: Path, rel: str, cache: Cache, backend: Backend) -> bool:
     )
     backend.put(obj, ptr.sha256)
     return True
+
+
+# --- mlgate data bump --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bumped:
+    path: str  # the data file, repo-relative
+    old: Pointer
+    new: Pointer  # == old when the source gave the same bytes
+
+    @property
+    def changed(self) -> bool:
+        return self.new.sha256 != self.old.sha256
+
+
+def bump(
+    root: Path,
+    paths: Sequence[str] | None,
+    *,
+    cache: Cache,
+    storage: str | None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[Bumped]:
+    """For each pointer with a ``source`` (those named, else all): get the source's bytes,
+    and when they differ, store them, update the working file and rewrite the pointer.
+
+    Every source is fetched and checked before anything is written, so a source that fails
+    or gives a corrupt file (empty, or not readable as the file's format) changes nothing:
+    DataError (exit 3). Pointers without a source are skipped unless named (then UsageError).
+    """
+    rels = _selected(root, paths)
+    targets = [(rel, _read_pointer(root, rel)) for rel in rels]
+    if paths is not None:
+        for rel, ptr in targets:
+            if ptr.source is None:
+                raise UsageError(
+                    f"{pointer_path(rel)} has no source; record one with "
+                    f"`mlgate data add {rel} --source URL`"
+                )
+    backend = backend_for(storage, removed=cache.removed) if storage else None
+    with os_errors("cannot bump data"):
+        fetched = [
+            (rel, old, _fetch_source(root, rel, old, cache, timeout))
+            for rel, old in targets
+            if old.source is not None
+        ]
+        for rel, old, new in fetched:  # unrecorded edits are refused before any write
+            if new.sha256 != old.sha256:
+                _check_worktree(root, rel, old, cache)
+        for rel, old, new in fetched:
+            if new.sha256 == old.sha256:
+                continue
+            obj = cache.path_for(new.sha256)
+            if backend is not None and backend.writable:
+                backend.put(obj, new.sha256)
+            dest = inside(root, rel)
+            with temp_beside(dest) as tmp:
+                copy_verified(obj, tmp, new.sha256)
+                os.replace(tmp, dest)
+            atomic_write(root / pointer_path(rel), new.dump().encode())
+    return [Bumped(rel, old, new) for rel, old, new in fetched]
+
+
+def _fetch_source(root: Path, rel: str, old: Pointer, cache: Cache, timeout: float) -> Pointer:
+    """The pointer for the source's current bytes, which are in the cache; ``old`` when
+    they are the same bytes."""
+    assert old.source is not None
+    where = cache.objects / "incoming"
+    with temp_beside(where, removed=cache.removed) as tmp:
+        obtain(old.source, tmp, root=root, timeout=timeout)
+        if tmp.stat().st_size == 0:
+            raise DataError(f"source {shown(old.source)} of {rel} gave an empty file")
+        digest, obj = cache.add_file(tmp)
+    if digest == old.sha256:
+        return old
+    try:
+        rows, columns = cached_summary(obj, rel, digest, layout=cache.layout)
+    except DataError as e:
+        raise DataError(f"source {shown(old.source)} of {rel} gave a corrupt file: {e}") from e
+    return Pointer(digest, obj.stat().st_size, rows, columns, None, old.source)
+
+
+def _check_worktree(root: Path, rel: str, old: Pointer, cache: Cache) -> None:
+    dest = inside(root, rel)
+    if dest.exists() and not dest.is_file():
+        raise DataError(f"cannot bump {rel}: {dest} exists and is not a file")
+    if not dest.is_file():
+        return
+    current = cache.sha256_of(dest)
+    if current != old.sha256 and not cache.has(current):
+        raise DataError(
+            f"{rel} has changes not recorded in {pointer_path(rel)}; run "
+            f"`mlgate data add {rel}` to keep them, or delete {rel}, before bumping it"
+        )
 
 
 def _selected(root: Path, paths: Sequence[str] | None) -> list[str]:
