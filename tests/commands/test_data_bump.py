@@ -89,7 +89,8 @@ def test_bump_from_a_command_writing_stdout_or_its_output(repo: Path) -> None:
     added(repo, argv)
     [b] = bump(repo, ["data/train.csv"], cache=Cache(), storage=None)
     assert b.changed and pointer(repo).sha256 == sha(CSV_V2)
-    body = f"import os, pathlib\npathlib.Path(os.environ['MLGATE_OUTPUT']).write_bytes({CSV_V3!r})\n"
+    out = "pathlib.Path(os.environ['MLGATE_OUTPUT'])"
+    body = f"import os, pathlib\n{out}.write_bytes({CSV_V3!r})\n"
     script(repo, body)
     [b] = bump(repo, None, cache=Cache(), storage=None)
     assert pointer(repo).sha256 == sha(CSV_V3) and pointer(repo).source == argv
@@ -121,7 +122,7 @@ def test_pointers_without_a_source_are_skipped_unless_named(repo: Path) -> None:
     (repo / "other.csv").write_bytes(CSV)
     add(repo, ["other.csv"], url=None, storage=None, cache=Cache())
     assert bump(repo, None, cache=Cache(), storage=None) == []
-    with pytest.raises(UsageError, match="other.csv.ptr has no source"):
+    with pytest.raises(UsageError, match=r"other\.csv\.ptr has no source"):
         bump(repo, ["other.csv"], cache=Cache(), storage=None)
 
 
@@ -148,14 +149,14 @@ def test_a_failing_or_corrupt_source_changes_nothing(
 def test_a_failing_command_changes_nothing(repo: Path) -> None:
     added(repo, script(repo, "import sys\nsys.stderr.write('upstream down\\n')\nsys.exit(4)\n"))
     before = (repo / "data/train.csv.ptr").read_bytes()
-    with pytest.raises(DataError, match="failed with exit code 4: upstream down$"):
+    with pytest.raises(DataError, match=r"failed with exit code 4: upstream down$"):
         bump(repo, None, cache=Cache(), storage=None)
     assert (repo / "data/train.csv.ptr").read_bytes() == before
 
 
 def test_a_slow_or_missing_command_is_a_data_error(repo: Path) -> None:
     added(repo, script(repo, "import time\ntime.sleep(30)\n"))
-    with pytest.raises(DataError, match="did not finish within 0.5 s"):
+    with pytest.raises(DataError, match=r"did not finish within 0\.5 s"):
         bump(repo, None, cache=Cache(), storage=None, timeout=0.5)
     added(repo, ("no-such-program-mlgate",))
     with pytest.raises(DataError, match="no-such-program-mlgate not found"):
@@ -185,9 +186,7 @@ def test_bump_refuses_to_overwrite_unrecorded_edits(repo: Path) -> None:
 # --- the command line ------------------------------------------------------------------------
 
 
-def test_cli_add_source_command_then_bump(
-    repo: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_add_source_command_then_bump(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (repo / "data").mkdir()
     (repo / "data/train.csv").write_bytes(CSV)
     script(repo, f"import sys\nsys.stdout.buffer.write({CSV_V2!r})\n")
