@@ -156,6 +156,23 @@ def _data_args(d: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="how long a source command may run (default: 3600)",
     )
+    bump.add_argument(
+        "--pr",
+        action="store_true",
+        help="commit the new pointers on mlgate/data/<model>, push it and open or update "
+        "its pull request (GitHub; token in MLGATE_TOKEN or GITHUB_TOKEN)",
+    )
+    bump.add_argument(
+        "--workflow",
+        metavar="FILE",
+        help="the workflow to dispatch on the branch with --pr (default: the running one, "
+        "else mlgate.yml)",
+    )
+    bump.add_argument(
+        "--no-dispatch",
+        action="store_true",
+        help="with --pr, do not dispatch the workflow (a token whose pushes start workflows)",
+    )
     dsub.add_parser("status", help="pointers vs working tree, cache and storage")
     for name, text in (("pull", "fetch data into the working tree"), ("push", "upload data")):
         sp = dsub.add_parser(name, help=text)
@@ -645,7 +662,31 @@ def _bump(
             print(f"{b.path}: unchanged")
     if bumped and not changed:
         print("nothing to do: every source gives the data its pointer names")
+    if args.pr and changed:
+        proposal = data_mod.propose(
+            root,
+            bumped,
+            model=_model_name(root),
+            environ=os.environ,
+            dispatch=not args.no_dispatch,
+            workflow=args.workflow,
+        )
+        assert proposal is not None
+        verb = "opened" if proposal.created else "updated"
+        print(f"pushed {proposal.branch}; {verb} pull request #{proposal.number}")
+        if proposal.workflow:
+            print(f"dispatched {proposal.workflow} on {proposal.branch}")
     return int(ExitCode.OK)
+
+
+def _model_name(root: Path) -> str:
+    from mlgate.core import config as config_mod  # yaml: only for the data commands
+    from mlgate.storage.layout import Layout  # with them
+
+    path = root / config_mod.DEFAULT_CONFIG
+    if not path.exists():
+        raise UsageError(f"data bump --pr names its branch after the model: no {path.name} here")
+    return config_mod.load_path(path, memo=Layout.current().memo).model.name
 
 
 def _removed(paths: list[Path]) -> None:

@@ -5,15 +5,21 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from mlgate import git
+from mlgate.core.diff import data_diff
+from mlgate.core.results import DataChange, DataSummary
+from mlgate.core.units import fmt_size
 from mlgate.errors import ConfigError, DataError, UsageError
+from mlgate.forge import env as forge_env
 from mlgate.git import ignored, inside
 from mlgate.http import redact_url
 from mlgate.paths import repo_relpath
+from mlgate.render.markup import md_escape
 from mlgate.storage.backends import Backend, backend_for
 from mlgate.storage.datafiles import pointed_files
 from mlgate.storage.fetch import fetch
@@ -338,6 +344,148 @@ def _check_worktree(root: Path, rel: str, old: Pointer, cache: Cache) -> None:
             f"{rel} has changes not recorded in {pointer_path(rel)}; run "
             f"`mlgate data add {rel}` to keep them, or delete {rel}, before bumping it"
         )
+
+
+# --- mlgate data bump --pr ---------------------------------------------------------------
+
+BUMP_MARKER = "<!-- mlgate:data-bump -->"
+DEFAULT_WORKFLOW = "mlgate.yml"  # what `mlgate init` writes to .github/workflows/
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The pull request a bump opened or updated."""
+
+    branch: str
+    commit: str
+    number: int
+    url: str | None
+    created: bool
+    workflow: str | None  # the workflow dispatched on the branch, if any
+
+
+def bump_branch(model: str) -> str:
+    branch = f"mlgate/data/{model}"
+    problem = git.ref_name_problem(f"refs/heads/{branch}")
+    if problem:
+        raise ConfigError(f"the bump branch {branch!r} {problem}", key="model.name")
+    return branch
+
+
+def propose(
+    root: Path,
+    bumped: Sequence[Bumped],
+    *,
+    model: str,
+    environ: Mapping[str, str],
+    dispatch: bool = True,
+    workflow: str | None = None,
+) -> Proposal | None:
+    """Commit the changed pointers on ``mlgate/data/<model>`` (on top of HEAD, force-pushed
+    to origin), open its pull request or update the open one (there is never a second), and
+    dispatch the mlgate workflow on the branch: a push made with the Actions
+    ``GITHUB_TOKEN`` starts no workflow. None when nothing changed."""
+    changed = [b for b in bumped if b.changed]
+    if not changed:
+        return None
+    kind = forge_env.FORGES["github"]
+    if not forge_env.token(kind, environ):
+        raise UsageError(
+            f"data bump --pr needs a GitHub token with contents, pull-requests and actions "
+            f"write permission: set {kind.no_token_hint}"
+        )
+    branch = bump_branch(model)
+    repo = git.open_repo(root)
+    head = git.head_sha(repo)
+    if head is None:
+        raise UsageError("data bump --pr needs a commit to branch from; commit first")
+    base = git.default_branch_name(repo)
+    files = {pointer_path(b.path): b.new.dump().encode() for b in changed}
+    title = f"mlgate: new data for {model} ({', '.join(b.path for b in changed)})"
+    commit = git.commit_files(root, head, files, title + "\n", replace_dir=None)
+    git.push_branch(root, "origin", commit, branch)
+    from mlgate.forge.github import GitHub  # requests: only when a PR is opened
+
+    forge = GitHub.from_env(environ, 0)
+    body = bump_body(model, changed)
+    found = forge.open_pull_for(branch)
+    if found is None:
+        pull = forge.create_pull(head=branch, base=base, title=title, body=body)
+    else:
+        pull = forge.update_pull(int(found["number"]), title=title, body=body)
+    chosen = None
+    if dispatch:
+        chosen = workflow or _running_workflow(environ) or DEFAULT_WORKFLOW
+        forge.dispatch_workflow(chosen, branch)
+    return Proposal(
+        branch, commit, int(pull["number"]), pull.get("html_url"), found is None, chosen
+    )
+
+
+def _running_workflow(environ: Mapping[str, str]) -> str | None:
+    """The file name of the workflow this run is part of, from GITHUB_WORKFLOW_REF
+    (``owner/repo/.github/workflows/mlgate.yml@refs/heads/main``)."""
+    ref = environ.get("GITHUB_WORKFLOW_REF", "").partition("@")[0]
+    name = ref.rpartition("/")[2]
+    return name if name.endswith((".yml", ".yaml")) else None
+
+
+def bump_body(model: str, changed: Sequence[Bumped]) -> str:
+    """The pull request's body: the data diff the bump makes, from the pointers alone."""
+    diff = data_diff(
+        {b.path: _summary(b.path, b.old) for b in changed},
+        {b.path: _summary(b.path, b.new) for b in changed},
+    )
+    lines = [
+        BUMP_MARKER,
+        f"**mlgate data bump** for `{md_escape(model)}`: the pointers' sources give new data.",
+        "",
+        "| data | source | before | after | rows | columns |",
+        "|---|---|---|---|---|---|",
+    ]
+    sources = {b.path: b.new.source for b in changed}
+    for change in diff:
+        source = sources[change.path]
+        lines.append(
+            f"| `{md_escape(change.path)}` | {md_escape(shown(source)) if source else ''} "
+            f"| {_side(change.old)} | {_side(change.new)} | {_rows(change)} "
+            f"| {_columns(change)} |"
+        )
+    lines += [
+        "",
+        f"The `mlgate/{md_escape(model)}` check on this pull request retrains on the new data "
+        "and reports the metrics and the drift against the current data. Every bump "
+        "force-updates this branch and edits this description.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(path: str, ptr: Pointer) -> DataSummary:
+    return DataSummary(path, ptr.sha256, ptr.size, ptr.rows, ptr.columns)
+
+
+def _side(s: DataSummary | None) -> str:
+    if s is None:
+        return ""
+    rows = f", {s.rows} rows" if s.rows is not None else ""
+    return f"`{s.sha256[:8]}` {fmt_size(s.size)}{rows}"
+
+
+def _rows(change: DataChange) -> str:
+    if change.old is None or change.new is None:
+        return ""
+    if change.old.rows is None or change.new.rows is None:
+        return ""
+    return f"{change.new.rows - change.old.rows:+d}"
+
+
+def _columns(change: DataChange) -> str:
+    parts = [f"+{md_escape(c)}" for c in change.columns_added]
+    parts += [f"−{md_escape(c)}" for c in change.columns_removed]
+    parts += [
+        f"{md_escape(n)}: {md_escape(o)} → {md_escape(w)}" for n, o, w in change.columns_retyped
+    ]
+    return ", ".join(parts) or "same"
 
 
 def _selected(root: Path, paths: Sequence[str] | None) -> list[str]:
