@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from ci_events import github_env, use_env
 from conftest import commit_all, git
+from fakes import github as fake_github
+from fakes.github import serve_github
 from fakes.httpserver import Route, serve
 from mlgate.cli import main
 from mlgate.commands.data import add, bump
 from mlgate.errors import ConfigError, DataError, UsageError
 from mlgate.storage.objects import Cache
 from mlgate.storage.pointers import Pointer, parse
+from projects import base_project, classification_config, classification_frames, cli, push_to_origin
 
 CSV = b"age,plan,label\n31,basic,1\n45,pro,0\n"
 CSV_V2 = CSV + b"60,pro,0\n"
@@ -211,3 +215,110 @@ def test_cli_failing_source_is_exit_3_in_one_line(
     assert main(["data", "bump"]) == 3
     err = capsys.readouterr().err
     assert err.startswith("mlgate: error: source file://") and err.count("\n") == 1
+
+
+# --- --pr: a branch, one pull request, a dispatched check ----------------------------------
+
+
+def bump_project(repo: Path, tmp_path: Path, upstream: Path) -> Path:
+    """The classification project with data/train.csv as a pointer whose source is a file
+    URL, pushed to a bare origin; returns the bare repository."""
+    base_project(repo, classification_config(), classification_frames())
+    upstream.write_bytes((repo / "data/train.csv").read_bytes())
+    main(["data", "add", "data/train.csv", "--source", upstream.as_uri()])
+    commit_all(repo, "train.csv as a pointer")
+    return push_to_origin(repo, tmp_path)
+
+
+def frames_csv(seed: int) -> bytes:
+    return classification_frames(seed=seed)[0].to_csv(index=False).encode()
+
+
+def test_bump_pr_end_to_end_one_pr_dispatch_and_ci_reports_on_it(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = tmp_path / "upstream.csv"
+    bare = bump_project(repo, tmp_path, upstream)
+    branch = "mlgate/data/churn"
+    with serve_github() as gh:
+        gh.branch_sha = lambda ref: git(bare, "rev-parse", f"refs/heads/{ref}")
+        env = github_env(tmp_path, {}, token=fake_github.VALID_TOKEN)
+        del env["GITHUB_ACTIONS"], env["GITHUB_EVENT_NAME"], env["GITHUB_EVENT_PATH"]
+        env["GITHUB_API_URL"] = gh.url
+        use_env(monkeypatch, env)
+
+        upstream.write_bytes(frames_csv(1))
+        code, out, err = cli(capsys, "data", "bump", "--pr")
+        assert code == 0, err
+        [number] = gh.opened
+        assert f"opened pull request #{number}" in out
+        first = git(bare, "rev-parse", branch)
+        shown = git(bare, "show", f"{branch}:data/train.csv.ptr")
+        assert parse(shown, where="x").sha256 == sha(frames_csv(1))
+        assert git(bare, "rev-parse", f"{branch}~1") == git(bare, "rev-parse", "main")
+        body = gh.opened[number]["body"]
+        assert body.startswith("<!-- mlgate:data-bump -->\n") and "`data/train.csv`" in body
+        assert sha(frames_csv(1))[:8] in body
+
+        upstream.write_bytes(frames_csv(2))
+        code, out, err = cli(capsys, "data", "bump", "--pr")
+        assert code == 0, err
+        assert f"updated pull request #{number}" in out
+        assert list(gh.opened) == [number]  # never a second pull request
+        assert git(bare, "rev-parse", branch) != first
+        assert git(bare, "rev-list", "--count", f"main..{branch}") == "1"  # force-updated
+        assert sha(frames_csv(2))[:8] in gh.opened[number]["body"]
+        assert gh.dispatches == [("mlgate.yml", branch), ("mlgate.yml", branch)]
+        creates = [r for r in gh.requests if r.method == "POST" and r.path.endswith("/pulls")]
+        assert len(creates) == 1
+
+        # The dispatched run: the workflow's checkout of the branch, a workflow_dispatch event.
+        git(repo, "fetch", "-q", "origin", branch)
+        git(repo, "checkout", "-q", "--force", "FETCH_HEAD")
+        head = git(repo, "rev-parse", "HEAD")
+        event = {"ref": f"refs/heads/{branch}", "inputs": {}, "workflow": ".github/workflows/x"}
+        env = github_env(tmp_path, event, token=fake_github.VALID_TOKEN)
+        env.update(GITHUB_EVENT_NAME="workflow_dispatch", GITHUB_API_URL=gh.url)
+        use_env(monkeypatch, env)
+        code, out, err = cli(capsys, "ci")
+        assert code in (0, 1), err
+        [report] = gh.bodies(number)
+        assert report.startswith("<!-- mlgate:report model=churn -->\n")
+        assert {s["context"] for s in gh.statuses[head]} == {"mlgate/churn"}
+        assert gh.statuses[head][-1]["state"] == ("success" if code == 0 else "failure")
+
+
+def test_bump_pr_with_nothing_new_opens_nothing(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bump_project(repo, tmp_path, tmp_path / "upstream.csv")
+    with serve_github() as gh:
+        monkeypatch.setenv("GITHUB_API_URL", gh.url)
+        monkeypatch.setenv("GITHUB_TOKEN", fake_github.VALID_TOKEN)
+        monkeypatch.setenv("GITHUB_REPOSITORY", gh.repository)
+        code, out, _ = cli(capsys, "data", "bump", "--pr")
+    assert code == 0 and "data/train.csv: unchanged" in out
+    assert gh.requests == [] and gh.opened == {}
+
+
+def test_bump_pr_without_a_token_is_a_usage_error(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    upstream = tmp_path / "upstream.csv"
+    bump_project(repo, tmp_path, upstream)
+    upstream.write_bytes(frames_csv(1))
+    code, _, err = cli(capsys, "data", "bump", "--pr")
+    assert code == 2 and "set GITHUB_TOKEN or MLGATE_TOKEN" in err
+
+
+def test_ci_on_a_dispatch_without_a_pull_request_does_nothing(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with serve_github() as gh:
+        event = {"ref": "refs/heads/mlgate/data/churn"}
+        env = github_env(tmp_path, event, token=fake_github.VALID_TOKEN)
+        env.update(GITHUB_EVENT_NAME="workflow_dispatch", GITHUB_API_URL=gh.url)
+        use_env(monkeypatch, env)
+        code, out, _ = cli(capsys, "ci")
+    assert code == 0
+    assert "nothing to check: no open pull request from mlgate/data/churn" in out
