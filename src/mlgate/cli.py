@@ -466,6 +466,9 @@ def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
     from mlgate import progress  # threading: not on the --version path
     from mlgate.commands.ci import run_ci  # the core and the forges: keeps --help fast
 
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    if github and os.environ.get("GITHUB_EVENT_NAME") == "schedule":
+        return _scheduled_bump(cwd, config)
     with progress.shown() as shown:
         outcome = run_ci(
             cwd,
@@ -648,9 +651,33 @@ def _source_arg(url: str | None, command: str | None) -> str | tuple[str, ...] |
 def _bump(
     root: Path, paths: list[str] | None, args: argparse.Namespace, cache: Cache, storage: str | None
 ) -> int:
+    return _bump_data(
+        root,
+        paths,
+        cache,
+        storage,
+        timeout=args.timeout,
+        pr=args.pr,
+        dispatch=not args.no_dispatch,
+        workflow=args.workflow,
+    )
+
+
+def _bump_data(
+    root: Path,
+    paths: list[str] | None,
+    cache: Cache,
+    storage: str | None,
+    *,
+    timeout: float,
+    pr: bool,
+    dispatch: bool = True,
+    workflow: str | None = None,
+    config: str = "mlgate.yaml",
+) -> int:
     from mlgate.commands import data as data_mod  # storage: keeps --help fast
 
-    bumped = data_mod.bump(root, paths, cache=cache, storage=storage, timeout=args.timeout)
+    bumped = data_mod.bump(root, paths, cache=cache, storage=storage, timeout=timeout)
     _removed(cache.removed)
     changed = [b for b in bumped if b.changed]
     if not bumped:
@@ -662,14 +689,14 @@ def _bump(
             print(f"{b.path}: unchanged")
     if bumped and not changed:
         print("nothing to do: every source gives the data its pointer names")
-    if args.pr and changed:
+    if pr and changed:
         proposal = data_mod.propose(
             root,
             bumped,
-            model=_model_name(root),
+            model=_model_name(root, config),
             environ=os.environ,
-            dispatch=not args.no_dispatch,
-            workflow=args.workflow,
+            dispatch=dispatch,
+            workflow=workflow,
         )
         assert proposal is not None
         verb = "opened" if proposal.created else "updated"
@@ -679,11 +706,21 @@ def _bump(
     return int(ExitCode.OK)
 
 
-def _model_name(root: Path) -> str:
+def _scheduled_bump(cwd: Path, config: str) -> int:
+    """``mlgate ci`` on a GitHub ``schedule`` event: ``mlgate data bump --pr`` for every
+    pointer with a source, on the default branch the schedule runs on."""
+    from mlgate import git  # subprocess: not on the --help path
+    from mlgate.storage.objects import Cache  # with the data commands
+
+    root = git.toplevel(cwd)
+    return _bump_data(root, None, Cache(), _storage(root), timeout=3600.0, pr=True, config=config)
+
+
+def _model_name(root: Path, config: str) -> str:
     from mlgate.core import config as config_mod  # yaml: only for the data commands
     from mlgate.storage.layout import Layout  # with them
 
-    path = root / config_mod.DEFAULT_CONFIG
+    path = root / config
     if not path.exists():
         raise UsageError(f"data bump --pr names its branch after the model: no {path.name} here")
     return config_mod.load_path(path, memo=Layout.current().memo).model.name

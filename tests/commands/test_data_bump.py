@@ -322,3 +322,25 @@ def test_ci_on_a_dispatch_without_a_pull_request_does_nothing(
         code, out, _ = cli(capsys, "ci")
     assert code == 0
     assert "nothing to check: no open pull request from mlgate/data/churn" in out
+
+
+def test_ci_on_a_schedule_bumps_and_opens_the_pull_request(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = tmp_path / "upstream.csv"
+    bare = bump_project(repo, tmp_path, upstream)
+    upstream.write_bytes(frames_csv(3))
+    with serve_github() as gh:
+        gh.branch_sha = lambda ref: git(bare, "rev-parse", f"refs/heads/{ref}")
+        env = github_env(tmp_path, {"schedule": "0 6 * * 1"}, token=fake_github.VALID_TOKEN)
+        workflow_ref = f"{gh.repository}/.github/workflows/data.yml@refs/heads/main"
+        env.update(
+            GITHUB_EVENT_NAME="schedule", GITHUB_API_URL=gh.url, GITHUB_WORKFLOW_REF=workflow_ref
+        )
+        use_env(monkeypatch, env)
+        code, out, err = cli(capsys, "ci")
+        assert code == 0, err
+        assert len(gh.opened) == 1 and "dispatched data.yml on mlgate/data/churn" in out
+        assert gh.dispatches == [("data.yml", "mlgate/data/churn")]
+    shown = git(bare, "show", "mlgate/data/churn:data/train.csv.ptr")
+    assert parse(shown, where="x").sha256 == sha(frames_csv(3))
