@@ -689,7 +689,7 @@ def _bump_data(
             print(f"{b.path}: unchanged")
     if bumped and not changed:
         print("nothing to do: every source gives the data its pointer names")
-    if pr and changed:
+    if pr:
         proposal = data_mod.propose(
             root,
             bumped,
@@ -698,7 +698,9 @@ def _bump_data(
             dispatch=dispatch,
             workflow=workflow,
         )
-        assert proposal is not None
+        if proposal is None:
+            print("nothing to propose: the committed pointers already name this data")
+            return int(ExitCode.OK)
         verb = "opened" if proposal.created else "updated"
         print(f"pushed {proposal.branch}; {verb} pull request #{proposal.number}")
         if proposal.workflow:

@@ -344,3 +344,27 @@ def test_ci_on_a_schedule_bumps_and_opens_the_pull_request(
         assert gh.dispatches == [("data.yml", "mlgate/data/churn")]
     shown = git(bare, "show", "mlgate/data/churn:data/train.csv.ptr")
     assert parse(shown, where="x").sha256 == sha(frames_csv(3))
+
+
+def test_a_bump_whose_pull_request_failed_is_proposed_again(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = tmp_path / "upstream.csv"
+    bare = bump_project(repo, tmp_path, upstream)
+    upstream.write_bytes(frames_csv(4))
+    with serve_github() as gh:
+        gh.branch_sha = lambda ref: git(bare, "rev-parse", f"refs/heads/{ref}")
+        for name, value in (
+            ("GITHUB_API_URL", gh.url),
+            ("GITHUB_TOKEN", fake_github.VALID_TOKEN),
+            ("GITHUB_REPOSITORY", gh.repository),
+        ):
+            monkeypatch.setenv(name, value)
+        denied = {"message": "Resource not accessible by integration", "documentation_url": "x"}
+        gh.fail(403, method="POST", path=r"/repos/[^/]+/[^/]+/pulls", body=denied)
+        code, _, err = cli(capsys, "data", "bump", "--pr")
+        assert code == 3 and err.count("\n") == 1 and gh.opened == {}
+        assert fake_github.VALID_TOKEN not in err
+        code, out, err = cli(capsys, "data", "bump", "--pr")
+        assert code == 0, err
+        assert "data/train.csv: unchanged" in out and len(gh.opened) == 1

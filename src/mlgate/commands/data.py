@@ -385,7 +385,11 @@ def propose(
     to origin), open its pull request or update the open one (there is never a second), and
     dispatch the mlgate workflow on the branch: a push made with the Actions
     ``GITHUB_TOKEN`` starts no workflow. None when nothing changed."""
-    changed = [b for b in bumped if b.changed]
+    repo = git.open_repo(root)
+    head = git.head_sha(repo)
+    if head is None:
+        raise UsageError("data bump --pr needs a commit to branch from; commit first")
+    changed = _against(git.CommitFiles(repo, head, sha=head), bumped)
     if not changed:
         return None
     kind = forge_env.FORGES["github"]
@@ -395,10 +399,6 @@ def propose(
             f"write permission: set {kind.no_token_hint}"
         )
     branch = bump_branch(model)
-    repo = git.open_repo(root)
-    head = git.head_sha(repo)
-    if head is None:
-        raise UsageError("data bump --pr needs a commit to branch from; commit first")
     base = git.default_branch_name(repo)
     files = {pointer_path(b.path): b.new.dump().encode() for b in changed}
     title = f"mlgate: new data for {model} ({', '.join(b.path for b in changed)})"
@@ -420,6 +420,19 @@ def propose(
     return Proposal(
         branch, commit, int(pull["number"]), pull.get("html_url"), found is None, chosen
     )
+
+
+def _against(committed: git.CommitFiles, bumped: Sequence[Bumped]) -> list[Bumped]:
+    """The bumps as changes from the pointers committed at HEAD: a bump whose pull request
+    failed to open leaves the working tree's pointer new, and the next one still proposes it."""
+    changes = []
+    for b in bumped:
+        ptr_rel = pointer_path(b.path)
+        data = committed.read(ptr_rel)
+        old = b.old if data is None else parse(data, where=f"HEAD:{ptr_rel}")
+        if old.sha256 != b.new.sha256:
+            changes.append(Bumped(b.path, old, b.new))
+    return changes
 
 
 def _running_workflow(environ: Mapping[str, str]) -> str | None:
