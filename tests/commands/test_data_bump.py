@@ -368,3 +368,19 @@ def test_a_bump_whose_pull_request_failed_is_proposed_again(
         code, out, err = cli(capsys, "data", "bump", "--pr")
         assert code == 0, err
         assert "data/train.csv: unchanged" in out and len(gh.opened) == 1
+
+
+def test_a_command_does_not_see_the_forge_tokens(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghs_secret")
+    monkeypatch.setenv("MLGATE_TOKEN", "mlgate_secret")
+    monkeypatch.setenv("DATA_API_KEY", "kept")
+    argv = script(
+        repo,
+        "import os, sys\nseen = [k for k in ('GITHUB_TOKEN', 'MLGATE_TOKEN') if k in os.environ]\n"
+        "sys.stdout.write('seen,key\\n' + ' '.join(seen) + ',' + os.environ['DATA_API_KEY'])\n",
+    )
+    added(repo, argv)
+    bump(repo, None, cache=Cache(), storage=None)
+    assert (repo / "data/train.csv").read_bytes() == b"seen,key\n,kept"

@@ -319,7 +319,8 @@ def _fetch_source(root: Path, rel: str, old: Pointer, cache: Cache, timeout: flo
     assert old.source is not None
     where = cache.objects / "incoming"
     with temp_beside(where, removed=cache.removed) as tmp:
-        obtain(old.source, tmp, root=root, timeout=timeout)
+        # The forge tokens mlgate holds are mlgate's, not the build's.
+        obtain(old.source, tmp, root=root, timeout=timeout, hidden=FORGE_TOKEN_VARS)
         if tmp.stat().st_size == 0:
             raise DataError(f"source {shown(old.source)} of {rel} gave an empty file")
         digest, obj = cache.add_file(tmp)
@@ -348,6 +349,9 @@ def _check_worktree(root: Path, rel: str, old: Pointer, cache: Cache) -> None:
 
 # --- mlgate data bump --pr ---------------------------------------------------------------
 
+FORGE_TOKEN_VARS = frozenset(
+    {v for kind in forge_env.FORGES.values() for v in kind.token_vars} | {"CI_JOB_TOKEN"}
+)
 BUMP_MARKER = "<!-- mlgate:data-bump -->"
 DEFAULT_WORKFLOW = "mlgate.yml"  # what `mlgate init` writes to .github/workflows/
 

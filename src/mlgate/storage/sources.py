@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Collection
 from pathlib import Path
 
 from mlgate.errors import DataError
@@ -29,22 +30,31 @@ def shown(source: str | tuple[str, ...]) -> str:
 
 
 def obtain(
-    source: str | tuple[str, ...], dest: Path, *, root: Path, timeout: float = DEFAULT_TIMEOUT
+    source: str | tuple[str, ...],
+    dest: Path,
+    *,
+    root: Path,
+    timeout: float = DEFAULT_TIMEOUT,
+    hidden: Collection[str] = (),
 ) -> None:
-    """Put the source's bytes at ``dest`` (an existing empty temp file); DataError else."""
+    """Put the source's bytes at ``dest`` (an existing empty temp file); DataError else.
+    A command runs without the environment variables named in ``hidden`` (forge tokens)."""
     if isinstance(source, str):
         try:
             download(source, dest)
         except TransferError as e:
             raise DataError(f"source {shown(source)} failed: {e.reason}") from e
         return
-    _run(source, dest, root=root, timeout=timeout)
+    _run(source, dest, root=root, timeout=timeout, hidden=hidden)
 
 
-def _run(argv: tuple[str, ...], dest: Path, *, root: Path, timeout: float) -> None:
+def _run(
+    argv: tuple[str, ...], dest: Path, *, root: Path, timeout: float, hidden: Collection[str]
+) -> None:
     what = shown(argv)
     out = dest.with_name(dest.name + ".out")
-    env = {**os.environ, "MLGATE_OUTPUT": str(out)}
+    env = {k: v for k, v in os.environ.items() if k not in hidden}
+    env["MLGATE_OUTPUT"] = str(out)
     try:
         with dest.open("wb") as stdout:
             done = subprocess.run(
