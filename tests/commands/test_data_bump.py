@@ -14,7 +14,7 @@ from fakes import github as fake_github
 from fakes.github import serve_github
 from fakes.httpserver import Route, serve
 from mlgate.cli import main
-from mlgate.commands.data import add, bump
+from mlgate.commands.data import Bumped, add, bump, bump_body
 from mlgate.errors import ConfigError, DataError, UsageError
 from mlgate.storage.objects import Cache
 from mlgate.storage.pointers import Pointer, parse
@@ -257,7 +257,7 @@ def test_bump_pr_end_to_end_one_pr_dispatch_and_ci_reports_on_it(
         assert parse(shown, where="x").sha256 == sha(frames_csv(1))
         assert git(bare, "rev-parse", f"{branch}~1") == git(bare, "rev-parse", "main")
         body = gh.opened[number]["body"]
-        assert body.startswith("<!-- mlgate:data-bump -->\n") and "`data/train.csv`" in body
+        assert body.startswith("<!-- mlgate:data-bump -->\n") and "| data/train.csv |" in body
         assert sha(frames_csv(1))[:8] in body
 
         upstream.write_bytes(frames_csv(2))
@@ -384,3 +384,14 @@ def test_a_command_does_not_see_the_forge_tokens(
     added(repo, argv)
     bump(repo, None, cache=Cache(), storage=None)
     assert (repo / "data/train.csv").read_bytes() == b"seen,key\n,kept"
+
+
+def test_the_pull_request_body_is_the_data_diff_with_no_secret_in_it() -> None:
+    source = "https://user:pass@example.com/t.csv?sig=s3cret"
+    old = Pointer("a" * 64, 1000, 10, {"x": "int64", "y": "object"}, None, source)
+    new = Pointer("b" * 64, 1200, 12, {"x": "float64", "z": "object"}, None, source)
+    body = bump_body("churn", [Bumped("data/train.csv", old, new)])
+    row = next(line for line in body.splitlines() if line.startswith("| data/train.csv |"))
+    assert "`aaaaaaaa` 1000 B, 10 rows" in row and "`bbbbbbbb` 1.2 KiB, 12 rows" in row
+    assert "| +2 |" in row and "+z, −y, x: int64 → float64" in row
+    assert "pass" not in body and "s3cret" not in body

@@ -455,7 +455,7 @@ def bump_body(model: str, changed: Sequence[Bumped]) -> str:
     )
     lines = [
         BUMP_MARKER,
-        f"**mlgate data bump** for `{md_escape(model)}`: the pointers' sources give new data.",
+        f"**mlgate data bump** for {md_escape(model)}: the pointers' sources give new data.",
         "",
         "| data | source | before | after | rows | columns |",
         "|---|---|---|---|---|---|",
@@ -464,13 +464,13 @@ def bump_body(model: str, changed: Sequence[Bumped]) -> str:
     for change in diff:
         source = sources[change.path]
         lines.append(
-            f"| `{md_escape(change.path)}` | {md_escape(shown(source)) if source else ''} "
+            f"| {md_escape(change.path)} | {md_escape(shown(source)) if source else ''} "
             f"| {_side(change.old)} | {_side(change.new)} | {_rows(change)} "
             f"| {_columns(change)} |"
         )
     lines += [
         "",
-        f"The `mlgate/{md_escape(model)}` check on this pull request retrains on the new data "
+        f"The mlgate/{md_escape(model)} check on this pull request retrains on the new data "
         "and reports the metrics and the drift against the current data. Every bump "
         "force-updates this branch and edits this description.",
     ]
