@@ -395,3 +395,26 @@ def test_the_pull_request_body_is_the_data_diff_with_no_secret_in_it() -> None:
     assert "`aaaaaaaa` 1000 B, 10 rows" in row and "`bbbbbbbb` 1.2 KiB, 12 rows" in row
     assert "| +2 |" in row and "+z, −y, x: int64 → float64" in row
     assert "pass" not in body and "s3cret" not in body
+
+
+def test_a_workflow_without_workflow_dispatch_is_named(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upstream = tmp_path / "upstream.csv"
+    bump_project(repo, tmp_path, upstream)
+    upstream.write_bytes(frames_csv(5))
+    with serve_github() as gh:
+        for name, value in (
+            ("GITHUB_API_URL", gh.url),
+            ("GITHUB_TOKEN", fake_github.VALID_TOKEN),
+            ("GITHUB_REPOSITORY", gh.repository),
+        ):
+            monkeypatch.setenv(name, value)
+        refused = {
+            "message": "Workflow does not have 'workflow_dispatch' trigger",
+            "documentation_url": "x",
+        }
+        gh.fail(422, method="POST", path=r".*/dispatches", body=refused)
+        code, _, err = cli(capsys, "data", "bump", "--pr")
+    assert code == 3 and err.count("\n") == 1 and len(gh.opened) == 1
+    assert "does .github/workflows/mlgate.yml exist with `on: workflow_dispatch`?" in err

@@ -15,6 +15,7 @@ from mlgate.core.diff import data_diff
 from mlgate.core.results import DataChange, DataSummary
 from mlgate.core.units import fmt_size
 from mlgate.errors import ConfigError, DataError, UsageError
+from mlgate.forge import ForgeError
 from mlgate.forge import env as forge_env
 from mlgate.git import ignored, inside
 from mlgate.http import redact_url
@@ -414,13 +415,29 @@ def propose(
     body = bump_body(model, changed)
     found = forge.open_pull_for(branch)
     if found is None:
-        pull = forge.create_pull(head=branch, base=base, title=title, body=body)
-    else:
+        try:
+            pull = forge.create_pull(head=branch, base=base, title=title, body=body)
+        except ForgeError as e:
+            # 422: a racing bump opened it first; edit that one rather than fail.
+            found = forge.open_pull_for(branch) if e.status == 422 else None
+            if found is None:
+                raise
+    if found is not None:
         pull = forge.update_pull(int(found["number"]), title=title, body=body)
     chosen = None
     if dispatch:
         chosen = workflow or _running_workflow(environ) or DEFAULT_WORKFLOW
-        forge.dispatch_workflow(chosen, branch)
+        try:
+            forge.dispatch_workflow(chosen, branch)
+        except ForgeError as e:
+            if e.status not in (404, 422):
+                raise
+            raise ForgeError(
+                f"{e} (pull request #{pull['number']} is open; does "
+                f".github/workflows/{chosen} exist with `on: workflow_dispatch`? --workflow "
+                "names another)",
+                status=e.status,
+            ) from e
     return Proposal(
         branch, commit, int(pull["number"]), pull.get("html_url"), found is None, chosen
     )
