@@ -11,7 +11,7 @@ Layers (highest first; a module imports only from its own package and from lower
                                  git notes, noise intervals, changes, data drift, the
                                  scoring protocol and server
   render/  interop/  forge/    report, headline, card, history, templates | MLflow | GitHub,
-                                 GitLab, CI environment, poster, Actions files
+                                 GitLab, CI environment, poster, Actions files, alerts
   storage/                     cache layout, files, hashing, objects, backends, fetch,
                                  pointers, data sources, stat cache, formats, DVC,
                                  model files, installed versions

@@ -372,6 +372,7 @@ class FakeGitHub(FakeServer):
         self.dispatches: list[tuple[str, str]] = []  # (workflow, ref) per dispatch
         # A branch's commit, for the pulls mlgate opens (e.g. from a bare remote).
         self.branch_sha: Callable[[str], str] = lambda ref: FIXED_SHA
+        self.issues: dict[int, dict[str, Any]] = {}  # issues (not pulls), by number
         self._next_id = 1_000_000_000  # GitHub comment ids are large and increasing
         self._clock = 0
         self._remaining = LIMIT
@@ -455,6 +456,9 @@ class FakeGitHub(FakeServer):
             ("GET", repo + r"/issues/comments/(\d+)", self._get),
             ("PATCH", repo + r"/issues/comments/(\d+)", self._patch),
             ("DELETE", repo + r"/issues/comments/(\d+)", self._delete),
+            ("GET", repo + r"/issues", self._issues),
+            ("POST", repo + r"/issues", self._open_issue),
+            ("PATCH", repo + r"/issues/(\d+)", self._edit_issue),
             ("POST", repo + r"/statuses/(.+)", self._status),
             ("GET", repo + r"/pulls/(\d+)", self._pull),
             ("PATCH", repo + r"/pulls/(\d+)", self._update_pull),
@@ -630,6 +634,78 @@ class FakeGitHub(FakeServer):
         self.statuses.setdefault(sha, []).append(status)
         return status
 
+    # --- issues (alerts) ----------------------------------------------------------------
+
+    def _issues(self, request: Recorded, full_name: str) -> Reply:
+        if full_name.lower() != self.repository.lower():
+            return _error(404, "Not Found", _doc_for(request))
+        state = (request.query.get("state") or ["open"])[-1]
+        items = [i for i in self.issues.values() if state == "all" or i["state"] == state]
+        return self._page(request, items, f"/repositories/{self.repo_id}/issues")
+
+    def _open_issue(self, request: Recorded, full_name: str) -> Reply:
+        if full_name.lower() != self.repository.lower():
+            return _error(404, "Not Found", _doc_for(request))
+        data = request.json or {}
+        if not isinstance(data.get("title"), str) or not data["title"]:
+            return _validation_failed(
+                "Issue", "title", "missing_field", "title is missing", _doc_for(request)
+            )
+        number = max([*self.comments, *self.issues, 0]) + 1
+        self._next_id += 1
+        self._clock += 1
+        api = f"{self.url}/repos/{self.repository}"
+        issue = {
+            "id": self._next_id,
+            "node_id": base64.b64encode(f"I_{self._next_id}".encode()).decode(),
+            "url": f"{api}/issues/{number}",
+            "repository_url": api,
+            "labels_url": f"{api}/issues/{number}/labels{{/name}}",
+            "comments_url": f"{api}/issues/{number}/comments",
+            "events_url": f"{api}/issues/{number}/events",
+            "html_url": f"https://github.com/{self.repository}/issues/{number}",
+            "number": number,
+            "state": "open",
+            "state_reason": None,
+            "title": data["title"],
+            "body": data.get("body"),
+            "user": BOT,
+            "labels": [],
+            "assignee": None,
+            "assignees": [],
+            "milestone": None,
+            "locked": False,
+            "comments": 0,
+            "closed_at": None,
+            "created_at": _stamp(self._clock),
+            "updated_at": _stamp(self._clock),
+            "author_association": "NONE",
+        }
+        self.issues[number] = issue
+        self.comments[number] = []
+        return Reply(201, issue, {"Location": issue["url"]})
+
+    def _edit_issue(self, request: Recorded, full_name: str, number: str) -> Reply:
+        issue = (
+            self.issues.get(int(number)) if full_name.lower() == self.repository.lower() else None
+        )
+        if issue is None:
+            return _error(404, "Not Found", _doc_for(request))
+        data = request.json or {}
+        self._clock += 1
+        for key in ("title", "body"):
+            if key in data:
+                issue[key] = data[key]
+        if data.get("state") in ("open", "closed"):
+            issue["state"] = data["state"]
+            issue["state_reason"] = (
+                data.get("state_reason") if data["state"] == "closed" else "reopened"
+            )
+            issue["closed_at"] = _stamp(self._clock) if data["state"] == "closed" else None
+        issue["updated_at"] = _stamp(self._clock)
+        issue["comments"] = len(self.comments.get(int(number), []))
+        return Reply(200, issue)
+
     def _pull(self, request: Recorded, full_name: str, number: str) -> Reply:
         if self._known(full_name, number) is None:
             return _error(404, "Not Found", _doc_for(request))
@@ -673,7 +749,7 @@ class FakeGitHub(FakeServer):
         if any(self._pull_object(n)["head"]["label"] == label for n in self.comments):
             message = f"A pull request already exists for {label}."
             return _validation_failed("PullRequest", "head", "custom", message, _doc_for(request))
-        number = max(self.comments) + 1
+        number = max([*self.comments, *self.issues, 0]) + 1  # one numbering with issues
         self.comments[number] = []
         self.opened[number] = {k: data.get(k) for k in ("head", "base", "title", "body")}
         return Reply(

@@ -28,6 +28,17 @@ class ForbiddenError(ForgeError):
 
 
 @dataclass(frozen=True)
+class Issue:
+    """An issue (GitHub) or issue (GitLab: ``number`` is its iid) of the repository."""
+
+    number: int
+    title: str
+    body: str
+    state: str  # "open"/"closed" (GitHub), "opened"/"closed" (GitLab)
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Comment:
     id: int
     body: str

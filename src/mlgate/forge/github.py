@@ -17,7 +17,7 @@ import requests
 
 from mlgate import http
 from mlgate.core.units import cut
-from mlgate.forge import Comment, ForgeError, State, env
+from mlgate.forge import Comment, ForgeError, Issue, State, env
 from mlgate.forge._http import build_session, json_of, request
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -175,6 +175,51 @@ class GitHub:
         url = f"{self._repo_url}/actions/workflows/{quote(workflow, safe='')}/dispatches"
         request(self._session, "POST", url, what=what, json={"ref": ref})
 
+    # --- issues (monitoring alerts: forge.alerts) -----------------------------------------
+
+    def open_issues(self) -> list[Issue]:
+        """The repository's open issues, all pages (pull requests, which GitHub lists as
+        issues too, left out)."""
+        what = f"listing open issues of {self.repository}"
+        url: str | None = f"{self._repo_url}/issues"
+        params: dict[str, str | int] | None = {"state": "open", "per_page": PER_PAGE}
+        seen: set[str] = set()
+        found: list[Issue] = []
+        while url and url not in seen:
+            seen.add(url)
+            response = request(self._session, "GET", url, what=what, params=params)
+            items = _list_of(json_of(response, what), what)
+            found += [_issue(i) for i in items if isinstance(i, dict) and "pull_request" not in i]
+            url, params = response.links.get("next", {}).get("url"), None
+        return sorted(found, key=lambda i: i.number)
+
+    def create_issue(self, title: str, body: str) -> Issue:
+        what = f"opening an issue in {self.repository}"
+        payload = {"title": title, "body": body}
+        response = request(
+            self._session, "POST", f"{self._repo_url}/issues", what=what, json=payload
+        )
+        return _issue(json_of(response, what))
+
+    def edit_issue(
+        self, number: int, *, title: str | None = None, body: str | None = None, close: bool = False
+    ) -> Issue:
+        what = f"editing issue {self.repository}#{number}"
+        payload: dict[str, str] = {}
+        if title is not None:
+            payload["title"] = title
+        if body is not None:
+            payload["body"] = body
+        if close:
+            payload |= {"state": "closed", "state_reason": "completed"}
+        url = f"{self._repo_url}/issues/{number}"
+        return _issue(json_of(request(self._session, "PATCH", url, what=what, json=payload), what))
+
+    def comment_on_issue(self, number: int, body: str) -> None:
+        what = f"commenting on issue {self.repository}#{number}"
+        url = f"{self._repo_url}/issues/{number}/comments"
+        request(self._session, "POST", url, what=what, json={"body": body})
+
     @property
     def _issue_url(self) -> str:
         return f"{self._repo_url}/issues/{self.number}"
@@ -205,3 +250,16 @@ def _comment(data: Any) -> Comment:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ForgeError(f"GitHub sent a comment without an id: {str(data)[:200]}") from e
+
+
+def _issue(data: Any) -> Issue:
+    try:
+        return Issue(
+            number=int(data["number"]),
+            title=str(data.get("title") or ""),
+            body=data.get("body") or "",
+            state=str(data.get("state") or ""),
+            url=data.get("html_url"),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ForgeError(f"GitHub sent an issue without a number: {str(data)[:200]}") from e
