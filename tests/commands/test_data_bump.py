@@ -418,3 +418,10 @@ def test_a_workflow_without_workflow_dispatch_is_named(
         code, _, err = cli(capsys, "data", "bump", "--pr")
     assert code == 3 and err.count("\n") == 1 and len(gh.opened) == 1
     assert "does .github/workflows/mlgate.yml exist with `on: workflow_dispatch`?" in err
+
+
+def test_a_source_that_is_no_url_is_refused(repo: Path) -> None:
+    (repo / "a.csv").write_bytes(CSV)
+    with pytest.raises(UsageError, match=r"--source-command"):
+        add(repo, ["a.csv"], url=None, storage=None, cache=Cache(), source="python build.py")
+    assert not (repo / "a.csv.ptr").exists()

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from mlgate import git
 from mlgate.core.diff import data_diff
@@ -47,6 +48,11 @@ def add(
         raise UsageError("--url is the location of one file; add files one at a time with it")
     if source is not None and len(paths) != 1:
         raise UsageError("--source is where one file comes from; add files one at a time with it")
+    if isinstance(source, str) and urlsplit(source).scheme.lower() not in ("http", "https", "file"):
+        raise UsageError(
+            f"--source {redact_url(source)} is not an http(s):// or file:// URL; a command "
+            "that builds the file goes in --source-command"
+        )
     # A bad URL fails before any write. What the storage's writes clean up is listed with
     # the cache's: one list of what this command removed.
     backend = backend_for(storage, removed=cache.removed) if storage else None
