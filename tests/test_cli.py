@@ -20,7 +20,9 @@ def test_version(capsys) -> None:  # type: ignore[no-untyped-def]
     assert capsys.readouterr().out == f"mlgate {__version__}\n"
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["check", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["--version"], ["check", "--help"], ["monitor", "--help"]]
+)
 def test_help_and_version_do_not_import_heavy_modules(args: list[str]) -> None:
     code = (
         "import sys\n"
@@ -166,6 +168,7 @@ def test_every_option_and_argument_has_help_text() -> None:
         ["data", "add", "a.csv", "--url", "https://example.com/a.csv"],
         ["rollback", "--to", "3", "--dry-run"],
         ["init", "--data", "check", "--target", "y"],
+        ["monitor", "churn", "--data", "logs", "b.csv", "--labels", "y", "--format", "json"],
     ],
 )
 def test_a_parser_built_for_one_command_reads_it_as_the_whole_one_does(argv: list[str]) -> None:

@@ -33,7 +33,8 @@ def test_every_action_output_is_in_the_outputs_table() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["check", "ci", "publish", "promote", "rollback", "history", "validate"]
+    "command",
+    ["check", "ci", "publish", "promote", "rollback", "history", "validate", "monitor"],
 )
 def test_every_command_that_takes_c_shows_it_in_the_command_reference(command: str) -> None:
     assert "-c FILE, --config FILE" in help_of(command)
@@ -85,3 +86,20 @@ def test_the_serve_section_matches_mlgate_serve_help() -> None:
     for key in ("dataframe_split", "dataframe_records", "instances", "inputs", "text/csv"):
         assert "curl -s localhost:5000/invocations" in section and key in section
     assert 'CMD ["mlgate", "serve"' in section and "predict_proba" in section
+
+
+def test_the_monitor_section_matches_mlgate_monitor_help() -> None:
+    """Issue 15: the synopsis names options `mlgate monitor --help` has; the section shows
+    the rules and the exit codes."""
+    shown = help_of("monitor")
+    start = README.index("mlgate monitor  [NAME]")
+    synopsis = README[start : README.index('# see "Monitor production data"', start)]
+    options = set(re.findall(r"--[a-z][a-z-]+", synopsis))
+    assert {"--data", "--labels", "--format", "--output"} <= options
+    for option in options:
+        assert option in shown, option
+    section = README[README.index("## Monitor production data") :].split("\n## ", 1)[0]
+    assert "monitor:" in section and "max_regression" in section and "psi: {max:" in section
+    assert "<!-- mlgate:monitor model=<name> -->" in section
+    for code in ("**0**", "**1**", "**2**", "**3**"):
+        assert code in section

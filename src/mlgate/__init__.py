@@ -6,18 +6,19 @@ Layers (highest first; a module imports only from its own package and from lower
   cli.py                       face: argparse -> typed call -> exit code; the only printer
   api.py  progress.py          library facade (typed, no printing); progress on a terminal
   commands/                    a module per subcommand: check ci publish promote history
-                                 init data validate serve
+                                 init data validate serve monitor
   run/                         sides, workspace, worker process, command mode, run cache,
                                  git notes, noise intervals, changes, data drift, the
                                  scoring protocol and server
-  render/  interop/  forge/    report, headline, card, history, templates | MLflow | GitHub,
-                                 GitLab, CI environment, poster, Actions files, alerts
+  render/  interop/  forge/    report, headline, card, history, monitor, templates |
+                                 MLflow | GitHub, GitLab, CI environment, poster, Actions
+                                 files, alerts
   storage/                     cache layout, files, hashing, objects, backends, fetch,
                                  pointers, data sources, stat cache, formats, DVC,
                                  model files, installed versions
   core/                        pure: config, metrics, gate, diffs, results, run record,
                                  production format, units, paired bootstrap, repeats,
-                                 changes, data drift
+                                 changes, data drift, monitor result and rules
   git.py  http.py              the boundaries to git and to HTTP
   paths.py                     repository-relative paths
   errors.py                    the error tree and exit codes

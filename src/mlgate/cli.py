@@ -262,6 +262,37 @@ def _serve_args(sv: argparse.ArgumentParser) -> None:
     _config(sv)
 
 
+def _monitor_args(mo: argparse.ArgumentParser) -> None:
+    mo.description = (
+        "Compare a batch of production inputs (CSV/TSV/Parquet files, directories of them, "
+        "or `mlgate serve --log-dir`'s request log) with the production model's training "
+        "data, found through its lineage.json: drift per column (PSI, KS, JS: the statistics "
+        "of the PR report's drift section), the drift of the model's predictions and, with "
+        "--labels, the live metrics against those recorded at promotion. Rules in "
+        "mlgate.yaml: monitor: {drift: {psi: {max: 0.25}}, metrics: {accuracy: "
+        "{max_regression: 0.05}}}."
+    )
+    mo.epilog = (
+        "Exit codes: 0 healthy (every rule holds), 1 a rule is broken, 2 usage or config "
+        "(a missing path, a batch without the model's columns, no such model), 3 other "
+        "(the training data or the model cannot be had)."
+    )
+    mo.add_argument("name", nargs="?", metavar="NAME", help="the model (default: the only one)")
+    mo.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="the batch: data files or directories (hidden files in them are skipped)",
+    )
+    mo.add_argument(
+        "--labels", metavar="COLUMN", help="the batch's column of true labels: live metrics"
+    )
+    _config(mo)
+    _format(mo, "the result")
+    mo.add_argument("--output", metavar="FILE", help="write the result here instead of stdout")
+
+
 COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "check": ("train and compare base and head, apply the gate", _check_args),
     "ci": ("in GitHub Actions / GitLab CI: check, comment, set status", _ci_args),
@@ -273,6 +304,7 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "init": ("write a starter mlgate.yaml and GitHub workflow", _init_args),
     "data": ("versioned data: pointers and storage", _data_args),
     "serve": ("serve the production model (MLflow's scoring protocol)", _serve_args),
+    "monitor": ("production inputs vs the training data: drift, live metrics", _monitor_args),
 }
 
 
@@ -359,6 +391,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _init(cwd, args)
     if args.command == "serve":
         return _serve(cwd, args)
+    if args.command == "monitor":
+        return _monitor(cwd, args)
     return _data(cwd, args)
 
 
@@ -587,6 +621,27 @@ def _serve(cwd: Path, args: argparse.Namespace) -> int:
         on_ready=ready,
     )
     return int(ExitCode.OK)
+
+
+def _monitor(cwd: Path, args: argparse.Namespace) -> int:
+    from mlgate.commands.monitor import monitor  # pandas, numpy, the model: only to monitor
+    from mlgate.render.monitor import render  # jinja2
+    from mlgate.storage.files import atomic_write  # with the core
+
+    result = monitor(
+        cwd, data=args.data, name=args.name, labels=args.labels, config_path=args.config
+    )
+    text = render(result, cast("Format", args.format), color=_color() and not args.output)
+    if args.output:
+        atomic_write(Path(args.output), text.encode("utf-8"))
+        state = "healthy" if result.healthy else "unhealthy"
+        print(
+            f"mlgate: {result.model} v{result.version} is {state}; in {args.output}",
+            file=sys.stderr,
+        )
+    else:
+        sys.stdout.write(text)
+    return int(ExitCode.OK if result.healthy else ExitCode.GATE_FAILED)
 
 
 def _data(cwd: Path, args: argparse.Namespace) -> int:

@@ -175,7 +175,7 @@ def test_evaluated_metrics_adds_gated_metrics_but_not_runtime_ones() -> None:
             "storage:",
             "stroage:",
             "mlgate.yaml:19: stroage: unknown key; expected one of version, model, data, "
-            "metrics, gate, promote, storage, notes, report, drift",
+            "metrics, gate, promote, storage, notes, report, drift, monitor",
         ),
         (
             "{min: 0.85,",

@@ -651,6 +651,11 @@ class FakeGitHub(FakeServer):
             return _validation_failed(
                 "Issue", "title", "missing_field", "title is missing", _doc_for(request)
             )
+        issue = self.add_issue(data["title"], data.get("body"))
+        return Reply(201, issue, {"Location": issue["url"]})
+
+    def add_issue(self, title: str, body: str | None) -> dict[str, Any]:
+        """An issue as if someone (a racing run) had opened it; not recorded as a request."""
         number = max([*self.comments, *self.issues, 0]) + 1
         self._next_id += 1
         self._clock += 1
@@ -667,8 +672,8 @@ class FakeGitHub(FakeServer):
             "number": number,
             "state": "open",
             "state_reason": None,
-            "title": data["title"],
-            "body": data.get("body"),
+            "title": title,
+            "body": body,
             "user": BOT,
             "labels": [],
             "assignee": None,
@@ -683,7 +688,7 @@ class FakeGitHub(FakeServer):
         }
         self.issues[number] = issue
         self.comments[number] = []
-        return Reply(201, issue, {"Location": issue["url"]})
+        return issue
 
     def _edit_issue(self, request: Recorded, full_name: str, number: str) -> Reply:
         issue = (

@@ -70,6 +70,47 @@ NOTE = {
         "noteable_type": {"const": "MergeRequest"},
     },
 }
+# An issue note: the same entity, on an Issue.
+ISSUE_NOTE = {**NOTE, "properties": {**NOTE["properties"], "noteable_type": {"const": "Issue"}}}
+# The issue entity (https://docs.gitlab.com/api/issues/, as in its examples).
+ISSUE = {
+    "type": "object",
+    "required": [
+        "id",
+        "iid",
+        "project_id",
+        "title",
+        "description",
+        "state",
+        "created_at",
+        "updated_at",
+        "closed_at",
+        "labels",
+        "author",
+        "user_notes_count",
+        "confidential",
+        "web_url",
+    ],
+    "properties": {
+        "id": {"type": "integer"},
+        "iid": {"type": "integer"},
+        "title": _STRING,
+        "description": _NULLABLE_STRING,
+        "state": {"enum": ["opened", "closed"]},
+        "author": AUTHOR,
+        "labels": {"type": "array", "items": _STRING},
+    },
+}
+ISSUE_REQUEST = {
+    "type": "object",
+    "properties": {
+        "title": _STRING,
+        "description": _STRING,
+        "state_event": {"enum": ["close", "reopen"]},
+        "labels": _STRING,
+    },
+    "additionalProperties": False,
+}
 STATUS = {
     "type": "object",
     "required": [
@@ -156,6 +197,8 @@ class FakeGitLab(FakeServer):
         self.send_link = send_link
         self.notes: dict[int, list[dict[str, Any]]] = {iid: [] for iid in mr_iids}
         self.statuses: list[dict[str, Any]] = []
+        self.issues: dict[int, dict[str, Any]] = {}  # by iid
+        self.issue_notes: dict[int, list[dict[str, Any]]] = {}
         self._next_id = 300
         self._clock = 0
 
@@ -184,6 +227,10 @@ class FakeGitLab(FakeServer):
             ("PUT", prefix + r"/merge_requests/(\d+)/notes/(\d+)", self._put),
             ("DELETE", prefix + r"/merge_requests/(\d+)/notes/(\d+)", self._delete),
             ("POST", prefix + r"/statuses/([0-9a-f]{40})", self._status),
+            ("GET", prefix + r"/issues", self._issues),
+            ("POST", prefix + r"/issues", self._open_issue),
+            ("PUT", prefix + r"/issues/(\d+)", self._edit_issue),
+            ("POST", prefix + r"/issues/(\d+)/notes", self._issue_note),
         ]
         for method, pattern, handler in routes:
             match = re.fullmatch(pattern, request.path)
@@ -203,6 +250,76 @@ class FakeGitLab(FakeServer):
         if args[0] != str(self.project_id):
             return Reply(404, {"message": "404 Project Not Found"})
         return handler(request, *args[1:])
+
+    # --- issues (alerts) ----------------------------------------------------------------
+
+    def _issues(self, request: Recorded) -> Reply:
+        state = request.query.get("state", ["all"])[-1]
+        items = [i for i in self.issues.values() if state == "all" or i["state"] == state]
+        return self._page(request, sorted(items, key=lambda i: -i["iid"]))  # newest first
+
+    def _open_issue(self, request: Recorded) -> Reply:
+        data = request.json or {}
+        if not data.get("title"):
+            return Reply(400, {"error": "title is missing"})
+        iid = max([*self.issues, 0]) + 1
+        self._next_id += 1
+        self._clock += 1
+        issue = {
+            "id": self._next_id,
+            "iid": iid,
+            "project_id": self.project_id,
+            "title": data["title"],
+            "description": data.get("description"),
+            "state": "opened",
+            "created_at": _stamp(self._clock),
+            "updated_at": _stamp(self._clock),
+            "closed_at": None,
+            "closed_by": None,
+            "labels": [],
+            "milestone": None,
+            "assignees": [],
+            "assignee": None,
+            "author": BOT,
+            "type": "ISSUE",
+            "user_notes_count": 0,
+            "confidential": False,
+            "discussion_locked": None,
+            "issue_type": "issue",
+            "web_url": f"https://gitlab.example.com/group/project/-/issues/{iid}",
+        }
+        self.issues[iid] = issue
+        self.issue_notes[iid] = []
+        return Reply(201, issue)
+
+    def _edit_issue(self, request: Recorded, iid: str) -> Reply:
+        issue = self.issues.get(int(iid))
+        if issue is None:
+            return Reply(404, {"message": "404 Issue Not Found"})
+        data = request.json or {}
+        self._clock += 1
+        if "title" in data:
+            issue["title"] = data["title"]
+        if "description" in data:
+            issue["description"] = data["description"]
+        if data.get("state_event") == "close":
+            issue.update(state="closed", closed_at=_stamp(self._clock), closed_by=BOT)
+        elif data.get("state_event") == "reopen":
+            issue.update(state="opened", closed_at=None, closed_by=None)
+        issue["updated_at"] = _stamp(self._clock)
+        return Reply(200, issue)
+
+    def _issue_note(self, request: Recorded, iid: str) -> Reply:
+        notes = self.issue_notes.get(int(iid))
+        if notes is None:
+            return Reply(404, {"message": "404 Issue Not Found"})
+        too_long = _too_long(request)
+        if too_long:
+            return too_long
+        note = self._create(int(iid), request.json["body"], BOT, into=notes)
+        note["noteable_type"] = "Issue"
+        self.issues[int(iid)]["user_notes_count"] = len(notes)
+        return Reply(201, note)
 
     def _notes_of(self, iid: str) -> list[dict[str, Any]] | None:
         return self.notes.get(int(iid))
@@ -254,7 +371,13 @@ class FakeGitLab(FakeServer):
         return too_long or Reply(201, self._create(int(iid), request.json["body"], BOT))
 
     def _create(
-        self, iid: int, body: str, author: dict[str, Any], *, system: bool = False
+        self,
+        iid: int,
+        body: str,
+        author: dict[str, Any],
+        *,
+        system: bool = False,
+        into: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         self._next_id += 1
         self._clock += 1
@@ -278,7 +401,7 @@ class FakeGitLab(FakeServer):
             "imported": False,
             "imported_from": "none",
         }
-        self.notes[iid].append(note)
+        (self.notes[iid] if into is None else into).append(note)
         return note
 
     def _note(self, iid: str, note_id: str) -> dict[str, Any] | None:
@@ -367,6 +490,8 @@ def _check(request: Recorded, reply: Reply) -> list[str]:
     problems: list[str] = []
     if request.method in ("POST", "PUT"):
         schema = STATUS_REQUEST if "/statuses/" in request.path else NOTE_REQUEST
+        if re.search(r"/issues(/\d+)?$", request.path):
+            schema = ISSUE_REQUEST
         problems += [f"request {e}" for e in _errors(schema, request.json)]
     elif request.json is not None:
         problems.append("request has a body, the endpoint takes none")
@@ -381,6 +506,10 @@ def _reply_schema(request: Recorded, reply: Reply) -> dict[str, Any]:
         return {"type": "null"}
     if "/statuses/" in request.path:
         return STATUS
+    if re.search(r"/issues(/\d+)?$", request.path):
+        return {"type": "array", "items": ISSUE} if request.method == "GET" else ISSUE
+    if "/issues/" in request.path:
+        return ISSUE_NOTE
     return {"type": "array", "items": NOTE} if request.method == "GET" else NOTE
 
 

@@ -4,15 +4,17 @@ and never two, even when two runs race."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 from fakes.github import VALID_TOKEN, FakeGitHub, Recorded, serve_github
+from fakes.gitlab import VALID_TOKEN as GITLAB_TOKEN
+from fakes.gitlab import serve_gitlab
 from mlgate.forge.alerts import sync_alert
 from mlgate.forge.github import GitHub
+from mlgate.forge.gitlab import GitLab
 
 MARKER = "<!-- mlgate:monitor model=churn -->"
 
@@ -61,15 +63,22 @@ def test_an_issue_that_mentions_the_marker_later_is_not_ours(gh: FakeGitHub) -> 
     assert len([i for i in gh.issues.values() if i["state"] == "open"]) == 2
 
 
+def test_a_run_that_loses_a_race_closes_its_own_issue(gh: FakeGitHub) -> None:
+    # Between this run's listing (none) and its create, a rival run opens the issue.
+    def rival_opens_first(request: Recorded) -> None:
+        if not gh.issues:
+            with gh.lock:
+                gh.add_issue("mlgate: churn is unhealthy in production", f"{MARKER}\nrival")
+
+    gh.hook("POST", r"/repos/[^/]+/[^/]+/issues", rival_opens_first)
+    assert run(gh, "drifted", healthy=False) == "updated"
+    rival, ours = sorted(gh.issues)
+    assert gh.issues[rival]["state"] == "open" and gh.issues[rival]["body"] == f"{MARKER}\ndrifted"
+    assert gh.issues[ours]["state"] == "closed"
+    assert gh.bodies(ours) == [f"Closed as a duplicate of #{rival}."]
+
+
 def test_two_racing_runs_leave_one_open_issue(gh: FakeGitHub) -> None:
-    barrier = threading.Barrier(2, timeout=10)
-
-    def both_list_first(request: Recorded) -> None:
-        if request.method == "GET" and not gh.issues:
-            with contextlib.suppress(threading.BrokenBarrierError):
-                barrier.wait()
-
-    gh.hook("GET", r"/repos/[^/]+/[^/]+/issues", both_list_first)
     found: list[str] = []
     threads = [
         threading.Thread(target=lambda: found.append(run(gh, "drifted", healthy=False)))
@@ -80,8 +89,30 @@ def test_two_racing_runs_leave_one_open_issue(gh: FakeGitHub) -> None:
     for t in threads:
         t.join()
     opened = [i for i in gh.issues.values() if i["state"] == "open"]
-    assert len(gh.issues) == 2 and len(opened) == 1
-    assert opened[0]["number"] == min(gh.issues)  # the older one survives
-    closed = next(i for i in gh.issues.values() if i["state"] == "closed")
-    assert gh.bodies(closed["number"]) == [f"Closed as a duplicate of #{opened[0]['number']}."]
+    assert len(opened) == 1 and opened[0]["number"] == min(gh.issues)  # the older survives
     assert sorted(found) == ["created", "updated"]
+
+
+def test_on_gitlab_the_same_cycle_uses_the_issues_api() -> None:
+    with serve_gitlab() as gl:
+        tracker = GitLab(gl.api_url, gl.project_id, 0, GITLAB_TOKEN)
+
+        def sync(healthy: bool, body: str) -> str:
+            return sync_alert(
+                tracker,
+                MARKER,
+                title="mlgate: churn is unhealthy in production",
+                body=f"{MARKER}\n{body}",
+                healthy=healthy,
+                closing="✅ healthy again",
+            ).action
+
+        assert [sync(False, "drifted"), sync(False, "still"), sync(True, "ok")] == [
+            "created",
+            "updated",
+            "closed",
+        ]
+        (issue,) = gl.issues.values()
+        assert issue["state"] == "closed" and issue["description"] == f"{MARKER}\nstill"
+        assert [n["body"] for n in gl.issue_notes[issue["iid"]]] == ["✅ healthy again"]
+        assert gl.violations == []

@@ -145,6 +145,9 @@ class Config:
     # `gate: {flips: {max_broken_pct}}`: the most predictions, in percent of the test rows,
     # that may break (right under base, wrong under head); None: no flips rule.
     max_broken_pct: float | None = None
+    # `monitor: {drift, metrics}`: the rules of `mlgate monitor` (core.monitor).
+    monitor_drift: DriftRule | None = None
+    monitor_metrics: dict[str, Rule] = field(default_factory=dict)
 
     def confidence_for(self, metric: str) -> float | None:
         """The level ``metric``'s change is weighed at: its rule's, else the gate's; None
@@ -347,6 +350,13 @@ def _semantic_errors(
         yield from _check_confidence(gate["confidence"], "gate.confidence", fail)
     if "drift" in gate and not any(s in gate["drift"] for s in DRIFT_STATS):
         yield fail("give at least one of psi, ks, js, each as {max: number}", "gate.drift")
+    monitor = data.get("monitor", {})
+    if "drift" in monitor and not any(s in monitor["drift"] for s in DRIFT_STATS):
+        yield fail("give at least one of psi, ks, js, each as {max: number}", "monitor.drift")
+    for name, rule in monitor.get("metrics", {}).items():
+        where = key_str(("monitor", "metrics", name))
+        yield from _check_metric(name, where, task, gate_extra, fail, memo)
+        yield from _check_rule(rule, where, fail)
     if "flips" in gate and task == "regression":
         yield fail(
             "flips counts changed class predictions; model.task is regression (the report "
@@ -583,6 +593,10 @@ def _build(
         drift=DriftSettings(**data.get("drift", {})),
         drift_rule=_drift_rule(data.get("gate", {}).get("drift")),
         max_broken_pct=_max_broken_pct(data.get("gate", {})),
+        monitor_drift=_drift_rule(data.get("monitor", {}).get("drift")),
+        monitor_metrics={
+            name: _rule(rule) for name, rule in data.get("monitor", {}).get("metrics", {}).items()
+        },
         promote=PromoteSpec(**promote),
         storage=data.get("storage"),
         notes_key=data.get("notes", {}).get("public_key"),

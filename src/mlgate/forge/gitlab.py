@@ -1,6 +1,8 @@
-"""GitLab: merge request notes and commit statuses for one merge request, over API v4.
+"""GitLab: merge request notes and commit statuses for one merge request, over API v4, and
+the project's issues for monitoring alerts.
 
-Endpoints (https://docs.gitlab.com/api/notes/, https://docs.gitlab.com/api/commits/):
+Endpoints (https://docs.gitlab.com/api/notes/, https://docs.gitlab.com/api/commits/,
+https://docs.gitlab.com/api/issues/):
 notes are listed oldest first (``sort=asc&order_by=created_at``); system notes ("added 1
 commit") are GitLab's own and never ours, so they are skipped.
 """
@@ -15,7 +17,7 @@ import requests
 
 from mlgate import http
 from mlgate.core.units import cut
-from mlgate.forge import Comment, ForbiddenError, ForgeError, State, env
+from mlgate.forge import Comment, ForbiddenError, ForgeError, Issue, State, env
 from mlgate.forge._http import build_session, json_of, request
 
 DESCRIPTION_LIMIT = 140  # the Forge contract (GitHub's limit), kept on GitLab too
@@ -160,6 +162,52 @@ class GitLab:
     def _notes_url(self) -> str:
         return f"{self._project_url}/merge_requests/{self.mr_iid}/notes"
 
+    # --- issues (monitoring alerts: forge.alerts) -----------------------------------------
+
+    def open_issues(self) -> list[Issue]:
+        """The project's open issues (``number`` is the iid, ``body`` the description)."""
+        what = f"listing open issues of project {self.project_id}"
+        url: str | None = f"{self._project_url}/issues"
+        params: dict[str, str | int] = {"state": "opened", "per_page": PER_PAGE}
+        found: list[Issue] = []
+        pages = 0
+        while url:
+            response = self._request("GET", url, what, "read issues", params=params)
+            data = json_of(response, what)
+            if not isinstance(data, list):
+                raise ForgeError(f"expected a JSON list while {what}, got {type(data).__name__}")
+            found += [_issue(i) for i in data]
+            url, params = _next_page(response, url, params)
+            pages += 1
+            if pages > 10_000:
+                raise ForgeError(f"GitLab kept sending pages while {what}")
+        return sorted(found, key=lambda i: i.number)
+
+    def create_issue(self, title: str, body: str) -> Issue:
+        what = f"opening an issue in project {self.project_id}"
+        payload = {"title": title, "description": body}
+        url = f"{self._project_url}/issues"
+        return _issue(json_of(self._request("POST", url, what, "open issues", payload), what))
+
+    def edit_issue(
+        self, number: int, *, title: str | None = None, body: str | None = None, close: bool = False
+    ) -> Issue:
+        what = f"editing issue #{number} of project {self.project_id}"
+        payload: dict[str, str] = {}
+        if title is not None:
+            payload["title"] = title
+        if body is not None:
+            payload["description"] = body
+        if close:
+            payload["state_event"] = "close"
+        url = f"{self._project_url}/issues/{number}"
+        return _issue(json_of(self._request("PUT", url, what, "edit issues", payload), what))
+
+    def comment_on_issue(self, number: int, body: str) -> None:
+        what = f"commenting on issue #{number} of project {self.project_id}"
+        url = f"{self._project_url}/issues/{number}/notes"
+        self._request("POST", url, what, "comment on issues", {"body": body})
+
     # --- statuses ----------------------------------------------------------------------
 
     def set_status(
@@ -220,3 +268,16 @@ def _note(data: Any) -> Comment:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ForgeError(f"GitLab sent a note without an id: {str(data)[:200]}") from e
+
+
+def _issue(data: Any) -> Issue:
+    try:
+        return Issue(
+            number=int(data["iid"]),
+            title=str(data.get("title") or ""),
+            body=data.get("description") or "",
+            state=str(data.get("state") or ""),
+            url=data.get("web_url"),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ForgeError(f"GitLab sent an issue without an iid: {str(data)[:200]}") from e

@@ -214,6 +214,12 @@ def markdown_environment() -> SandboxedEnvironment:
     return _environment(color=False, markdown=True)
 
 
+def environment(*, color: bool = False, markdown: bool = False) -> SandboxedEnvironment:
+    """The report's sandboxed environment and filters, for the other built-in templates
+    (``mlgate monitor``'s): text (``color`` for ANSI) or markdown (escaping as above)."""
+    return _environment(color=color, markdown=markdown)
+
+
 def verbatim(text: str) -> str:
     """``text`` as markdown the markdown environment prints as is: only for markdown mlgate
     wrote or vouches for (a link target from ``safe_url``, the team's model-card section)."""

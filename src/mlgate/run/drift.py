@@ -78,9 +78,17 @@ def _write(spec: TrainSpec, base: str, frame: Any, columns: list[str], task: str
 
 
 def _summary_bytes(frame: Any, columns: list[str], target: str, label_categorical: bool) -> bytes:
+    from mlgate.core import driftstats  # numpy: the worker has it loaded already
+
+    return driftstats.to_npz(summary_of(frame, columns, target, label_categorical))
+
+
+def summary_of(frame: Any, columns: list[str], target: str, label_categorical: bool) -> Summary:
+    """The drift summary of ``frame``'s ``columns`` (a DataFrame): what a check's worker
+    keeps, and what ``mlgate monitor`` compares a batch of production inputs with."""
     import numpy as np
 
-    from mlgate.core import driftstats  # numpy: the worker has it loaded already
+    from mlgate.core import driftstats  # numpy: only where frames are summarised
 
     found = {}
     for name in columns:
@@ -107,7 +115,7 @@ def _summary_bytes(frame: Any, columns: list[str], target: str, label_categorica
             array = series.to_numpy(dtype=np.float64, na_value=np.nan)
         sample, missing = driftstats.numeric_sample(array)
         found[str(name)] = driftstats.Column(str(name), "numeric", rows, missing, sample=sample)
-    return driftstats.to_npz(driftstats.Summary(len(frame), target, found))
+    return driftstats.Summary(len(frame), target, found)
 
 
 # --- the parent: asking and keeping ------------------------------------------------------------
