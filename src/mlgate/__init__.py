@@ -14,8 +14,8 @@ Layers (highest first; a module imports only from its own package and from lower
                                  MLflow | GitHub, GitLab, CI environment, poster, Actions
                                  files, alerts
   storage/                     cache layout, files, hashing, objects, backends, fetch,
-                                 pointers, stat cache, formats, DVC, model files,
-                                 installed versions
+                                 pointers, data sources, stat cache, formats, DVC,
+                                 model files, installed versions
   core/                        pure: config, metrics, gate, diffs, results, run record,
                                  production format, units, paired bootstrap, repeats,
                                  changes, data drift, monitor result and rules

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from mlgate import __version__
-from mlgate.errors import ExitCode, MlgateError
+from mlgate.errors import ExitCode, MlgateError, UsageError
 
 if TYPE_CHECKING:
     from mlgate.core.results import Outcome
     from mlgate.render.report import Format
+    from mlgate.storage.objects import Cache
 
 FORMATS = ("text", "markdown", "json")
 
@@ -134,6 +135,44 @@ def _data_args(d: argparse.ArgumentParser) -> None:
     add = dsub.add_parser("add", help="record data files as pointers and store their bytes")
     add.add_argument("paths", nargs="+", metavar="PATH", help="the data files to add")
     add.add_argument("--url", help="an explicit download URL to record in the pointer")
+    src = add.add_mutually_exclusive_group()
+    src.add_argument(
+        "--source", metavar="URL", help="where `data bump` gets new bytes: an http(s) or file URL"
+    )
+    src.add_argument(
+        "--source-command",
+        metavar="CMD",
+        help="a command that builds the file (split like a shell would, run without one) "
+        "and writes it to $MLGATE_OUTPUT or stdout",
+    )
+    bump = dsub.add_parser("bump", help="refresh data from its pointers' sources")
+    bump.add_argument(
+        "paths", nargs="*", metavar="PATH", help="data files or pointers (default: all)"
+    )
+    bump.add_argument(
+        "--timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="how long a source command may run (default: 3600)",
+    )
+    bump.add_argument(
+        "--pr",
+        action="store_true",
+        help="commit the new pointers on mlgate/data/<model>, push it and open or update "
+        "its pull request (GitHub; token in MLGATE_TOKEN or GITHUB_TOKEN)",
+    )
+    bump.add_argument(
+        "--workflow",
+        metavar="FILE",
+        help="the workflow to dispatch on the branch with --pr (default: the running one, "
+        "else mlgate.yml)",
+    )
+    bump.add_argument(
+        "--no-dispatch",
+        action="store_true",
+        help="with --pr, do not dispatch the workflow (a token whose pushes start workflows)",
+    )
     dsub.add_parser("status", help="pointers vs working tree, cache and storage")
     for name, text in (("pull", "fetch data into the working tree"), ("push", "upload data")):
         sp = dsub.add_parser(name, help=text)
@@ -461,6 +500,9 @@ def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
     from mlgate import progress  # threading: not on the --version path
     from mlgate.commands.ci import run_ci  # the core and the forges: keeps --help fast
 
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    if github and os.environ.get("GITHUB_EVENT_NAME") == "schedule":
+        return _scheduled_bump(cwd, config)
     with progress.shown() as shown:
         outcome = run_ci(
             cwd,
@@ -613,7 +655,9 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
     cache = Cache()
     if args.data_command == "add":
         rel = [_rel(cwd, root, p) for p in args.paths]
-        for path, ptr in data_mod.add(root, rel, url=args.url, storage=storage, cache=cache):
+        source = _source_arg(args.source, args.source_command)
+        added = data_mod.add(root, rel, url=args.url, storage=storage, cache=cache, source=source)
+        for path, ptr in added:
             rows = f", {ptr.rows} rows" if ptr.rows is not None else ""
             print(f"{path}.ptr: sha256 {ptr.sha256[:12]}, {ptr.size} bytes{rows}")
         _removed(cache.removed)
@@ -631,6 +675,8 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
             )
         return int(ExitCode.OK)
     paths = [_rel(cwd, root, p) for p in args.paths] or None
+    if args.data_command == "bump":
+        return _bump(root, paths, args, cache, storage)
     action = data_mod.pull if args.data_command == "pull" else data_mod.push
     done = action(root, paths, cache=cache, storage=storage)
     _removed(cache.removed)
@@ -641,6 +687,100 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
     else:
         print(f"{verb} {len(done)} file(s)" + "".join(f"\n  {p}" for p in done))
     return int(ExitCode.OK)
+
+
+def _source_arg(url: str | None, command: str | None) -> str | tuple[str, ...] | None:
+    import shlex
+
+    if command is None:
+        return url
+    try:
+        argv = tuple(shlex.split(command))
+    except ValueError as e:
+        raise UsageError(f"--source-command cannot be split into arguments: {e}") from e
+    if not argv:
+        raise UsageError("--source-command is empty; give the program and its arguments")
+    return argv
+
+
+def _bump(
+    root: Path, paths: list[str] | None, args: argparse.Namespace, cache: Cache, storage: str | None
+) -> int:
+    return _bump_data(
+        root,
+        paths,
+        cache,
+        storage,
+        timeout=args.timeout,
+        pr=args.pr,
+        dispatch=not args.no_dispatch,
+        workflow=args.workflow,
+    )
+
+
+def _bump_data(
+    root: Path,
+    paths: list[str] | None,
+    cache: Cache,
+    storage: str | None,
+    *,
+    timeout: float,
+    pr: bool,
+    dispatch: bool = True,
+    workflow: str | None = None,
+    config: str = "mlgate.yaml",
+) -> int:
+    from mlgate.commands import data as data_mod  # storage: keeps --help fast
+
+    bumped = data_mod.bump(root, paths, cache=cache, storage=storage, timeout=timeout)
+    _removed(cache.removed)
+    changed = [b for b in bumped if b.changed]
+    if not bumped:
+        print("nothing to bump: no pointer has a source (add one with `data add --source`)")
+    for b in bumped:
+        if b.changed:
+            print(f"{b.path}.ptr: {b.old.sha256[:12]} -> {b.new.sha256[:12]}, {b.new.size} bytes")
+        else:
+            print(f"{b.path}: unchanged")
+    if bumped and not changed:
+        print("nothing to do: every source gives the data its pointer names")
+    if pr:
+        proposal = data_mod.propose(
+            root,
+            bumped,
+            model=_model_name(root, config),
+            environ=os.environ,
+            dispatch=dispatch,
+            workflow=workflow,
+        )
+        if proposal is None:
+            print("nothing to propose: the committed pointers already name this data")
+            return int(ExitCode.OK)
+        verb = "opened" if proposal.created else "updated"
+        print(f"pushed {proposal.branch}; {verb} pull request #{proposal.number}")
+        if proposal.workflow:
+            print(f"dispatched {proposal.workflow} on {proposal.branch}")
+    return int(ExitCode.OK)
+
+
+def _scheduled_bump(cwd: Path, config: str) -> int:
+    """``mlgate ci`` on a GitHub ``schedule`` event: ``mlgate data bump --pr`` for every
+    pointer with a source, on the default branch the schedule runs on."""
+    from mlgate import git  # subprocess: not on the --help path
+    from mlgate.storage.objects import Cache  # with the data commands
+
+    root = git.toplevel(cwd)
+    return _bump_data(root, None, Cache(), _storage(root), timeout=3600.0, pr=True, config=config)
+
+
+def _model_name(root: Path, config: str) -> str:
+    from mlgate.core import config as config_mod  # yaml: only for the data commands
+    from mlgate.storage.layout import Layout  # with them
+
+    path = root / config
+    if not path.exists():
+        raise UsageError(f"data bump --pr names its branch after the model: no {path.name} here")
+    return config_mod.load_path(path, memo=Layout.current().memo).model.name
 
 
 def _removed(paths: list[Path]) -> None:

@@ -620,16 +620,23 @@ def fetch_refs(root: Path, remote: str, refspecs: list[str]) -> None:
 
 
 def commit_files(
-    root: Path, parent: str | None, files: dict[str, bytes], message: str, *, replace_dir: str
+    root: Path,
+    parent: str | None,
+    files: dict[str, bytes],
+    message: str,
+    *,
+    replace_dir: str | None,
 ) -> str:
-    """A commit whose tree is ``parent``'s with ``replace_dir/`` replaced by ``files``; made
-    with a temporary index, so the working tree and the user's index are never touched."""
+    """A commit whose tree is ``parent``'s with ``replace_dir/`` replaced by ``files`` (or,
+    with ``replace_dir`` None, with just ``files`` written over it); made with a temporary
+    index, so the working tree and the user's index are never touched."""
     import tempfile  # only to write commits: a check needs none
 
     with tempfile.TemporaryDirectory(prefix="mlgate-index-") as tmp:
         env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
         if parent:
             _out(root, "read-tree", parent, env=env)
+        if parent and replace_dir is not None:
             _out(
                 root,
                 "rm",
@@ -669,6 +676,14 @@ def push_atomic(root: Path, remote: str, refspecs: list[str]) -> tuple[bool, str
     proc = _git(root, "push", "--atomic", "--porcelain", remote, *refspecs)
     message = (proc.stdout + proc.stderr).decode(errors="replace").strip()
     return proc.returncode == 0, message
+
+
+def push_branch(root: Path, remote: str, commit: str, branch: str) -> None:
+    """Force ``refs/heads/<branch>`` on ``remote`` to ``commit`` (a branch mlgate owns)."""
+    proc = _git(root, "push", "--force", "--quiet", remote, f"{commit}:refs/heads/{branch}")
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        raise GitError(f"git push {remote} {branch} failed in {root}: {err}")
 
 
 def tree_files(root: Path, rev: str, directory: str) -> dict[str, bytes]:

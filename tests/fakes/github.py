@@ -46,6 +46,7 @@ SPEC_FILE = FIXTURES / "github-openapi-subset.json"
 EVENT_FILE = FIXTURES / "events" / "github-pull_request-opened.json"
 DOCS = "https://docs.github.com/rest"
 VALID_TOKEN = "ghs_fakeValidToken0123456789abcdefABCDEF"
+FIXED_SHA = "6dcb09b5b57875f334f61aebed695e2e4193db5e"  # a branch's commit unless told
 EPOCH = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
 
 
@@ -366,6 +367,11 @@ class FakeGitHub(FakeServer):
         self.comments: dict[int, list[dict[str, Any]]] = {n: [] for n in pulls}
         self.statuses: dict[str, list[dict[str, Any]]] = {}
         self.heads: dict[int, str] = {}  # pull number -> head sha that GET pulls/{n} reports
+        # Pull requests opened through the API (pulls/create): number -> the fields set.
+        self.opened: dict[int, dict[str, Any]] = {}
+        self.dispatches: list[tuple[str, str]] = []  # (workflow, ref) per dispatch
+        # A branch's commit, for the pulls mlgate opens (e.g. from a bare remote).
+        self.branch_sha: Callable[[str], str] = lambda ref: FIXED_SHA
         self.issues: dict[int, dict[str, Any]] = {}  # issues (not pulls), by number
         self._next_id = 1_000_000_000  # GitHub comment ids are large and increasing
         self._clock = 0
@@ -455,6 +461,10 @@ class FakeGitHub(FakeServer):
             ("PATCH", repo + r"/issues/(\d+)", self._edit_issue),
             ("POST", repo + r"/statuses/(.+)", self._status),
             ("GET", repo + r"/pulls/(\d+)", self._pull),
+            ("PATCH", repo + r"/pulls/(\d+)", self._update_pull),
+            ("GET", repo + r"/pulls", self._list_pulls),
+            ("POST", repo + r"/pulls", self._create_pull),
+            ("POST", repo + r"/actions/workflows/([^/]+)/dispatches", self._dispatch),
         ]
 
     def _primary_exhausted(self) -> bool:
@@ -704,10 +714,68 @@ class FakeGitHub(FakeServer):
     def _pull(self, request: Recorded, full_name: str, number: str) -> Reply:
         if self._known(full_name, number) is None:
             return _error(404, "Not Found", _doc_for(request))
-        pull = json.loads(EVENT_FILE.read_text(encoding="utf-8"))["pull_request"]
-        pull["number"] = int(number)
-        pull["head"]["sha"] = self.heads.get(int(number), pull["head"]["sha"])
-        return Reply(200, pull)
+        return Reply(200, self._pull_object(int(number)))
+
+    def _pull_object(self, number: int) -> dict[str, Any]:
+        pull: dict[str, Any] = json.loads(EVENT_FILE.read_text(encoding="utf-8"))["pull_request"]
+        pull["number"] = number
+        pull["head"]["sha"] = self.heads.get(number, pull["head"]["sha"])
+        opened = self.opened.get(number)
+        if opened is not None:
+            owner = self.repository.partition("/")[0]
+            pull["title"], pull["body"] = opened["title"], opened["body"]
+            pull["html_url"] = f"https://github.com/{self.repository}/pull/{number}"
+            pull["head"].update(
+                ref=opened["head"],
+                label=f"{owner}:{opened['head']}",
+                sha=self.branch_sha(opened["head"]),
+            )
+            pull["base"].update(ref=opened["base"], sha=self.branch_sha(opened["base"]))
+        return pull
+
+    def _list_pulls(self, request: Recorded, full_name: str) -> Reply:
+        if full_name.lower() != self.repository.lower():
+            return _error(404, "Not Found", _doc_for(request))
+        head = request.query.get("head", [""])[-1]
+        state = request.query.get("state", ["open"])[-1]
+        found = []
+        for number in sorted(self.comments):
+            pull = self._pull_object(number)
+            if state in ("open", "all") and (not head or pull["head"]["label"] == head):
+                found.append(pull)
+        return Reply(200, found)
+
+    def _create_pull(self, request: Recorded, full_name: str) -> Reply:
+        if full_name.lower() != self.repository.lower():
+            return _error(404, "Not Found", _doc_for(request))
+        data = request.json or {}
+        owner = self.repository.partition("/")[0]
+        label = f"{owner}:{data.get('head')}"
+        if any(self._pull_object(n)["head"]["label"] == label for n in self.comments):
+            message = f"A pull request already exists for {label}."
+            return _validation_failed("PullRequest", "head", "custom", message, _doc_for(request))
+        number = max([*self.comments, *self.issues, 0]) + 1  # one numbering with issues
+        self.comments[number] = []
+        self.opened[number] = {k: data.get(k) for k in ("head", "base", "title", "body")}
+        return Reply(
+            201,
+            self._pull_object(number),
+            {"Location": f"{self.url}/repos/{self.repository}/pulls/{number}"},
+        )
+
+    def _update_pull(self, request: Recorded, full_name: str, number: str) -> Reply:
+        if self._known(full_name, number) is None or int(number) not in self.opened:
+            return _error(404, "Not Found", _doc_for(request))
+        for key in ("title", "body"):
+            if key in (request.json or {}):
+                self.opened[int(number)][key] = request.json[key]
+        return Reply(200, self._pull_object(int(number)))
+
+    def _dispatch(self, request: Recorded, full_name: str, workflow: str) -> Reply:
+        if full_name.lower() != self.repository.lower():
+            return _error(404, "Not Found", _doc_for(request))
+        self.dispatches.append((workflow, (request.json or {}).get("ref", "")))
+        return Reply(204)
 
     # --- every reply: rate-limit headers and the contract ------------------------------
 

@@ -106,7 +106,7 @@ def test_malformed_sha256_is_a_config_error(bad: str) -> None:
         (f"sha256: {SHA}\nsize: 1\nurl: ''\n", "url: expected a URL string, got ''"),
         (
             f"sha256: {SHA}\nsize: 1\nmd5: abc\n",
-            "md5: unknown key; a pointer has only sha256, size, rows, columns, url",
+            "md5: unknown key; a pointer has only sha256, size, rows, columns, url, source",
         ),
         (
             "- a\n- b\n",

@@ -1,19 +1,27 @@
-"""``mlgate data add/status/pull/push``: pointers in git, bytes in the cache and storage."""
+"""``mlgate data add/status/pull/push/bump``: pointers in git, bytes in the cache and storage."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
+from mlgate import git
+from mlgate.core.diff import data_diff
+from mlgate.core.results import DataChange, DataSummary
+from mlgate.core.units import fmt_size
 from mlgate.errors import ConfigError, DataError, UsageError
+from mlgate.forge import ForgeError
+from mlgate.forge import env as forge_env
 from mlgate.git import ignored, inside
 from mlgate.http import redact_url
 from mlgate.paths import repo_relpath
+from mlgate.render.markup import md_escape
 from mlgate.storage.backends import Backend, backend_for
 from mlgate.storage.datafiles import pointed_files
 from mlgate.storage.fetch import fetch
@@ -21,6 +29,7 @@ from mlgate.storage.files import atomic_write, lock_for, os_errors, temp_beside
 from mlgate.storage.formats import cached_summary
 from mlgate.storage.objects import Cache, copy_verified, short
 from mlgate.storage.pointers import SUFFIX, Pointer, data_path, parse, pointer_path
+from mlgate.storage.sources import DEFAULT_TIMEOUT, obtain, shown
 
 # --- mlgate data add ---------------------------------------------------------------------
 
@@ -32,16 +41,27 @@ def add(
     url: str | None,
     storage: str | None,
     cache: Cache,
+    source: str | tuple[str, ...] | None = None,
 ) -> list[tuple[str, Pointer]]:
     """Point git at each data file: write ``<path>.ptr``, store the bytes, git-ignore the file."""
     if url is not None and len(paths) != 1:
         raise UsageError("--url is the location of one file; add files one at a time with it")
+    if source is not None and len(paths) != 1:
+        raise UsageError("--source is where one file comes from; add files one at a time with it")
+    if isinstance(source, str) and urlsplit(source).scheme.lower() not in ("http", "https", "file"):
+        raise UsageError(
+            f"--source {redact_url(source)} is not an http(s):// or file:// URL; a command "
+            "that builds the file goes in --source-command"
+        )
     # A bad URL fails before any write. What the storage's writes clean up is listed with
     # the cache's: one list of what this command removed.
     backend = backend_for(storage, removed=cache.removed) if storage else None
     rels = [_add_target(root, p) for p in paths]
     with os_errors(f"cannot add {', '.join(rels)}"):
-        added = [(rel, _add_one(root, rel, url=url, backend=backend, cache=cache)) for rel in rels]
+        added = [
+            (rel, _add_one(root, rel, url=url, backend=backend, cache=cache, source=source))
+            for rel in rels
+        ]
         _gitignore(root, rels, cache)
     return added
 
@@ -56,7 +76,13 @@ def _add_target(root: Path, path: str) -> str:
 
 
 def _add_one(
-    root: Path, rel: str, *, url: str | None, backend: Backend | None, cache: Cache
+    root: Path,
+    rel: str,
+    *,
+    url: str | None,
+    backend: Backend | None,
+    cache: Cache,
+    source: str | tuple[str, ...] | None = None,
 ) -> Pointer:
     src = root / rel
     if not src.is_file():
@@ -66,7 +92,16 @@ def _add_one(
     # The summary reads the stored copy, or comes from the summary cache.
     digest, obj = cache.add_file(src)
     rows, columns = cached_summary(obj, rel, digest, layout=cache.layout)
-    ptr = Pointer(digest, obj.stat().st_size, rows, columns, url or _kept_url(root, rel, digest))
+    old = _old_pointer(root, rel)
+    kept_url = old.url if old is not None and old.sha256 == digest else None
+    ptr = Pointer(
+        digest,
+        obj.stat().st_size,
+        rows,
+        columns,
+        url or kept_url,
+        source or (old.source if old is not None else None),
+    )
     if backend is not None and backend.writable:
         backend.put(obj, digest)
     # Last: a pointer is only written once its bytes are stored.
@@ -74,13 +109,13 @@ def _add_one(
     return ptr
 
 
-def _kept_url(root: Path, rel: str, digest: str) -> str | None:
-    """The old pointer's url, while it still names the same bytes."""
+def _old_pointer(root: Path, rel: str) -> Pointer | None:
+    """The pointer ``add`` replaces: its url is kept while it names the same bytes, and
+    its source always (the file still comes from there)."""
     try:
-        old = parse((root / pointer_path(rel)).read_bytes(), where=pointer_path(rel))
+        return parse((root / pointer_path(rel)).read_bytes(), where=pointer_path(rel))
     except (FileNotFoundError, ConfigError):
         return None  # no pointer yet, or a broken one this add replaces
-    return old.url if old.sha256 == digest else None
 
 
 def _gitignore(root: Path, rels: Sequence[str], cache: Cache) -> None:
@@ -221,6 +256,276 @@ def _push_one(root: Path, rel: str, cache: Cache, backend: Backend) -> bool:
     )
     backend.put(obj, ptr.sha256)
     return True
+
+
+# --- mlgate data bump --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bumped:
+    path: str  # the data file, repo-relative
+    old: Pointer
+    new: Pointer  # == old when the source gave the same bytes
+
+    @property
+    def changed(self) -> bool:
+        return self.new.sha256 != self.old.sha256
+
+
+def bump(
+    root: Path,
+    paths: Sequence[str] | None,
+    *,
+    cache: Cache,
+    storage: str | None,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[Bumped]:
+    """For each pointer with a ``source`` (those named, else all): get the source's bytes,
+    and when they differ, store them, update the working file and rewrite the pointer.
+
+    Every source is fetched and checked before anything is written, so a source that fails
+    or gives a corrupt file (empty, or not readable as the file's format) changes nothing:
+    DataError (exit 3). Pointers without a source are skipped unless named (then UsageError).
+    """
+    rels = _selected(root, paths)
+    targets = [(rel, _read_pointer(root, rel)) for rel in rels]
+    if paths is not None:
+        for rel, ptr in targets:
+            if ptr.source is None:
+                raise UsageError(
+                    f"{pointer_path(rel)} has no source; record one with "
+                    f"`mlgate data add {rel} --source URL`"
+                )
+    backend = backend_for(storage, removed=cache.removed) if storage else None
+    with os_errors("cannot bump data"):
+        fetched = [
+            (rel, old, _fetch_source(root, rel, old, cache, timeout))
+            for rel, old in targets
+            if old.source is not None
+        ]
+        for rel, old, new in fetched:  # unrecorded edits are refused before any write
+            if new.sha256 != old.sha256:
+                _check_worktree(root, rel, old, cache)
+        for rel, old, new in fetched:
+            if new.sha256 == old.sha256:
+                continue
+            obj = cache.path_for(new.sha256)
+            if backend is not None and backend.writable:
+                backend.put(obj, new.sha256)
+            dest = inside(root, rel)
+            with temp_beside(dest) as tmp:
+                copy_verified(obj, tmp, new.sha256)
+                os.replace(tmp, dest)
+            atomic_write(root / pointer_path(rel), new.dump().encode())
+    return [Bumped(rel, old, new) for rel, old, new in fetched]
+
+
+def _fetch_source(root: Path, rel: str, old: Pointer, cache: Cache, timeout: float) -> Pointer:
+    """The pointer for the source's current bytes, which are in the cache; ``old`` when
+    they are the same bytes."""
+    assert old.source is not None
+    where = cache.objects / "incoming"
+    with temp_beside(where, removed=cache.removed) as tmp:
+        # The forge tokens mlgate holds are mlgate's, not the build's.
+        obtain(old.source, tmp, root=root, timeout=timeout, hidden=FORGE_TOKEN_VARS)
+        if tmp.stat().st_size == 0:
+            raise DataError(f"source {shown(old.source)} of {rel} gave an empty file")
+        digest, obj = cache.add_file(tmp)
+    if digest == old.sha256:
+        return old
+    try:
+        rows, columns = cached_summary(obj, rel, digest, layout=cache.layout)
+    except DataError as e:
+        raise DataError(f"source {shown(old.source)} of {rel} gave a corrupt file: {e}") from e
+    return Pointer(digest, obj.stat().st_size, rows, columns, None, old.source)
+
+
+def _check_worktree(root: Path, rel: str, old: Pointer, cache: Cache) -> None:
+    dest = inside(root, rel)
+    if dest.exists() and not dest.is_file():
+        raise DataError(f"cannot bump {rel}: {dest} exists and is not a file")
+    if not dest.is_file():
+        return
+    current = cache.sha256_of(dest)
+    if current != old.sha256 and not cache.has(current):
+        raise DataError(
+            f"{rel} has changes not recorded in {pointer_path(rel)}; run "
+            f"`mlgate data add {rel}` to keep them, or delete {rel}, before bumping it"
+        )
+
+
+# --- mlgate data bump --pr ---------------------------------------------------------------
+
+FORGE_TOKEN_VARS = frozenset(
+    {v for kind in forge_env.FORGES.values() for v in kind.token_vars} | {"CI_JOB_TOKEN"}
+)
+BUMP_MARKER = "<!-- mlgate:data-bump -->"
+DEFAULT_WORKFLOW = "mlgate.yml"  # what `mlgate init` writes to .github/workflows/
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The pull request a bump opened or updated."""
+
+    branch: str
+    commit: str
+    number: int
+    url: str | None
+    created: bool
+    workflow: str | None  # the workflow dispatched on the branch, if any
+
+
+def bump_branch(model: str) -> str:
+    branch = f"mlgate/data/{model}"
+    problem = git.ref_name_problem(f"refs/heads/{branch}")
+    if problem:
+        raise ConfigError(f"the bump branch {branch!r} {problem}", key="model.name")
+    return branch
+
+
+def propose(
+    root: Path,
+    bumped: Sequence[Bumped],
+    *,
+    model: str,
+    environ: Mapping[str, str],
+    dispatch: bool = True,
+    workflow: str | None = None,
+) -> Proposal | None:
+    """Commit the changed pointers on ``mlgate/data/<model>`` (on top of HEAD, force-pushed
+    to origin), open its pull request or update the open one (there is never a second), and
+    dispatch the mlgate workflow on the branch: a push made with the Actions
+    ``GITHUB_TOKEN`` starts no workflow. None when nothing changed."""
+    repo = git.open_repo(root)
+    head = git.head_sha(repo)
+    if head is None:
+        raise UsageError("data bump --pr needs a commit to branch from; commit first")
+    changed = _against(git.CommitFiles(repo, head, sha=head), bumped)
+    if not changed:
+        return None
+    kind = forge_env.FORGES["github"]
+    if not forge_env.token(kind, environ):
+        raise UsageError(
+            f"data bump --pr needs a GitHub token with contents, pull-requests and actions "
+            f"write permission: set {kind.no_token_hint}"
+        )
+    branch = bump_branch(model)
+    base = git.default_branch_name(repo)
+    files = {pointer_path(b.path): b.new.dump().encode() for b in changed}
+    title = f"mlgate: new data for {model} ({', '.join(b.path for b in changed)})"
+    commit = git.commit_files(root, head, files, title + "\n", replace_dir=None)
+    git.push_branch(root, "origin", commit, branch)
+    from mlgate.forge.github import GitHub  # requests: only when a PR is opened
+
+    forge = GitHub.from_env(environ, 0)
+    body = bump_body(model, changed)
+    found = forge.open_pull_for(branch)
+    if found is None:
+        try:
+            pull = forge.create_pull(head=branch, base=base, title=title, body=body)
+        except ForgeError as e:
+            # 422: a racing bump opened it first; edit that one rather than fail.
+            found = forge.open_pull_for(branch) if e.status == 422 else None
+            if found is None:
+                raise
+    if found is not None:
+        pull = forge.update_pull(int(found["number"]), title=title, body=body)
+    chosen = None
+    if dispatch:
+        chosen = workflow or _running_workflow(environ) or DEFAULT_WORKFLOW
+        try:
+            forge.dispatch_workflow(chosen, branch)
+        except ForgeError as e:
+            if e.status not in (404, 422):
+                raise
+            raise ForgeError(
+                f"{e} (pull request #{pull['number']} is open; does "
+                f".github/workflows/{chosen} exist with `on: workflow_dispatch`? --workflow "
+                "names another)",
+                status=e.status,
+            ) from e
+    return Proposal(
+        branch, commit, int(pull["number"]), pull.get("html_url"), found is None, chosen
+    )
+
+
+def _against(committed: git.CommitFiles, bumped: Sequence[Bumped]) -> list[Bumped]:
+    """The bumps as changes from the pointers committed at HEAD: a bump whose pull request
+    failed to open leaves the working tree's pointer new, and the next one still proposes it."""
+    changes = []
+    for b in bumped:
+        ptr_rel = pointer_path(b.path)
+        data = committed.read(ptr_rel)
+        old = b.old if data is None else parse(data, where=f"HEAD:{ptr_rel}")
+        if old.sha256 != b.new.sha256:
+            changes.append(Bumped(b.path, old, b.new))
+    return changes
+
+
+def _running_workflow(environ: Mapping[str, str]) -> str | None:
+    """The file name of the workflow this run is part of, from GITHUB_WORKFLOW_REF
+    (``owner/repo/.github/workflows/mlgate.yml@refs/heads/main``)."""
+    ref = environ.get("GITHUB_WORKFLOW_REF", "").partition("@")[0]
+    name = ref.rpartition("/")[2]
+    return name if name.endswith((".yml", ".yaml")) else None
+
+
+def bump_body(model: str, changed: Sequence[Bumped]) -> str:
+    """The pull request's body: the data diff the bump makes, from the pointers alone."""
+    diff = data_diff(
+        {b.path: _summary(b.path, b.old) for b in changed},
+        {b.path: _summary(b.path, b.new) for b in changed},
+    )
+    lines = [
+        BUMP_MARKER,
+        f"**mlgate data bump** for {md_escape(model)}: the pointers' sources give new data.",
+        "",
+        "| data | source | before | after | rows | columns |",
+        "|---|---|---|---|---|---|",
+    ]
+    sources = {b.path: b.new.source for b in changed}
+    for change in diff:
+        source = sources[change.path]
+        lines.append(
+            f"| {md_escape(change.path)} | {md_escape(shown(source)) if source else ''} "
+            f"| {_side(change.old)} | {_side(change.new)} | {_rows(change)} "
+            f"| {_columns(change)} |"
+        )
+    lines += [
+        "",
+        f"The mlgate/{md_escape(model)} check on this pull request retrains on the new data "
+        "and reports the metrics and the drift against the current data. Every bump "
+        "force-updates this branch and edits this description.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _summary(path: str, ptr: Pointer) -> DataSummary:
+    return DataSummary(path, ptr.sha256, ptr.size, ptr.rows, ptr.columns)
+
+
+def _side(s: DataSummary | None) -> str:
+    if s is None:
+        return ""
+    rows = f", {s.rows} rows" if s.rows is not None else ""
+    return f"`{s.sha256[:8]}` {fmt_size(s.size)}{rows}"
+
+
+def _rows(change: DataChange) -> str:
+    if change.old is None or change.new is None:
+        return ""
+    if change.old.rows is None or change.new.rows is None:
+        return ""
+    return f"{change.new.rows - change.old.rows:+d}"
+
+
+def _columns(change: DataChange) -> str:
+    parts = [f"+{md_escape(c)}" for c in change.columns_added]
+    parts += [f"−{md_escape(c)}" for c in change.columns_removed]
+    parts += [
+        f"{md_escape(n)}: {md_escape(o)} → {md_escape(w)}" for n, o, w in change.columns_retyped
+    ]
+    return ", ".join(parts) or "same"
 
 
 def _selected(root: Path, paths: Sequence[str] | None) -> list[str]:

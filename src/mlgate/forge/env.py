@@ -140,6 +140,8 @@ def github_change(environ: Mapping[str, str]) -> Change | Promotion | Watch | st
         if default and event.get("ref") == f"refs/heads/{default}" and not event.get("deleted"):
             return Promotion(ref=event.get("after") or "HEAD")
         return f"nothing to do for a push to {event.get('ref')} (promotion follows {default})"
+    if name == "workflow_dispatch":
+        return _dispatched_change(environ, event)
     if name != "pull_request":
         kind = name or "unknown"
         return f"nothing to check for a {kind} event (mlgate ci checks pull_request events)"
@@ -149,6 +151,26 @@ def github_change(environ: Mapping[str, str]) -> Change | Promotion | Watch | st
         return Promotion(ref=pr["merge_commit_sha"], pull_request=int(pr["number"]))
     if action not in PR_ACTIONS:
         return f"nothing to check for pull_request.{action}"
+    return _pull_change(environ, pr, "the event names it")
+
+
+def _dispatched_change(environ: Mapping[str, str], event: Mapping[str, Any]) -> Change | str:
+    """A ``workflow_dispatch`` on a branch (``mlgate data bump`` starts one, since its push
+    with the Actions token starts none): the open pull request from that branch, checked
+    as on ``pull_request``; nothing to do when the branch has none."""
+    ref = str(event.get("ref") or environ.get("GITHUB_REF") or "")
+    if not ref.startswith("refs/heads/"):
+        return f"nothing to check for a workflow_dispatch on {ref or 'an unknown ref'}"
+    branch = ref.removeprefix("refs/heads/")
+    from mlgate.forge.github import GitHub  # requests: only when a client is built
+
+    pull = GitHub.from_env(environ, 0).open_pull_for(branch)
+    if pull is None:
+        return f"nothing to check: no open pull request from {branch}"
+    return _pull_change(environ, pull, "GitHub names it (the workflow was dispatched on its head)")
+
+
+def _pull_change(environ: Mapping[str, str], pr: Mapping[str, Any], how: str) -> Change:
     head_repo = (pr["head"].get("repo") or {}).get("full_name")
     return Change(
         forge="github",
@@ -159,7 +181,7 @@ def github_change(environ: Mapping[str, str]) -> Change | Promotion | Watch | st
         run_url=_github_run_url(environ),
         fork=head_repo != pr["base"]["repo"]["full_name"],
         base_reason=f"pull request #{pr['number']}'s base: the tip of "
-        f"{pr['base'].get('ref') or 'its base branch'} as the event names it",
+        f"{pr['base'].get('ref') or 'its base branch'} as {how}",
     )
 
 

@@ -1,8 +1,10 @@
 """GitHub: issue comments and commit statuses for one pull request, over the REST API.
 
 Endpoints (https://docs.github.com/rest): issues/comments (a PR is an issue for comments),
-repos/statuses, pulls/get. Pages are followed through the ``Link`` header, never rebuilt
-from page numbers: GitHub's next links may point at ``/repositories/<id>/...``.
+repos/statuses, pulls/get; for ``mlgate data bump``: pulls/list, pulls/create,
+pulls/update and actions/create-workflow-dispatch. Pages are followed through the ``Link``
+header, never rebuilt from page numbers: GitHub's next links may point at
+``/repositories/<id>/...``.
 """
 
 from __future__ import annotations
@@ -133,6 +135,46 @@ class GitHub:
             raise ForgeError(f"expected a JSON object while {what}")
         return pull
 
+    # --- the pull request of a data bump (repository-level: ``number`` is unused) ---------
+
+    def open_pull_for(self, branch: str) -> dict[str, Any] | None:
+        """The open pull request whose head is ``branch`` of this repository, if any (the
+        oldest, should there be several)."""
+        owner = self.repository.partition("/")[0]
+        what = f"listing pull requests of {self.repository} from {branch}"
+        params: dict[str, str | int] = {
+            "head": f"{owner}:{branch}",
+            "state": "open",
+            "per_page": PER_PAGE,
+        }
+        url = f"{self._repo_url}/pulls"
+        response = request(self._session, "GET", url, what=what, params=params)
+        pulls = [p for p in _list_of(json_of(response, what), what) if isinstance(p, dict)]
+        mine = [p for p in pulls if (p.get("head") or {}).get("ref") == branch]
+        return min(mine, key=lambda p: int(p["number"])) if mine else None
+
+    def create_pull(self, *, head: str, base: str, title: str, body: str) -> dict[str, Any]:
+        what = f"opening a pull request from {head} in {self.repository}"
+        payload = {"head": head, "base": base, "title": title, "body": body}
+        url = f"{self._repo_url}/pulls"
+        response = request(self._session, "POST", url, what=what, json=payload)
+        return _object_of(json_of(response, what), what)
+
+    def update_pull(self, number: int, *, title: str, body: str) -> dict[str, Any]:
+        what = f"editing pull request {self.repository}#{number}"
+        url = f"{self._repo_url}/pulls/{number}"
+        response = request(
+            self._session, "PATCH", url, what=what, json={"title": title, "body": body}
+        )
+        return _object_of(json_of(response, what), what)
+
+    def dispatch_workflow(self, workflow: str, ref: str) -> None:
+        """Start ``workflow`` (its file name or id) on ``ref``: events made with the
+        Actions ``GITHUB_TOKEN`` start no workflow, except ``workflow_dispatch``."""
+        what = f"dispatching workflow {workflow} on {ref} in {self.repository}"
+        url = f"{self._repo_url}/actions/workflows/{quote(workflow, safe='')}/dispatches"
+        request(self._session, "POST", url, what=what, json={"ref": ref})
+
     # --- issues (monitoring alerts: forge.alerts) -----------------------------------------
 
     def open_issues(self) -> list[Issue]:
@@ -189,6 +231,12 @@ class GitHub:
 def _list_of(data: Any, what: str) -> list[Any]:
     if not isinstance(data, list):
         raise ForgeError(f"expected a JSON list while {what}, got {type(data).__name__}")
+    return data
+
+
+def _object_of(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ForgeError(f"expected a JSON object while {what}, got {type(data).__name__}")
     return data
 
 

@@ -2,7 +2,9 @@
 
 A pointer names the bytes by content (sha256 and size) and may carry a summary (rows,
 columns) so a report can show a data diff without downloading anything, plus an optional
-explicit ``url``. Parsing is strict: a pointer is config, and a wrong one is exit 2.
+explicit ``url`` and an optional ``source`` (where ``mlgate data bump`` gets new bytes: a
+URL string, or a command as a list of arguments). Parsing is strict: a pointer is config,
+and a wrong one is exit 2.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
     import yaml
 
 SUFFIX = ".ptr"
-KEYS = ("sha256", "size", "rows", "columns", "url")  # also the order they are written in
+KEYS = ("sha256", "size", "rows", "columns", "url", "source")  # also the order they are written in
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -32,16 +34,24 @@ class Pointer:
     rows: int | None = None
     columns: dict[str, str] | None = None  # name -> dtype, in file order
     url: str | None = None
+    source: str | tuple[str, ...] | None = None  # a URL, or a command's argv
 
     def dump(self) -> str:
         """The pointer as YAML, keys in the documented order, ``columns`` on one line."""
         doc: dict[str, Any] = {k: getattr(self, k) for k in KEYS if getattr(self, k) is not None}
         if self.columns is not None:
             doc["columns"] = _FlowMap(self.columns)
+        if isinstance(self.source, tuple):
+            doc["source"] = list(self.source)
         # PyYAML writes YAML 1.1's extra line breaks (NEL, LS, PS) raw under allow_unicode,
         # and reads them back as line breaks: escape everything when one occurs.
         raw = "".join(
-            [*(self.columns or {}).keys(), *(self.columns or {}).values(), self.url or ""]
+            [
+                *(self.columns or {}).keys(),
+                *(self.columns or {}).values(),
+                self.url or "",
+                *source_words(self.source),
+            ]
         )
         readable = not any(ch in raw for ch in _LINE_BREAKS)
         # An unbounded width keeps a wide table's columns on one line.
@@ -80,6 +90,13 @@ def _represent_flow(dumper: yaml.SafeDumper, data: _FlowMap) -> yaml.Node:
     return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
 
 
+def source_words(source: str | tuple[str, ...] | None) -> tuple[str, ...]:
+    """A source as words: the URL alone, or the command's argv."""
+    if source is None:
+        return ()
+    return (source,) if isinstance(source, str) else source
+
+
 def is_sha256(value: object) -> bool:
     return isinstance(value, str) and _SHA256.fullmatch(value) is not None
 
@@ -108,6 +125,7 @@ def parse(data: bytes | str, *, where: str) -> Pointer:
         rows=None if doc.get("rows") is None else _count(doc["rows"], "rows", where),
         columns=_columns(doc, where),
         url=_url(doc, where),
+        source=_source(doc, where),
     )
 
 
@@ -188,6 +206,26 @@ def _url(doc: dict[Any, Any], where: str) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"expected a URL string, got {_shown(value)}", file=where, key="url")
     return value
+
+
+def _source(doc: dict[Any, Any], where: str) -> str | tuple[str, ...] | None:
+    value = doc.get("source")
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip():
+        return value
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(w, str) for w in value)
+        and value[0].strip()
+    ):
+        return tuple(value)
+    raise ConfigError(
+        f"expected a URL string or a command as a list of strings, got {_shown(value)}",
+        file=where,
+        key="source",
+    )
 
 
 def _shown(value: object) -> str:
