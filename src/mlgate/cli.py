@@ -501,8 +501,15 @@ def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
     from mlgate.commands.ci import run_ci  # the core and the forges: keeps --help fast
 
     github = os.environ.get("GITHUB_ACTIONS") == "true"
+    bumped = int(ExitCode.OK)
     if github and os.environ.get("GITHUB_EVENT_NAME") == "schedule":
-        return _scheduled_bump(cwd, config)
+        # A schedule does both: new data as a pull request (GitHub), then the production
+        # model watched (run_ci's monitor); a failed bump does not skip the monitor.
+        try:
+            bumped = _scheduled_bump(cwd, config)
+        except MlgateError as e:
+            print(f"mlgate: error: {e}", file=sys.stderr, flush=True)
+            bumped = int(e.exit_code)
     with progress.shown() as shown:
         outcome = run_ci(
             cwd,
@@ -514,7 +521,7 @@ def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
         )
     for line in outcome.lines:
         print(line, flush=True)
-    return outcome.exit_code
+    return max(outcome.exit_code, bumped)
 
 
 def _publish(cwd: Path, result: str, config: str) -> int:
