@@ -228,3 +228,29 @@ def dvc_add(
             obj.parent.mkdir(parents=True, exist_ok=True)
             obj.write_bytes(data)
     return digest
+
+
+# --- configs as text, for the config module's own tests ---------------------------------
+
+CLASSIFIER_YAML = """\
+version: 1
+model:
+  name: churn
+  task: classification
+  estimator: sklearn.linear_model.LogisticRegression
+data:
+  train: data/train.csv
+  test: data/test.csv
+  target: label
+metrics: [accuracy]
+"""
+
+
+def config_error(text: str) -> str:
+    """The one line ``config.load`` refuses ``text`` (as mlgate.yaml) with."""
+    from mlgate.core import config
+    from mlgate.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        config.load(text, file="mlgate.yaml")
+    return str(info.value)

@@ -6,26 +6,10 @@ import pytest
 
 from mlgate.core import config
 from mlgate.core.drift import DEFAULT_MAX_CELLS, DriftRule, DriftSettings
-from mlgate.errors import ConfigError
+from projects import CLASSIFIER_YAML, config_error
 
-BASE = """\
-version: 1
-model:
-  name: churn
-  task: classification
-  estimator: sklearn.linear_model.LogisticRegression
-data:
-  train: data/train.csv
-  test: data/test.csv
-  target: label
-metrics: [accuracy]
-"""
-
-
-def error_of(text: str) -> str:
-    with pytest.raises(ConfigError) as info:
-        config.load(text, file="mlgate.yaml")
-    return str(info.value)
+BASE = CLASSIFIER_YAML
+error_of = config_error
 
 
 def test_defaults_compute_drift_and_gate_nothing() -> None:

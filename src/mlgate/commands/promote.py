@@ -40,6 +40,7 @@ from mlgate.run.worker import TrainSpec, Worker, answer
 from mlgate.run.workspace import Workspace
 from mlgate.storage.files import lock_for
 from mlgate.storage.layout import Layout
+from mlgate.storage.models import verified_production_model
 from mlgate.storage.objects import Cache
 
 if TYPE_CHECKING:
@@ -151,17 +152,9 @@ def _state(
 def _verified_model(files: git.CommitFiles, lineage: Lineage, tmp: Path, tip: str) -> Path:
     """The production model's bytes, written out only if they are the ones lineage names."""
     where = f"{production.path(lineage.model, production.MODEL_FILE)} at {tip[:7]}"
-    data = files.read(production.path(lineage.model, production.MODEL_FILE))
-    if data is None:
-        raise DataError(f"{where} is missing although lineage.json names v{lineage.version}")
-    if hashlib.sha256(data).hexdigest() != lineage.model_sha256:
-        raise DataError(
-            f"{where} does not match the sha256 in lineage.json; refusing to load it "
-            "(was the production branch edited by hand?)"
-        )
-    path = tmp / f"champion-v{lineage.version}.skops"
-    path.write_bytes(data)
-    return path
+    return verified_production_model(
+        files, lineage, tmp / f"champion-v{lineage.version}.skops", where
+    )
 
 
 def promote(

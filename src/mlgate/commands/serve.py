@@ -9,7 +9,6 @@ serve. Nothing here prints: the CLI is told the address through ``on_ready``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -25,7 +24,7 @@ from mlgate.errors import DataError, UsageError
 from mlgate.run import serving
 from mlgate.run.protocol import Served, schema_of
 from mlgate.storage.layout import Layout
-from mlgate.storage.models import UntrustedModel, load_trusted
+from mlgate.storage.models import UntrustedModel, load_trusted, verified_production_model
 
 
 @dataclass(frozen=True)
@@ -128,17 +127,9 @@ def load_commit(where: Target, commit: str, tmp: Path) -> serving.Deployment:
         lineage = Lineage.from_dict(json.loads(raw))
     except (ValueError, TypeError, RecursionError) as e:
         raise DataError(f"{name}/lineage.json at {short} cannot be read: {e}") from None
-    data = files.read(production.path(name, production.MODEL_FILE))
     where_model = f"{name}/model.skops at {short}"
-    if data is None:
-        raise DataError(f"{where_model} is missing although lineage.json names v{lineage.version}")
-    if hashlib.sha256(data).hexdigest() != lineage.model_sha256:
-        raise DataError(
-            f"{where_model} does not match the sha256 in lineage.json; refusing to load it "
-            "(was the production branch edited by hand?)"
-        )
-    path = tmp / f"{name}-v{lineage.version}-{commit[:12]}.skops"
-    path.write_bytes(data)
+    dest = tmp / f"{name}-v{lineage.version}-{commit[:12]}.skops"
+    path = verified_production_model(files, lineage, dest, where_model)
     try:
         model = load_trusted(str(path))
     except UntrustedModel as e:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from mlgate.core.gate import DRIFT_STATS, DriftStat, RuleCheck
+from mlgate.core.record import optional_number
 
 DEFAULT_PSI = 0.2  # the usual "significant shift" of PSI: the flag when no rule sets one
 DEFAULT_MAX_CELLS = 40_000_000  # rows × compared columns of one file: 2M rows × 20 columns
@@ -98,9 +99,9 @@ class FeatureDrift:
         return cls(
             name=str(doc["name"]),
             kind="categorical" if doc.get("kind") == "categorical" else "numeric",
-            psi=_number(doc.get("psi")),
-            ks=_number(doc.get("ks")),
-            js=_number(doc.get("js")),
+            psi=optional_number(doc.get("psi")),
+            ks=optional_number(doc.get("ks")),
+            js=optional_number(doc.get("js")),
             label=bool(doc.get("label", False)),
             missing=(float(missing[0]), float(missing[1])),
             note=str(doc.get("note") or ""),
@@ -317,14 +318,6 @@ def _comparison_checks(
         msg = f"drift {stat.upper()} ({what}): {rest:,} more columns above the maximum {limit:g}"
         failed = [*failed[:FAILED_LISTED], RuleCheck("drift", stat, limit, False, False, msg)]
     return failed or [RuleCheck("drift", stat, limit, True, False, "")]
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"expected a number, got {value!r}")
-    return float(value)
 
 
 def _count(value: Any) -> int | None:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from mlgate.core import drift
 from mlgate.core.drift import Comparison, DriftReport, DriftRule, FeatureDrift
-from mlgate.core.gate import DRIFT_STATS, RULE_KINDS, Rule, RuleCheck, evaluate
+from mlgate.core.gate import DRIFT_STATS, RULE_KINDS, Rule, RuleCheck, Verdict, evaluate
 from mlgate.core.metrics import MetricDelta, direction
 
 SCHEMA = "mlgate.monitor/1"
@@ -75,11 +75,11 @@ class MonitorResult:
 
     @property
     def healthy(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return Verdict(self.checks).passed
 
     @property
     def failed(self) -> tuple[RuleCheck, ...]:
-        return tuple(c for c in self.checks if not c.passed)
+        return Verdict(self.checks).failed
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -124,11 +124,11 @@ class RunRecord:
             return cls(
                 metrics=_numbers(doc.get("metrics") or {}, "metrics"),
                 versions={str(k): str(v) for k, v in (doc.get("versions") or {}).items()},
-                fit_seconds=_number(doc.get("fit_seconds")),
-                predict_seconds=_number(doc.get("predict_seconds")),
+                fit_seconds=optional_number(doc.get("fit_seconds")),
+                predict_seconds=optional_number(doc.get("predict_seconds")),
                 model_size=_count(doc.get("model_size")),
                 # A run@1 document names the whole run's time duration_seconds.
-                seconds=_number(doc.get("seconds", doc.get("duration_seconds"))),
+                seconds=optional_number(doc.get("seconds", doc.get("duration_seconds"))),
                 features=tuple(str(c) for c in doc.get("features") or ()),
                 rows={str(k): int(v) for k, v in (doc.get("rows") or {}).items()},
                 model_path=_text(doc.get("model_path")),
@@ -191,7 +191,8 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _number(value: Any) -> float | None:
+def optional_number(value: Any) -> float | None:
+    """A JSON number as written by mlgate (a bool is not one), or None; ValueError else."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -210,7 +211,7 @@ def _count(value: Any) -> int | None:
 def _numbers(values: Mapping[str, Any], what: str) -> dict[str, float]:
     found = {}
     for name, value in values.items():
-        number = _number(value)
+        number = optional_number(value)
         if number is None:
             raise ValueError(f"{what}.{name}: expected a number, got null")
         found[str(name)] = number

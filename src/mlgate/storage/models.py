@@ -5,9 +5,17 @@ writes one atomically. skops is imported only when a model is loaded or saved.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from mlgate.core import production
+from mlgate.errors import DataError
+
+if TYPE_CHECKING:
+    from mlgate import git
+    from mlgate.core.production import Lineage
 
 
 class UntrustedModel(Exception):
@@ -73,3 +81,21 @@ def save_model(est: Any, path: str) -> dict[str, Any]:
         Path(tmp).unlink(missing_ok=True)
         return {"model_size": None, "model_error": f"skops could not save the model: {e}"}
     return {"model_size": os.path.getsize(path), "model_path": path}
+
+
+def verified_production_model(
+    files: git.CommitFiles, lineage: Lineage, dest: Path, where: str
+) -> Path:
+    """A production version's ``<model>/model.skops``, written to ``dest`` only if its bytes
+    are the ones ``lineage.json`` names (promotion's champion, ``serve``); DataError
+    otherwise. ``where`` names the file in messages."""
+    data = files.read(production.path(lineage.model, production.MODEL_FILE))
+    if data is None:
+        raise DataError(f"{where} is missing although lineage.json names v{lineage.version}")
+    if hashlib.sha256(data).hexdigest() != lineage.model_sha256:
+        raise DataError(
+            f"{where} does not match the sha256 in lineage.json; refusing to load it "
+            "(was the production branch edited by hand?)"
+        )
+    dest.write_bytes(data)
+    return dest
