@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from conftest import REPO_ROOT, commit_all
@@ -28,7 +29,18 @@ from mlgate.storage import cloud
 from mlgate.storage.backends import backend_for
 from mlgate.storage.datafiles import describe
 from mlgate.storage.objects import Cache, HashMismatch, object_relpath
-from projects import classification_config, cli, dvc_add, dvc_init, md5, sha, write_config
+from projects import (
+    classification_config,
+    classification_frames,
+    cli,
+    dvc_add,
+    dvc_init,
+    md5,
+    run_json,
+    sha,
+    write_config,
+    write_frames,
+)
 
 pytest.importorskip("obstore")
 
@@ -205,6 +217,37 @@ def test_a_killed_push_leaves_no_object_and_a_rerun_succeeds(
     assert code == 0 and "pushed 1 file(s)" in out, err
     body = s3.client().get_object(Bucket=bucket, Key=key)["Body"].read()
     assert hashlib.sha256(body).hexdigest() == sha(BIG)
+
+
+def test_check_reads_pointer_data_from_the_bucket_on_a_fresh_machine(
+    repo: Path,
+    bucket: str,
+    s3: S3Server,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    cfg = classification_config(storage=f"s3://{bucket}/ml", gate={"accuracy": {"min": 0.0}})
+    write_config(repo, cfg)
+    train, test = classification_frames()
+    write_frames(repo, train, test)
+    assert cli(capsys, "data", "add", "data/train.csv", "data/test.csv")[0] == 0  # and pushes
+    commit_all(repo, "base")
+    bigger = pd.concat([train, classification_frames(seed=1)[0]], ignore_index=True)
+    bigger.to_csv(repo / "data" / "train.csv", index=False)
+    assert cli(capsys, "data", "add", "data/train.csv")[0] == 0
+    commit_all(repo, "more training data")
+    assert len(keys(s3, bucket)) == 3
+
+    # CI: a clone with the pointers only and an empty cache.
+    fresh_cache(monkeypatch, tmp_path)
+    for rel in ("data/train.csv", "data/test.csv"):
+        (repo / rel).unlink()
+    code, report = run_json(capsys, "--base", "HEAD~1")
+    assert code == 0, report
+    diff = {d["path"]: d for d in report["data_diff"]}
+    assert diff["data/train.csv"]["status"] == "modified"
+    assert diff["data/train.csv"]["new"]["rows"] == len(bigger)
 
 
 # --- credentials -------------------------------------------------------------------------

@@ -229,7 +229,7 @@ def test_http_backend(server: Server, tmp_path: Path) -> None:
         backend.put(tmp_path / "x", SHA)
     assert str(e.value) == (
         f"http storage is read-only: cannot upload to {server.url}/store; "
-        "push to file:// storage instead"
+        "push to file:// or bucket storage instead"
     )
     assert server.paths() == [
         f"/store/{OBJ}",

@@ -122,7 +122,7 @@ class HttpBackend:
     def put(self, src: Path, sha256: str) -> None:
         raise DataError(
             f"http storage is read-only: cannot upload to {redact_url(self.url)}; "
-            "push to file:// storage instead"
+            "push to file:// or bucket storage instead"
         )
 
     def has(self, sha256: str) -> bool:
