@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlgate.errors import UsageError
-from mlgate.forge import Forge, ForgeError
+from mlgate.forge import Forge
 
 if TYPE_CHECKING:
     from mlgate.forge.alerts import Tracker
@@ -266,11 +266,6 @@ def issue_tracker(forge: ForgeName, environ: Mapping[str, str]) -> Tracker | Non
         from mlgate.forge.github import GitHub  # requests: only when a client is built
 
         return GitHub.from_env(environ, 0)
-    from mlgate import http  # requests, likewise
     from mlgate.forge.gitlab import GitLab  # requests, likewise
 
-    api_url, project = environ.get("CI_API_V4_URL", ""), environ.get("CI_PROJECT_ID", "")
-    if not (api_url and project):
-        raise ForgeError("CI_API_V4_URL and CI_PROJECT_ID must be set to open a GitLab issue")
-    api_url = http.api_url(api_url, "CI_API_V4_URL", "https://gitlab.com/api/v4")
-    return GitLab(api_url, project, 0, token(FORGES["gitlab"], environ))
+    return GitLab.for_project(environ)
