@@ -501,13 +501,10 @@ def _history(cwd: Path, config: str, fmt: str) -> int:
 def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
     from mlgate import progress  # threading: not on the --version path
     from mlgate.commands.ci import run_ci  # the core and the forges: keeps --help fast
+    from mlgate.forge.env import scheduled  # with run_ci
 
-    github = os.environ.get("GITHUB_ACTIONS") == "true"
-    gitlab = os.environ.get("GITLAB_CI") == "true"
     bumped = int(ExitCode.OK)
-    if (github and os.environ.get("GITHUB_EVENT_NAME") == "schedule") or (
-        gitlab and os.environ.get("CI_PIPELINE_SOURCE") == "schedule"
-    ):
+    if scheduled(os.environ):
         # A schedule does both: new data as a pull (merge) request, then the production
         # model watched (run_ci's monitor); a failed bump does not skip the monitor.
         try:

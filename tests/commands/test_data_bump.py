@@ -346,6 +346,26 @@ def test_ci_on_a_schedule_bumps_and_opens_the_pull_request(
     assert parse(shown, where="x").sha256 == sha(frames_csv(3))
 
 
+def test_a_dispatch_on_the_default_branch_runs_the_schedule_by_hand(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "Run workflow" button on main in the Actions tab does what the schedule does: the bump
+    (into its pull request, dispatched), then the monitor."""
+    upstream = tmp_path / "upstream.csv"
+    bare = bump_project(repo, tmp_path, upstream)
+    upstream.write_bytes(frames_csv(6))
+    with serve_github() as gh:
+        gh.branch_sha = lambda ref: git(bare, "rev-parse", f"refs/heads/{ref}")
+        event = {"ref": "refs/heads/main", "inputs": {}, "repository": {"default_branch": "main"}}
+        env = github_env(tmp_path, event, token=fake_github.VALID_TOKEN)
+        env.update(GITHUB_EVENT_NAME="workflow_dispatch", GITHUB_API_URL=gh.url)
+        use_env(monkeypatch, env)
+        code, out, err = cli(capsys, "ci")
+    assert code == 0, err
+    assert len(gh.opened) == 1 and gh.dispatches == [("mlgate.yml", "mlgate/data/churn")]
+    assert "nothing to monitor on a schedule: set monitor.data in mlgate.yaml" in out
+
+
 def test_a_bump_whose_pull_request_failed_is_proposed_again(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
