@@ -403,12 +403,15 @@ def test_readme_snippets_are_the_tested_files() -> None:
         assert snippets[name] == user_form(path), f"README's {name} differs from the file"
 
 
-def test_gitlab_example_checks_merge_requests() -> None:
+def test_gitlab_example_checks_merge_requests_and_runs_schedules() -> None:
     ci = load(GITLAB)
     (name,) = ci.keys()
     job = ci[name]
     assert job.keys() >= {"image", "rules", "variables", "script", "artifacts"}
-    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
+    assert job["rules"] == [
+        {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'},
+        {"if": '$CI_PIPELINE_SOURCE == "schedule"'},  # data bumps and the monitor
+    ]
     assert job["variables"]["GIT_DEPTH"] == 0
     assert job["script"][-1] == "mlgate ci"
     assert any(line.startswith("pip install") and "mlgate" in line for line in job["script"])
