@@ -67,7 +67,7 @@ class _Settings:
 
 def _settings(cwd: str | os.PathLike[str], config_path: str) -> _Settings:
     root = git.root(git.open_repo(cwd))
-    cfg_file = root / config_path
+    cfg_file = Path(cwd, config_path)  # relative to where you stand, as for every command
     if not cfg_file.is_file():  # a site of whatever the refs hold, with the defaults
         return _Settings(root, None, production.DEFAULT_BRANCH, production.DEFAULT_TAG, (), b"")
     cfg = config_mod.load_path(cfg_file, memo=Layout.current().memo)
