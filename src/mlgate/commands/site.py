@@ -24,17 +24,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlgate import __version__, git
 from mlgate.commands.history import list_versions
 from mlgate.core import config as config_mod
 from mlgate.core import production
 from mlgate.errors import ConfigError, UsageError
-from mlgate.render import site as site_mod
 from mlgate.run import notes
 from mlgate.storage.files import lock_for, os_errors
 from mlgate.storage.layout import Layout
+
+if TYPE_CHECKING:
+    from mlgate.render import site as site_mod
 
 STAMP = ".mlgate-site.json"
 DEFAULT_OUT = "site"
@@ -105,6 +107,8 @@ def build(
         stamp = _stamp(target)
         if not force and stamp is not None and stamp.get("key") == key:
             return Built(target, False, **_counts(stamp), seconds=time.perf_counter() - start)
+        from mlgate.render import site as site_mod  # jinja2: only when the site is rebuilt
+
         data = collect(settings, key)
         files = site_mod.render(data)
         counts = {
@@ -189,6 +193,8 @@ def _production_tip(root: Path, branch: str) -> str | None:
 
 def collect(settings: _Settings, key: str = "") -> site_mod.SiteData:
     """Everything the site shows, read from the repository at ``settings.root``."""
+    from mlgate.render import site as site_mod  # the renderers: not for an unchanged site
+
     root = settings.root
     repo = git.open_repo(root)
     found = git.default_branch_tip(repo)
@@ -231,6 +237,8 @@ def _version_info(
     version: production.Version,
     records: dict[str, list[notes.NoteRecord]],
 ) -> site_mod.VersionInfo:
+    from mlgate.render import site as site_mod  # as in collect
+
     lineage = _lineage(repo, version.commit, model)
     card = repo.object(f"{version.commit}:{production.path(model, production.CARD_FILE)}")
     text = None
