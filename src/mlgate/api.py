@@ -5,6 +5,7 @@ or the forges; ``render``/``render_history`` import jinja2 when called.
     from mlgate import api
     result = api.check(".", base="main")
     print(api.render(result, "markdown"))
+    health = api.monitor(".", data=["logs/"])  # the production model on a live batch
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from mlgate.errors import ConfigError, DataError, ExitCode, GitError, MlgateErro
 if TYPE_CHECKING:
     import http.server
     import os
+    from collections.abc import Sequence
 
     from mlgate.commands.site import Built
+    from mlgate.core.monitor import MonitorResult
     from mlgate.render.report import Format
 
 __all__ = [
@@ -38,6 +41,7 @@ __all__ = [
     "check",
     "history",
     "load_path",
+    "monitor",
     "promote",
     "render",
     "rollback",
@@ -68,3 +72,18 @@ def ui_server(cwd: str | os.PathLike[str] = ".", **options: Any) -> http.server.
     from mlgate.commands.site import ui_server as server  # likewise
 
     return server(cwd, **options)
+
+
+def monitor(
+    cwd: str,
+    *,
+    data: Sequence[str],
+    name: str | None = None,
+    labels: str | None = None,
+    **options: Any,
+) -> MonitorResult:
+    """The production model's health on a batch of live data (see commands.monitor.monitor):
+    drift per feature and of its predictions, and live metrics when ``labels`` is given."""
+    from mlgate.commands.monitor import monitor as run_monitor  # numpy: only when monitoring
+
+    return run_monitor(cwd, data=data, name=name, labels=labels, **options)
