@@ -5,6 +5,10 @@ The browser's view (console, requests, charts, keyboard) is tests/render/test_si
 from __future__ import annotations
 
 import json
+import re
+import signal
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -191,3 +195,40 @@ def test_ui_serves_nothing_outside_the_site(repo: Path, ui: str) -> None:
     for path in ("../secret.txt", "%2e%2e/secret.txt", "..%2fsecret.txt", "../mlgate.yaml"):
         status, body = get(ui + path)
         assert ("token" not in body and "churn" not in body) or status == 404, path
+
+
+def test_a_new_note_rebuilds_the_site(repo: Path) -> None:
+    small_project(repo)
+    site.build(repo, "public")
+    (repo / "w.txt").write_text("w\n")
+    third = commit_all(repo, "third")
+    notes.write(repo, third, "churn", run_record("churn", third, {"accuracy": 0.97}))
+    built = site.build(repo, "public")
+    assert built.rebuilt and built.evaluated == 3
+    assert third in (repo / "public/models/churn/index.html").read_text()
+
+
+def test_mlgate_ui_prints_its_address_serves_and_stops_on_ctrl_c(repo: Path) -> None:
+    small_project(repo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlgate", "ui", "--port", "0", "--out", "served"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        built = proc.stdout.readline()
+        assert built.startswith("mlgate: built ") and "3 versions" in built
+        serving = proc.stdout.readline()
+        match = re.fullmatch(
+            r"mlgate: serving the site on (http://127\.0\.0\.1:\d+/) .*\n", serving
+        )
+        assert match, serving
+        status, body = get(match[1] + "models/churn/index.html")
+        assert status == 200 and 'data-version="3"' in body
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
