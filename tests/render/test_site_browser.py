@@ -45,15 +45,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
     repo.mkdir()
     from conftest import git  # the module-scoped fixture cannot use `repo`
 
-    git(repo, "init", "-q", "-b", "main")
-    shas = hostile_project(repo)
-    server = site.ui_server(repo, port=0, out=repo.parent / "served")
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield repo, f"http://127.0.0.1:{server.server_address[1]}", shas
-    finally:
-        server.shutdown()
-        server.server_close()
+    with pytest.MonkeyPatch.context() as patch:
+        # A cache of its own (conftest's is per test): never the user's compiled templates.
+        patch.setenv("MLGATE_CACHE_DIR", str(repo.parent / "cache"))
+        git(repo, "init", "-q", "-b", "main")
+        shas = hostile_project(repo)
+        server = site.ui_server(repo, port=0, out=repo.parent / "served")
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield repo, f"http://127.0.0.1:{server.server_address[1]}", shas
+        finally:
+            server.shutdown()
+            server.server_close()
 
 
 @pytest.fixture(scope="module")
