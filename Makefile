@@ -54,6 +54,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_check.py
 	$(PY) benchmarks/bench_history.py
+	$(PY) benchmarks/bench_site.py
 	$(PY) benchmarks/bench_hash.py
 	$(PY) benchmarks/bench_validate.py
 	$(PY) benchmarks/bench_speed.py

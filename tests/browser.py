@@ -207,3 +207,78 @@ class Browser:
         self._server.shutdown()
         self._server.server_close()
         shutil.rmtree(self._profile, ignore_errors=True)
+
+
+# --- the pages of `mlgate site` (tests/site_runner.js) ----------------------------------------
+
+SITE_RUNNER = REPO_ROOT / "tests" / "site_runner.js"
+
+
+def site_unavailable() -> str | None:
+    """Why the site's pages cannot be checked in a browser here, or None."""
+    if chromium_path() is None:
+        return "Chromium is not installed (Debian's `chromium` package): `make test` installs it"
+    if shutil.which("node") is None:
+        return "node is not installed: the site's pages cannot be checked in a browser"
+    if not (NODE_MODULES / "playwright-core").is_dir():
+        return f"npm playwright-core is not in {NODE_MODULES}: run `make tests/.node/.installed`"
+    return None
+
+
+class SiteBrowser:
+    """Headless chromium visiting pages of a site served on ``origin`` (127.0.0.1): every
+    request elsewhere is refused and reported, as are console messages and failed loads."""
+
+    def __init__(self, origin: str) -> None:
+        self._profile = tempfile.mkdtemp(prefix="mlgate-chromium-site-")
+        chromium = chromium_path()
+        assert chromium is not None
+        self._proc = subprocess.Popen(
+            ["node", str(SITE_RUNNER), str(NODE_MODULES), chromium, origin, self._profile],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            assert self._proc.stderr is not None
+            raise RuntimeError(f"site_runner stopped: {self._proc.stderr.read()}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def visit(
+        self, url: str, *, tab: bool = False, screenshot: Path | None = None, scheme: str = "light"
+    ) -> dict[str, Any]:
+        """Load ``url`` and inspect it (see site_runner.js); a clean load is asserted:
+        HTTP 200, no console message or page error, no failed or outside request."""
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+        request = {"url": url, "tab": tab, "scheme": scheme}
+        request["screenshot"] = None if screenshot is None else str(screenshot)
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(request) + "\n")
+        self._proc.stdin.flush()
+        answer = self._read()
+        assert "error" not in answer, answer["error"]
+        assert answer["status"] == 200, (url, answer["status"])
+        for key in ("blocked", "failed", "console_errors", "page_errors"):
+            assert answer[key] == [], (url, key, answer[key])
+        return answer
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
+        shutil.rmtree(self._profile, ignore_errors=True)

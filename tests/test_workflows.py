@@ -28,6 +28,7 @@ ACTION = REPO_ROOT / "action.yml"
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 EXAMPLE = WORKFLOWS / "example.yml"
 PUBLISH = WORKFLOWS / "mlgate-publish.yml"
+PAGES = WORKFLOWS / "mlgate-pages.yml"
 TEST_WORKFLOW = WORKFLOWS / "test.yml"
 GITLAB = REPO_ROOT / "examples" / "gitlab-ci.yml"
 README = REPO_ROOT / "README.md"
@@ -56,6 +57,19 @@ USER_FORM: dict[Path, list[tuple[str, str]]] = {
             "      # mlgate at the action's release: trusted code, never the PR's.\n"
             '      - run: python -m pip install --quiet "git+https://github.com/mlgate/mlgate@v1"\n',
         )
+    ],
+    PAGES: [
+        (
+            "      # mlgate from this repository's default branch, its example model's site.\n"
+            '      - run: python -m pip install --quiet "git+$GITHUB_SERVER_URL/'
+            '$GITHUB_REPOSITORY@$GITHUB_SHA"\n',
+            f'      - run: python -m pip install --quiet "{init_mod.INSTALL}"\n',
+        ),
+        (
+            "        working-directory: examples/diabetes-regression   # this repository's "
+            "example model\n",
+            "",
+        ),
     ],
     GITLAB: [],
 }
@@ -106,7 +120,7 @@ def init_workflow(repo: Path) -> Path:
 
 def workflow_files() -> list[Path]:
     files = sorted(WORKFLOWS.glob("*.yml")) + sorted(WORKFLOWS.glob("*.yaml"))
-    assert {EXAMPLE, PUBLISH, TEST_WORKFLOW} <= set(files)
+    assert {EXAMPLE, PUBLISH, PAGES, TEST_WORKFLOW} <= set(files)
     return files
 
 
@@ -129,7 +143,8 @@ def test_action_matches_the_action_metadata_schema() -> None:
 
 
 def test_workflows_match_the_workflow_schema(init_workflow: Path) -> None:
-    check_jsonschema("vendor.github-workflows", *workflow_files(), init_workflow)
+    pages = init_workflow.parent.parent.parent / init_mod.PAGES_WORKFLOW
+    check_jsonschema("vendor.github-workflows", *workflow_files(), init_workflow, pages)
 
 
 def test_gitlab_example_matches_the_gitlab_ci_schema() -> None:
@@ -163,7 +178,8 @@ def actionlint(*files: Path) -> list[dict[str, Any]]:
 
 
 def test_actionlint_finds_nothing_in_the_workflows(init_workflow: Path) -> None:
-    findings = actionlint(*workflow_files(), init_workflow)
+    pages = init_workflow.parent.parent.parent / init_mod.PAGES_WORKFLOW
+    findings = actionlint(*workflow_files(), init_workflow, pages)
     assert findings == [], "\n".join(
         f"{f['file']}:{f['line']}:{f['column']}: {f['message']} [{f['kind']}]" for f in findings
     )
@@ -376,6 +392,39 @@ def test_project_test_workflow_covers_the_supported_pythons() -> None:
 
 def test_init_writes_the_example_workflow(init_workflow: Path) -> None:
     assert init_workflow.read_text(encoding="utf-8") == user_form(EXAMPLE)
+
+
+def test_init_writes_the_pages_workflow(init_workflow: Path) -> None:
+    pages = init_workflow.parent.parent.parent / init_mod.PAGES_WORKFLOW
+    assert pages.read_text(encoding="utf-8") == user_form(PAGES)
+
+
+def test_pages_workflow_builds_the_site_after_the_default_branchs_run_and_deploys_it() -> None:
+    wf = load(PAGES)
+    assert wf["on"] == {
+        "workflow_run": {"workflows": ["mlgate"], "types": ["completed"], "branches": ["main"]},
+        "workflow_dispatch": None,
+    }
+    assert load(EXAMPLE)["name"] == "mlgate"  # the workflow it follows
+    assert wf["permissions"] == {"contents": "read"}  # Pages' rights only in the deploy job
+    assert wf["concurrency"]["cancel-in-progress"] is False
+    build, deploy = wf["jobs"]["build"], wf["jobs"]["deploy"]
+    assert "workflow_run.conclusion == 'success'" in build["if"]
+    checkout = steps_using(wf, "actions/checkout")[0]
+    assert checkout["with"] == {
+        "ref": "${{ github.event.repository.default_branch }}",
+        "fetch-depth": 0,
+    }
+    runs = [step["run"] for step in build["steps"] if "run" in step]
+    assert 'git fetch --quiet origin "+refs/notes/*:refs/notes/*"' in runs
+    assert 'mlgate site --out "$RUNNER_TEMP/site"' in runs
+    (upload,) = steps_using(wf, "actions/upload-pages-artifact")
+    assert upload["with"]["path"] == "${{ runner.temp }}/site"
+    assert deploy["needs"] == "build" and deploy["if"] == "github.event.repository.has_pages"
+    assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
+    assert deploy["environment"]["name"] == "github-pages"
+    (step,) = deploy["steps"]
+    assert step["uses"] == "actions/deploy-pages@v4" and step["id"] == "deployment"
 
 
 # --- the README shows exactly the tested files -----------------------------------------------

@@ -20,8 +20,11 @@ from mlgate.core.results import CheckResult, Outcome, summary_lines
 from mlgate.errors import ConfigError, DataError, ExitCode, GitError, MlgateError, UsageError
 
 if TYPE_CHECKING:
+    import http.server
+    import os
     from collections.abc import Sequence
 
+    from mlgate.commands.site import Built
     from mlgate.core.monitor import MonitorResult
     from mlgate.render.report import Format
 
@@ -42,7 +45,9 @@ __all__ = [
     "promote",
     "render",
     "rollback",
+    "site",
     "summary_lines",
+    "ui_server",
 ]
 
 
@@ -51,6 +56,22 @@ def render(result: CheckResult, fmt: Format = "markdown", **options: Any) -> str
     from mlgate.render.report import render as render_report  # jinja2: only when rendering
 
     return render_report(result, fmt, **options)
+
+
+def site(cwd: str | os.PathLike[str] = ".", out: str = "site", **options: Any) -> Built:
+    """Build ``mlgate site`` into ``out``; a no-op when its inputs are unchanged (see
+    commands.site.build: ``config_path``, ``force``)."""
+    from mlgate.commands.site import build  # the renderers: only when a site is built
+
+    return build(cwd, out, **options)
+
+
+def ui_server(cwd: str | os.PathLike[str] = ".", **options: Any) -> http.server.ThreadingHTTPServer:
+    """``mlgate ui``'s server, built and bound to 127.0.0.1 (see commands.site.ui_server);
+    the caller runs ``serve_forever``."""
+    from mlgate.commands.site import ui_server as server  # likewise
+
+    return server(cwd, **options)
 
 
 def monitor(

@@ -17,6 +17,7 @@ from mlgate import __version__
 from mlgate.errors import ExitCode, MlgateError, UsageError
 
 if TYPE_CHECKING:
+    from mlgate.commands.site import Built
     from mlgate.core.results import Outcome
     from mlgate.render.report import Format
     from mlgate.storage.objects import Cache
@@ -183,6 +184,32 @@ def _data_args(d: argparse.ArgumentParser) -> None:
         )
 
 
+def _site_args(si: argparse.ArgumentParser) -> None:
+    si.description = (
+        "Build a static site of every model, production version (metrics, lineage, data "
+        "files, params, model card) and evaluated commit (its run record from "
+        "refs/notes/mlgate) from the repository alone: no server, no database, no script. "
+        "Nothing is rewritten when no ref, the config and mlgate's version are unchanged."
+    )
+    si.add_argument(
+        "--out", default="site", metavar="DIR", help="the site's directory (default: site)"
+    )
+    si.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    _config(si)
+
+
+def _ui_args(ui: argparse.ArgumentParser) -> None:
+    ui.description = (
+        "Build the site (as mlgate site) into mlgate's cache and serve it on 127.0.0.1, "
+        "rebuilt when the production branch, a tag or the notes change. Ctrl-C stops it."
+    )
+    ui.add_argument(
+        "--port", type=int, default=5000, help="port on 127.0.0.1, 0 for any free (default 5000)"
+    )
+    ui.add_argument("--out", metavar="DIR", help="build the site here instead of the cache")
+    _config(ui)
+
+
 def _serve_args(sv: argparse.ArgumentParser) -> None:
     sv.description = (
         "Serve the production model over HTTP with MLflow's scoring protocol: GET /ping, "
@@ -307,6 +334,8 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
     "data": ("versioned data: pointers and storage", _data_args),
     "serve": ("serve the production model (MLflow's scoring protocol)", _serve_args),
     "monitor": ("production inputs vs the training data: drift, live metrics", _monitor_args),
+    "site": ("a static site of every model, version and evaluated commit", _site_args),
+    "ui": ("serve that site on 127.0.0.1, rebuilt as refs change", _ui_args),
 }
 
 
@@ -395,6 +424,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _serve(cwd, args)
     if args.command == "monitor":
         return _monitor(cwd, args)
+    if args.command == "site":
+        return _site(cwd, args)
+    if args.command == "ui":
+        return _ui(cwd, args)
     return _data(cwd, args)
 
 
@@ -629,6 +662,46 @@ def _serve(cwd: Path, args: argparse.Namespace) -> int:
         config_path=args.config,
         on_ready=ready,
     )
+    return int(ExitCode.OK)
+
+
+def _site(cwd: Path, args: argparse.Namespace) -> int:
+    from mlgate.commands.site import build  # jinja2 and the notes' schema: only for a site
+
+    built = build(cwd, args.out, config_path=args.config, force=args.force)
+    print(_built_line(built))
+    return int(ExitCode.OK)
+
+
+def _built_line(built: Built) -> str:
+    what = (
+        f"{built.models} model{'s' if built.models != 1 else ''}, {built.versions:,} "
+        f"version{'s' if built.versions != 1 else ''}, {built.evaluated:,} evaluated "
+        f"commit{'s' if built.evaluated != 1 else ''}"
+    )
+    if not built.rebuilt:
+        return f"mlgate: the site in {built.out} is up to date ({what})"
+    return f"mlgate: built {built.pages:,} files in {built.out} ({what}) in {built.seconds:.2f} s"
+
+
+def _ui(cwd: Path, args: argparse.Namespace) -> int:
+    from mlgate.commands.site import ui_server  # jinja2, http.server: only for the ui
+
+    server = ui_server(
+        cwd,
+        port=args.port,
+        out=Path(cwd, args.out) if args.out else None,
+        config_path=args.config,
+        on_build=lambda built: print(_built_line(built), flush=True),
+    )
+    port = server.server_address[1]
+    print(f"mlgate: serving the site on http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return int(ExitCode.OK)
 
 

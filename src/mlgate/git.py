@@ -724,3 +724,44 @@ def tree_files(root: Path, rev: str, directory: str) -> dict[str, bytes]:
         blob = meta.split()[2]
         found[path] = _git(root, "cat-file", "blob", blob).stdout
     return found
+
+
+# --- reading many commits at once (mlgate site) --------------------------------------------
+
+
+def first_parent_log(root: Path, rev: str) -> list[tuple[str, str, str]]:
+    """(sha, committer date ISO 8601, subject) of ``rev`` and its first parents, newest
+    first, from one ``git log``. Subjects are anyone's text: not UTF-8 is replaced, never
+    raised."""
+    proc = _git(root, "log", "--first-parent", "--format=%H%x00%cI%x00%s%x00", rev, "--")
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        raise GitError(f"git log {rev} failed in {root}: {err}")
+    fields = proc.stdout.decode(errors="replace").split("\0")
+    found = []
+    for i in range(0, len(fields) - 1, 3):
+        sha, time, subject = fields[i : i + 3]
+        found.append((sha.strip(), time, subject))
+    return found
+
+
+def tree_names(root: Path, rev: str) -> list[str]:
+    """The names at the top of ``rev``'s tree that are directories and valid UTF-8."""
+    proc = _git(root, "ls-tree", "-z", rev)
+    if proc.returncode != 0:
+        return []
+    names = []
+    for entry in filter(None, proc.stdout.split(b"\0")):
+        meta, _, name = entry.partition(b"\t")
+        if meta.split()[1:2] == [b"tree"]:
+            try:
+                names.append(name.decode())
+            except UnicodeDecodeError:
+                continue
+    return names
+
+
+def refs_listing(root: Path) -> str:
+    """Every ref and what it points at, from one ``for-each-ref``: changes whenever any
+    branch, tag or note moves (what decides whether ``mlgate site`` must rebuild)."""
+    return _out(root, "for-each-ref", "--format=%(objectname) %(refname)")

@@ -27,6 +27,12 @@ from mlgate.storage.files import atomic_write
 
 ACTION = "mlgate/mlgate@v1"
 WORKFLOW = ".github/workflows/mlgate.yml"
+# Builds `mlgate site` after each run of WORKFLOW on the default branch and publishes it to
+# GitHub Pages once the repository opts in (its comments say how); a file of its own, so
+# Pages' permissions never reach the workflow that runs pull requests.
+PAGES_WORKFLOW = ".github/workflows/mlgate-pages.yml"
+# What the Pages workflow installs: mlgate at the action's release.
+INSTALL = "git+https://github.com/mlgate/mlgate@v1"
 TARGET_NAMES = ("label", "target", "y", "class", "outcome")
 
 STARTERS: dict[str, dict[str, Any]] = {
@@ -621,7 +627,8 @@ def init(
     root = git.root(repo)
     model_name = name or _model_name(root)
     config_path, workflow_path = root / config_mod.DEFAULT_CONFIG, root / WORKFLOW
-    for path in (config_path, workflow_path):
+    pages_path = root / PAGES_WORKFLOW
+    for path in (config_path, workflow_path, pages_path):
         if path.exists() and not force:
             raise UsageError(f"{path} already exists; pass --force to overwrite it")
     setup = detect_setup(root) if data is None and task is None and target is None else None
@@ -640,7 +647,12 @@ def init(
     branch = git.default_branch_name(repo)
     result.found.append(f"the workflow promotes on pushes to {branch} (the default branch)")
     workflow = _render("workflow.yml.j2", {"action": ACTION, "branch": branch})
-    targets = [(config_path, config_text.encode()), (workflow_path, workflow.encode())]
+    pages = _render("pages.yml.j2", {"branch": branch, "install": INSTALL})
+    targets = [
+        (config_path, config_text.encode()),
+        (workflow_path, workflow.encode()),
+        (pages_path, pages.encode()),
+    ]
     gitignore = _with_ignores(root, ignores)
     if gitignore is not None:
         targets.append((root / ".gitignore", gitignore))

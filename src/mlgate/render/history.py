@@ -50,7 +50,7 @@ def _value(version: production.Version, metric: str | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _date(time: str) -> str | None:
+def display_date(time: str) -> str | None:
     """``2024-05-01 10:00 UTC``, or None when ``time`` is not ISO 8601."""
     parsed = production.parse_time(time)
     try:
@@ -79,7 +79,7 @@ def _render_text(versions: Sequence[production.Version], model: str) -> str:
     metric = chart_metric(versions)
     rows = ["\t".join(["version", "date", "source", plain(metric or "metric"), "note"])]
     for v in versions:
-        date = _date(v.time) or plain(v.time)
+        date = display_date(v.time) or plain(v.time)
         value = fmt_metric(_value(v, metric), metric or "")
         rows.append("\t".join([f"v{v.version}", date, plain(_source(v)), value, _note(v)]))
     table = text_columns("\n".join(rows), align="lllrl")
@@ -147,7 +147,7 @@ def _markdown_table(versions: Sequence[production.Version], metric: str | None) 
         "|---|---|---|---:|---|",
     ]
     for v in versions:
-        date = _date(v.time) or md_escape(v.time)
+        date = display_date(v.time) or md_escape(v.time)
         value = fmt_metric(_value(v, metric), metric or "")
         cells = [f"v{v.version}", date, md_escape(_source(v)), value, _note(v)]
         lines.append("| " + " | ".join(cells) + " |")
