@@ -9,7 +9,7 @@ Layers (highest first; a module imports only from its own package and from lower
                                  init data validate serve monitor
   run/                         sides, workspace, worker process, command mode, run cache,
                                  git notes, noise intervals, changes, data drift, the
-                                 scoring protocol and server
+                                 scoring protocol and server, the Dask cluster to train on
   render/  interop/  forge/    report, headline, card, history, monitor, templates |
                                  MLflow | GitHub, GitLab, CI environment, poster, Actions
                                  files, alerts
@@ -24,7 +24,7 @@ Layers (highest first; a module imports only from its own package and from lower
   errors.py                    the error tree and exit codes
 
 Heavy libraries (pandas, scikit-learn, skops, jinja2, jsonschema, requests, mlflow,
-starlette, uvicorn) are imported where they are used, so ``mlgate --help`` and a warm
+starlette, uvicorn, distributed) are imported where they are used, so ``mlgate --help`` and a warm
 check stay fast.
 """
 
