@@ -633,13 +633,14 @@ def on_cluster(spec: TrainSpec) -> Iterator[dict[str, Any] | None]:
         yield None
         return
     try:
+        import distributed
         import joblib
-        from distributed import Client
     except ImportError as e:
         msg = f"training on dask cluster {address} needs `pip install 'mlgate[dask]'`: {e}"
         raise WorkerFailure("training", msg) from e
     try:
-        client = Client(address, timeout=spec.dask_timeout, set_as_default=True)
+        connect: Any = distributed.Client  # untyped
+        client = connect(address, timeout=spec.dask_timeout, set_as_default=True)
     except Exception as e:
         why = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise WorkerFailure("training", f"dask cluster {address} unreachable: {why}") from e
