@@ -47,7 +47,7 @@ def cluster() -> Iterator[Any]:
         processes=False,
         protocol="tcp",
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address="127.0.0.1:0",  # a free port, not 8787 (another run may hold it)
     ) as found:
         yield found
 
@@ -109,6 +109,13 @@ def test_a_seeded_forest_scores_the_same_on_the_cluster(
     assert here["head"]["cluster"] is None
     # The forest parallelizes through joblib: no note says it gained nothing.
     assert not [n for n in there["notes"] if "joblib" in n]
+    # The backend is not in the run-cache key: with the cache, the cluster config reuses
+    # the first (local) run, which says where it trained, and the cluster runs nothing.
+    finished.keys.clear()
+    code, again = run_json(capsys, "--base", "HEAD", "--head", "HEAD")
+    assert code == 0 and again["head"]["cached"] and finished.keys == []
+    assert again["head"]["metrics"] == here["head"]["metrics"]
+    assert again["head"]["cluster"] is None
     print(f"forest check: local {local_seconds:.2f}s, dask cluster {cluster_seconds:.2f}s")
 
 
@@ -157,6 +164,25 @@ def test_an_unreachable_cluster_is_exit_3_in_one_line(
     assert re.fullmatch(
         rf"mlgate: error: (base|head): dask cluster {address} unreachable: Timed out .* 1 s", line
     ), line
+
+
+def test_a_cluster_without_workers_is_exit_3(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its tasks would wait forever: the run fails at once instead."""
+    with distributed.LocalCluster(
+        n_workers=0,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as empty:
+        address = empty.scheduler_address
+        base_project(repo, on_cluster(forest_config(), address), classification_frames(rows=400))
+        code, out, err = cli(capsys, "check", "--base", "HEAD", "--head", "HEAD")
+    assert code == 3, (out, err)
+    (line,) = err.strip().splitlines()
+    assert re.fullmatch(rf"mlgate: error: (base|head): dask cluster {address} has no workers", line)
 
 
 def test_the_environment_variable_overrides_the_config(
