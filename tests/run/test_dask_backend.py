@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,16 +88,12 @@ def test_a_seeded_forest_scores_the_same_on_the_cluster(
     repo: Path, cluster: Any, finished: Finished, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base_project(repo, forest_config(), classification_frames(rows=400))
-    start = time.perf_counter()
     code, here = run_json(capsys, "--base", "HEAD", "--head", "HEAD")
-    local_seconds = time.perf_counter() - start
     assert code == 0, here
     assert finished.keys == []
     write_config(repo, on_cluster(forest_config(), cluster.scheduler_address))
     commit_all(repo, "train on the cluster")
-    start = time.perf_counter()
     code, there = run_json(capsys, "--base", "HEAD", "--head", "HEAD", "--no-cache")
-    cluster_seconds = time.perf_counter() - start
     assert code == 0, there
     jsonschema.validate(there, SCHEMA)
     assert there["head"]["metrics"] == here["head"]["metrics"]
@@ -116,7 +111,6 @@ def test_a_seeded_forest_scores_the_same_on_the_cluster(
     assert code == 0 and again["head"]["cached"] and finished.keys == []
     assert again["head"]["metrics"] == here["head"]["metrics"]
     assert again["head"]["cluster"] is None
-    print(f"forest check: local {local_seconds:.2f}s, dask cluster {cluster_seconds:.2f}s")
 
 
 def test_the_report_says_where_it_trained(
@@ -156,9 +150,7 @@ def test_an_unreachable_cluster_is_exit_3_in_one_line(
     address = f"tcp://127.0.0.1:{closed_port()}"
     cfg = on_cluster(forest_config(), address, timeout=1)
     base_project(repo, cfg, classification_frames(rows=400))
-    start = time.perf_counter()
     code, out, err = cli(capsys, "check", "--base", "HEAD", "--head", "HEAD")
-    assert time.perf_counter() - start < 20
     assert code == 3, (out, err)
     (line,) = err.strip().splitlines()
     assert re.fullmatch(
