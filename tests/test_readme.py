@@ -64,12 +64,22 @@ def test_the_cache_layout_and_the_prerequisites() -> None:
     assert "MLGATE_TEST_CHROMIUM" in (REPO_ROOT / "tests" / "browser.py").read_text()
 
 
-def test_no_storage_scheme_is_offered_that_does_not_exist() -> None:
+def test_every_storage_scheme_offered_exists() -> None:
+    """The schema's storage pattern, the README and the backends name the same schemes."""
+    import json
+
     from mlgate.storage.backends import SCHEMES
 
-    assert "s3://" not in SCHEMES
-    schema = (REPO_ROOT / "src" / "mlgate" / "schema" / "config.schema.json").read_text()
-    assert "s3" not in schema
+    schema = json.loads(
+        (REPO_ROOT / "src" / "mlgate" / "schema" / "config.schema.json").read_text()
+    )
+    pattern = schema["properties"]["storage"]["pattern"]
+    offered = re.fullmatch(r"\^\((.*)\)://", pattern)
+    assert offered is not None
+    names = {n.replace("https?", "http") for n in offered.group(1).split("|")}
+    assert {s.removesuffix("://") for s in SCHEMES} == names | {"https"}
+    for scheme in SCHEMES:
+        assert f"`{scheme}" in README, scheme
 
 
 def test_the_serve_section_matches_mlgate_serve_help() -> None:

@@ -13,9 +13,9 @@ Layers (highest first; a module imports only from its own package and from lower
   render/  interop/  forge/    report, headline, card, history, monitor, templates |
                                  MLflow | GitHub, GitLab, CI environment, poster, Actions
                                  files, alerts
-  storage/                     cache layout, files, hashing, objects, backends, fetch,
-                                 pointers, data sources, stat cache, formats, DVC,
-                                 model files, installed versions
+  storage/                     cache layout, files, hashing, objects, cloud buckets,
+                                 backends, fetch, pointers, data sources, stat cache,
+                                 formats, DVC, model files, installed versions
   core/                        pure: config, metrics, gate, diffs, results, run record,
                                  production format, units, paired bootstrap, repeats,
                                  changes, data drift, monitor result and rules
@@ -24,8 +24,8 @@ Layers (highest first; a module imports only from its own package and from lower
   errors.py                    the error tree and exit codes
 
 Heavy libraries (pandas, scikit-learn, skops, jinja2, jsonschema, requests, mlflow,
-starlette, uvicorn, distributed) are imported where they are used, so ``mlgate --help`` and a warm
-check stay fast.
+starlette, uvicorn, obstore, distributed) are imported where they are used, so
+``mlgate --help`` and a warm check stay fast.
 """
 
 __version__ = "0.1.0"

@@ -196,7 +196,7 @@ def test_add_refuses_a_pointer_and_url_for_many(repo: Path, cache: Cache) -> Non
 def test_add_with_unsupported_storage_writes_nothing(repo: Path, cache: Cache) -> None:
     write(repo, "data/train.csv", CSV)
     with pytest.raises(ConfigError, match="unsupported storage URL"):
-        add(repo, ["data/train.csv"], url=None, storage="s3://b/p", cache=cache)
+        add(repo, ["data/train.csv"], url=None, storage="ftp://host/p", cache=cache)
     assert not (repo / "data/train.csv.ptr").exists()
 
 

@@ -230,14 +230,8 @@ def test_evaluated_metrics_adds_gated_metrics_but_not_runtime_ones() -> None:
         (
             "file:///srv",
             "ftp://srv",
-            "mlgate.yaml:19: storage: expected a URL starting with file://, http:// or "
-            "https://, got 'ftp://srv/mlgate-store'",
-        ),
-        (  # not supported yet, so validate does not pass it (it used to suggest it)
-            "file:///srv",
-            "s3://srv",
-            "mlgate.yaml:19: storage: expected a URL starting with file://, http:// or "
-            "https://, got 's3://srv/mlgate-store'",
+            "mlgate.yaml:19: storage: expected a URL starting with file://, http://, "
+            "https://, s3://, gs:// or az://, got 'ftp://srv/mlgate-store'",
         ),
         (
             "[accuracy, f1_macro]",

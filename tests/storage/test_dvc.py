@@ -197,12 +197,12 @@ def test_missing_remote_config_is_named(repo: Path, cache: Cache) -> None:
 
 
 def test_unsupported_remote_scheme_says_so(repo: Path, cache: Cache) -> None:
-    dvc_init(repo, remote="s3://bucket/dvc")
+    dvc_init(repo, remote="hdfs://namenode/dvc")
     dvc_add(repo, "data/train.csv", CSV)
     files = committed(repo)
     (repo / "data" / "train.csv").unlink()
 
-    with pytest.raises(DataError, match=r"DVC remote store s3://bucket/dvc \(unsupported"):
+    with pytest.raises(DataError, match=r"DVC remote store hdfs://namenode/dvc \(unsupported"):
         describe(files, "data/train.csv")
 
 

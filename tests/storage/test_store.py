@@ -13,6 +13,7 @@ from fakes.httpserver import Route, Server, serve
 from mlgate.errors import ConfigError, DataError, ExitCode
 from mlgate.http import redact_url as redact
 from mlgate.storage.backends import FileBackend, HttpBackend, backend_for
+from mlgate.storage.cloud import CloudBackend
 from mlgate.storage.fetch import fetch
 from mlgate.storage.layout import cache_dir
 from mlgate.storage.objects import Cache, HashMismatch, ObjectMissing, object_relpath
@@ -174,11 +175,12 @@ def test_backend_for_schemes(tmp_path: Path) -> None:
     assert isinstance(backend_for(tmp_path.as_uri()), FileBackend)
     assert isinstance(backend_for("http://127.0.0.1:9/store"), HttpBackend)
     assert isinstance(backend_for("HTTPS://example.org/store"), HttpBackend)
+    assert isinstance(backend_for("s3://bucket/prefix"), CloudBackend)
     with pytest.raises(ConfigError) as e:
-        backend_for("s3://bucket/prefix")
+        backend_for("ftp://host/prefix")
     assert str(e.value) == (
-        "storage: unsupported storage URL 's3://bucket/prefix'; "
-        "supported schemes: file://, http://, https://"
+        "storage: unsupported storage URL 'ftp://host/prefix'; "
+        "supported schemes: file://, http://, https://, s3://, gs://, az://"
     )
     assert e.value.exit_code == ExitCode.USAGE
 
@@ -227,7 +229,7 @@ def test_http_backend(server: Server, tmp_path: Path) -> None:
         backend.put(tmp_path / "x", SHA)
     assert str(e.value) == (
         f"http storage is read-only: cannot upload to {server.url}/store; "
-        "push to file:// storage instead"
+        "push to file:// or bucket storage instead"
     )
     assert server.paths() == [
         f"/store/{OBJ}",

@@ -1,8 +1,9 @@
 """Storage backends: the places objects live besides the local cache, addressed by sha256.
 
 ``file://`` (a directory: local disk or a mount) is readable and writable; ``http(s)://``
-is read-only, objects at ``<prefix>/sha256/<2>/<62>``. Downloads stream into a temp file
-and are verified by the caller before they land anywhere.
+is read-only; ``s3://``, ``gs://`` and ``az://`` buckets (storage/cloud.py, through the
+optional obstore) are readable and writable. Objects sit at ``<prefix>/sha256/<2>/<62>``.
+Downloads stream into a temp file and are verified by the caller before they land anywhere.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from mlgate import http
 from mlgate.errors import ConfigError, DataError
 from mlgate.http import redact_url
+from mlgate.storage import cloud
 from mlgate.storage.files import temp_beside
 from mlgate.storage.objects import (
     ObjectMissing,
@@ -34,7 +36,7 @@ CHUNK = 1 << 20
 HTTP_TIMEOUT = (10.0, 60.0)  # seconds: to connect, and between two reads of the body
 
 
-SCHEMES = ("file://", "http://", "https://")
+SCHEMES = ("file://", "http://", "https://", "s3://", "gs://", "az://")
 
 
 def _url_path(path: str) -> str:
@@ -52,8 +54,10 @@ class Backend(Protocol):
     url: str
     writable: bool
 
-    def get(self, sha256: str, dest: Path) -> None:
-        """Write the object to ``dest``; ObjectMissing when absent, TransferError on failure."""
+    def get(self, sha256: str, dest: Path) -> str | None:
+        """Write the object to ``dest``; ObjectMissing when absent, TransferError on failure.
+        Returns the sha256 of the bytes written when it hashed them on the way (the caller
+        then checks that instead of reading them again), else None."""
         ...
 
     def put(self, src: Path, sha256: str) -> None:
@@ -79,8 +83,9 @@ class FileBackend:
     def path_for(self, sha256: str) -> Path:
         return self.root / object_relpath(sha256)
 
-    def get(self, sha256: str, dest: Path) -> None:
+    def get(self, sha256: str, dest: Path) -> str | None:
         copy_file(self.path_for(sha256), dest, where=f"storage {self.url}")
+        return None
 
     def put(self, src: Path, sha256: str) -> None:
         final = self.path_for(sha256)
@@ -110,13 +115,14 @@ class HttpBackend:
     def object_url(self, sha256: str) -> str:
         return f"{self.url}/{object_relpath(sha256)}"
 
-    def get(self, sha256: str, dest: Path) -> None:
+    def get(self, sha256: str, dest: Path) -> str | None:
         download(self.object_url(sha256), dest)
+        return None
 
     def put(self, src: Path, sha256: str) -> None:
         raise DataError(
             f"http storage is read-only: cannot upload to {redact_url(self.url)}; "
-            "push to file:// storage instead"
+            "push to file:// or bucket storage instead"
         )
 
     def has(self, sha256: str) -> bool:
@@ -131,6 +137,8 @@ def backend_for(url: str, *, removed: list[Path] | None = None) -> Backend:
         return FileBackend(url, removed=removed)
     if scheme in ("http", "https"):
         return HttpBackend(url)
+    if scheme in cloud.SCHEMES:
+        return cloud.CloudBackend(url)
     raise ConfigError(
         f"unsupported storage URL {redact_url(url)!r}; supported schemes: {', '.join(SCHEMES)}",
         key="storage",
@@ -152,11 +160,15 @@ def file_url_path(url: str) -> Path:
 
 
 def exists(url: str) -> bool:
-    """Whether ``url`` (file:// or http(s)://) has something to download, without
-    downloading it (a stat, or an HTTP HEAD); DataError when that cannot be known."""
+    """Whether ``url`` (file://, http(s)://, or an object in a bucket) has something to
+    download, without downloading it (a stat, or a HEAD); DataError when that cannot be
+    known."""
     scheme = urlsplit(url).scheme.lower()
     if scheme == "file":
         return file_url_path(url).is_file()
+    if scheme in cloud.SCHEMES:
+        store, key, where = cloud.object_at(url)
+        return cloud.exists(store, key, where=where)
     if scheme not in ("http", "https"):
         raise DataError(f"cannot tell whether {redact_url(url)} exists: unsupported scheme")
     import requests
@@ -200,17 +212,22 @@ def http_session() -> requests.Session:
     return http.session(retry=retry)
 
 
-def download(url: str, dest: Path) -> None:
-    """Stream ``url`` into ``dest`` in chunks; ObjectMissing on 404/410, TransferError else."""
+def download(url: str, dest: Path) -> str | None:
+    """Stream ``url`` into ``dest`` in chunks; ObjectMissing on 404/410, TransferError else.
+    The sha256 of the bytes written when they were hashed on the way (a bucket's), else None."""
     scheme = urlsplit(url).scheme.lower()
     if scheme == "file":
         copy_file(file_url_path(url), dest, where=redact_url(url))
-        return
+        return None
+    if scheme in cloud.SCHEMES:
+        store, key, where = cloud.object_at(url)
+        return cloud.get_hashing(store, key, dest, where=where)
     if scheme not in ("http", "https"):
         raise TransferError(
             f"cannot download {redact_url(url)}: unsupported scheme", reason="unsupported scheme"
         )
     _http_download(url, dest)
+    return None
 
 
 def _http_download(url: str, dest: Path) -> None:

@@ -33,6 +33,7 @@ from mlgate.errors import ConfigError, DataError
 from mlgate.git import CommitFiles, Files, WorkingFiles, inside, where_at
 from mlgate.git import root as git_root
 from mlgate.http import redact_url
+from mlgate.storage import cloud
 from mlgate.storage.backends import download, exists, file_url_path
 from mlgate.storage.fetch import first_of, not_found
 from mlgate.storage.files import atomic_write, lock_for, os_errors, temp_beside
@@ -444,7 +445,13 @@ def _remote_places(
         return
     shown = f"DVC remote {name} {redact_url(url)}"
     scheme = urlsplit(url).scheme.lower()
-    if scheme in ("http", "https"):
+    if scheme == "azure":  # DVC's spelling of az://
+        url = "az" + url[len(scheme) :]
+        scheme = "az"
+    if scheme in ("http", "https", *cloud.SCHEMES):
+        # A bucket is read with mlgate's own credentials and endpoint (the environment and
+        # the provider's config files), never .dvc/config's: that file is the PR's, and its
+        # endpointurl would send signed requests wherever the PR says.
         for obj in names:
             full = f"{url.rstrip('/')}/{obj}"
             yield f"DVC remote {name} {redact_url(full)}", full
@@ -464,7 +471,8 @@ def _remote_places(
             base = dvc_dir / base
     else:
         looked.append(
-            f"{shown} (unsupported: mlgate reads file://, local path and http(s) remotes; "
+            f"{shown} (unsupported: mlgate reads file://, local path, http(s), s3, gs and "
+            "azure remotes; "
             "run `dvc pull` to fetch it)"
         )
         return

@@ -178,10 +178,12 @@ def _sources(
         yield f"url {redact_url(url)}", _verified(ptr, lambda tmp: download(url, tmp))
 
 
-def _verified(ptr: Pointer, fill: Fill) -> Fill:
+def _verified(ptr: Pointer, fill: Callable[[Path], str | None]) -> Fill:
+    """``fill``, then a check of what it wrote: by the sha256 ``fill`` computed on the way
+    when it did (a bucket's download: no second read), else by reading it."""
+
     def fill_and_verify(tmp: Path) -> None:
-        fill(tmp)
-        verify(tmp, ptr)
+        verify(tmp, ptr, hashed=fill(tmp))
 
     return fill_and_verify
 

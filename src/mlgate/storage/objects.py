@@ -77,13 +77,19 @@ def copy_verified(src: Path, dest: Path, sha256: str, *, sync: bool = True) -> N
         )
 
 
-def verify(path: Path, ptr: Pointer, *, stats: StatCache | None = None) -> None:
+def verify(
+    path: Path, ptr: Pointer, *, stats: StatCache | None = None, hashed: str | None = None
+) -> None:
     """HashMismatch unless ``path`` holds exactly the pointer's bytes; WrongSize when it
     does but the pointer's size is not theirs. With ``stats``, a file whose stat is
     unchanged since it was last hashed is not read again (the stat cache's rules: size,
-    times, inode; nothing trusted within 2 s of a change)."""
+    times, inode; nothing trusted within 2 s of a change). ``hashed``: the sha256 of the
+    bytes, computed while they were written to ``path`` (a download), so not read again."""
     size = path.stat().st_size
-    actual = sha256_file(path) if stats is None else stats.digest(path, sha256_file)
+    if hashed is not None:
+        actual = hashed
+    else:
+        actual = sha256_file(path) if stats is None else stats.digest(path, sha256_file)
     if size != ptr.size and actual == ptr.sha256:
         raise WrongSize(
             f"says {ptr.size} bytes, but the data with sha256 {short(actual)} has {size} "
