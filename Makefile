@@ -59,6 +59,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_validate.py
 	$(PY) benchmarks/bench_speed.py
 	$(PY) benchmarks/bench_serve.py
+	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/bench_s3.py
 
 # The speed suite alone, small and without DVC (no download): a quick look, not the figures.

@@ -25,6 +25,7 @@ def isolate(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monkey
         if var.startswith(("GIT_", "GITHUB_", "GITLAB_", "CI_", "MLFLOW_")) or var in {
             "CI",
             "MLGATE_TOKEN",
+            "MLGATE_DASK_ADDRESS",
         }:
             monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("GIT_AUTHOR_NAME", "Test Author")

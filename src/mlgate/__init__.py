@@ -9,7 +9,7 @@ Layers (highest first; a module imports only from its own package and from lower
                                  init data validate serve monitor site (site and ui)
   run/                         sides, workspace, worker process, command mode, run cache,
                                  git notes, noise intervals, changes, data drift, the
-                                 scoring protocol and server
+                                 scoring protocol and server, the Dask cluster to train on
   render/  interop/  forge/    report, headline, card, history, monitor, templates, site
                                  pages, svg charts |
                                  MLflow | GitHub, GitLab, CI environment, poster, Actions
@@ -25,8 +25,8 @@ Layers (highest first; a module imports only from its own package and from lower
   errors.py                    the error tree and exit codes
 
 Heavy libraries (pandas, scikit-learn, skops, jinja2, jsonschema, requests, mlflow,
-starlette, uvicorn, obstore) are imported where they are used, so ``mlgate --help`` and a warm
-check stay fast.
+starlette, uvicorn, obstore, distributed) are imported where they are used, so
+``mlgate --help`` and a warm check stay fast.
 """
 
 __version__ = "0.1.0"

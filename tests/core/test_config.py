@@ -169,7 +169,7 @@ def test_evaluated_metrics_adds_gated_metrics_but_not_runtime_ones() -> None:
             "name: churn",
             "nme: churn",
             "mlgate.yaml:3: model.nme: unknown key; expected one of name, task, estimator, "
-            "params, deps, repeats, train",
+            "params, deps, repeats, backend, train",
         ),
         (
             "storage:",

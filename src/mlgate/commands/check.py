@@ -189,6 +189,7 @@ def _compare(base: Side | None, head: Side, ran: PairRun, layout: Layout) -> Che
     verdict = Verdict((*verdict.checks, *drift_checks(drifted, cfg.drift_rule)))
     notes_ = [*gate_changes(base.cfg if base else None, cfg), *verdict.noise_notes, *noise_notes]
     notes_ += _training_noise(sides, ran.records)
+    notes_ += _serial_on_cluster(sides, ran.records)
     if head_res.dirty:
         shown = ", ".join(head_res.dirty[:5]) + (" …" if len(head_res.dirty) > 5 else "")
         notes_.insert(
@@ -260,6 +261,26 @@ def _training_noise(sides: list[Side], records: dict[str, RunRecord]) -> list[st
         else:
             continue
         found.append(f"{side.label}: {line}")
+    return _merged(found)
+
+
+def _serial_on_cluster(sides: list[Side], records: dict[str, RunRecord]) -> list[str]:
+    """model.backend.dask: the estimators that gained nothing from the cluster (no joblib
+    parallelism), which trained in mlgate's worker instead."""
+    found = []
+    for side in sides:
+        record = records[side.label]
+        if record.cluster is not None and record.serial:
+            found.append(
+                f"{side.label}: {', '.join(record.serial)} does not parallelize through "
+                f"joblib (no n_jobs), so it trained in mlgate's worker, not on the dask "
+                f"cluster {record.cluster.address}"
+            )
+    return _merged(found)
+
+
+def _merged(found: list[str]) -> list[str]:
+    """Per-side notes ("base: ...", "head: ..."), as one "base and head: ..." when equal."""
     if len(found) == 2 and found[0].partition(": ")[2] == found[1].partition(": ")[2]:
         return [f"base and head: {found[0].partition(': ')[2]}"]
     return found

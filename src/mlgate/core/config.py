@@ -38,10 +38,12 @@ if TYPE_CHECKING:
     from mlgate.git import Files
 
 __all__ = [
+    "DASK_ADDRESS",
     "DEFAULT_CONFIG",
     "STDOUT",
     "CommandSpec",
     "Config",
+    "DaskBackend",
     "DataSpec",
     "Memo",
     "ModelSpec",
@@ -80,6 +82,22 @@ class CommandSpec:
     timeout: float
 
 
+# model.backend.dask.address, as the schema's pattern: a scheme, a host and a port, no
+# room for credentials. MLGATE_DASK_ADDRESS (run.cluster) must match it too.
+DASK_ADDRESS = re.compile(
+    r"^(tcp|tls)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*)(:[0-9]{1,5})?$"
+)
+DASK_TIMEOUT = 10.0  # seconds to reach the scheduler
+
+
+@dataclass(frozen=True)
+class DaskBackend:
+    """``model.backend.dask``: an existing Dask cluster joblib-parallel estimators fit on."""
+
+    address: str
+    timeout: float = DASK_TIMEOUT
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -89,6 +107,7 @@ class ModelSpec:
     deps: tuple[str, ...] = ()  # globs relative to the config's directory (run-cache inputs)
     train: CommandSpec | None = None
     repeats: int = 1  # each side trained this many times (core.repeats)
+    dask: DaskBackend | None = None  # model.backend.dask (run.cluster: the env var wins)
 
     @property
     def kind(self) -> str:
@@ -577,6 +596,7 @@ def _build(
             deps=tuple(model.get("deps", ())),
             train=_command(model["train"], base) if "train" in model else None,
             repeats=int(model.get("repeats", 1)),
+            dask=_dask(model.get("backend", {}).get("dask")),
         ),
         data=DataSpec(
             train=path(section.get("train")),
@@ -619,6 +639,12 @@ def _build(
             and m["name"] not in RUNTIME_METRICS
         },
     )
+
+
+def _dask(section: dict[str, Any] | None) -> DaskBackend | None:
+    if section is None:
+        return None
+    return DaskBackend(section["address"], float(section.get("timeout", DASK_TIMEOUT)))
 
 
 def _command(section: dict[str, Any], base: str) -> CommandSpec:

@@ -85,6 +85,23 @@ class Smoke:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """The Dask cluster a run trained on (model.backend.dask): its scheduler, its workers
+    when the run connected."""
+
+    address: str
+    workers: int
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Cluster:
+        workers = _count(doc.get("workers"))
+        return cls(str(doc["address"]), 0 if workers is None else workers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"address": self.address, "workers": self.workers}
+
+
+@dataclass(frozen=True)
 class RunRecord:
     """One side's run: metrics and timings, the model file it kept, and, for promotion and
     same-data comparison, how stored models scored on other rows."""
@@ -115,6 +132,10 @@ class RunRecord:
     # and the estimator params left unseeded (random_state None: results vary between runs).
     repeats: dict[str, tuple[float, ...]] = field(default_factory=dict)
     unseeded: tuple[str, ...] = ()
+    # model.backend.dask: where it trained (None: in mlgate's worker on this machine), and
+    # the estimators that do not parallelize through joblib, so gained nothing from it.
+    cluster: Cluster | None = None
+    serial: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> RunRecord:
@@ -145,8 +166,10 @@ class RunRecord:
                 predictions_sha256=_text(doc.get("predictions_sha256")),
                 repeats=_series(doc.get("repeats") or {}),
                 unseeded=tuple(str(p) for p in doc.get("unseeded") or ()),
+                cluster=_optional(doc.get("cluster"), Cluster.from_dict),
+                serial=tuple(str(n) for n in doc.get("serial") or ()),
             )
-        except (TypeError, AttributeError) as e:
+        except (TypeError, AttributeError, KeyError) as e:
             raise ValueError(f"not a run record: {e}") from e
 
     def stored(self) -> dict[str, Any]:
@@ -176,6 +199,10 @@ class RunRecord:
             found["repeats"] = {k: list(v) for k, v in self.repeats.items()}
         if self.unseeded:
             found["unseeded"] = list(self.unseeded)
+        if self.cluster is not None:  # where it trained; the run-cache key ignores it
+            found["cluster"] = self.cluster.to_dict()
+        if self.serial:
+            found["serial"] = list(self.serial)
         return found
 
     def reused(self) -> RunRecord:

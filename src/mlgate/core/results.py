@@ -15,6 +15,7 @@ from typing import Any, Literal
 from mlgate.core.drift import DriftReport
 from mlgate.core.gate import Rule, RuleCheck, Verdict
 from mlgate.core.metrics import MetricDelta, Spread
+from mlgate.core.record import Cluster
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,7 @@ class SideResult:
     digest: str | None = None  # the run-cache key of its inputs (in its run record)
     repeats: dict[str, tuple[float, ...]] = field(default_factory=dict)  # model.repeats
     unseeded: tuple[str, ...] = ()  # estimator params left random (random_state None)
+    cluster: Cluster | None = None  # the Dask cluster it trained on; None: this machine
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -152,6 +154,7 @@ class SideResult:
             "record_path": self.record_path,
             "repeats": {k: list(v) for k, v in self.repeats.items()},
             "unseeded": list(self.unseeded),
+            "cluster": None if self.cluster is None else self.cluster.to_dict(),
         }
 
     def document(self, model: str, config: dict[str, Any], digest: str | None) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 The command comes from the side's own ``mlgate.yaml`` (the same trust as its code) and runs
 without a shell, so nothing from a PR is ever interpolated into shell text. Each side runs
 in its own checkout of its own commit (the working tree for a local head), from the
-config's directory, with ``MLGATE_SIDE`` and ``MLGATE_OUTPUT_DIR`` set. Output goes to a log
-file per side; a failure shows its last lines.
+config's directory, with ``MLGATE_SIDE`` and ``MLGATE_OUTPUT_DIR`` set (and
+``MLGATE_DASK_ADDRESS``, the scheduler of ``model.backend.dask``, when there is one).
+Output goes to a log file per side; a failure shows its last lines.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from mlgate.core.metrics import flatten
 from mlgate.core.repeats import combine
 from mlgate.core.results import Interpreter
 from mlgate.errors import ConfigError, TrainingError
+from mlgate.run import cluster
 from mlgate.run.runcache import library_versions
 from mlgate.run.worker import thread_limits
 
@@ -90,6 +92,9 @@ def start(
     env.update({"MLGATE_SIDE": label, "MLGATE_OUTPUT_DIR": str(out_dir)})
     if seed is not None:
         env["MLGATE_SEED"] = str(seed)
+    dask = cluster.backend(cfg, env)
+    if dask is not None:  # the command connects itself; mlgate only says where
+        env[cluster.ENV] = dask.address
     argv = fill_placeholders(spec, cwd, cfg)
     log_path = workdir / f"{label}.log"
     log = log_path.open("wb")

@@ -436,27 +436,28 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
     if spec.extra_eval:
         extra = load_frame(spec.extra_eval, spec.extra_eval_name or spec.extra_eval)
     fits, same = [], []
-    for seed in seeds:
-        if seed:
-            est = build_estimator(spec.estimator, spec.params)
-        if random:
-            est.set_params(**dict.fromkeys(random, seed))
-        fits.append(_fit(est, spec, x_train, y_train, x_test, y_test))
-        if seed == 0:
-            first = est
-        if extra is not None:
-            where = kept("same-data") if seed == 0 else ""
-            same.append(
-                _score_on(
-                    est,
-                    fits[0].features,
-                    extra,
-                    spec,
-                    data="head's test data",
-                    who="the base model",
-                    keep=where,
+    with on_cluster(spec) as cluster:
+        for seed in seeds:
+            if seed:
+                est = build_estimator(spec.estimator, spec.params)
+            if random:
+                est.set_params(**dict.fromkeys(random, seed))
+            fits.append(_fit(est, spec, x_train, y_train, x_test, y_test))
+            if seed == 0:
+                first = est
+            if extra is not None:
+                where = kept("same-data") if seed == 0 else ""
+                same.append(
+                    _score_on(
+                        est,
+                        fits[0].features,
+                        extra,
+                        spec,
+                        data="head's test data",
+                        who="the base model",
+                        keep=where,
+                    )
                 )
-            )
     est, fitted = first, fits[0]
     metrics, per_repeat = combine([f.metrics for f in fits])
     record: dict[str, Any] = {
@@ -471,6 +472,9 @@ def run(spec: TrainSpec, keep: str = "") -> dict[str, Any]:
     }
     if len(fits) > 1:
         record["repeats"] = per_repeat
+    if cluster is not None:
+        record["cluster"] = cluster
+        record["serial"] = serial_estimators(est)
     ids = test[spec.id_column] if spec.id_column else None
     own = f"{kept('own')}.npz"
     if keep and (saved := save_predictions(own, y_test, fitted.seen, est, task_of(spec), ids)):
@@ -602,6 +606,56 @@ def uses_every_core(est: Any) -> bool:
     return False
 
 
+def serial_estimators(est: Any) -> list[str]:
+    """The class names in ``est`` (itself and the estimators inside it), when none of them
+    parallelizes through joblib (an ``n_jobs`` param that is not 1): such a model gains
+    nothing from a Dask cluster, it trains in this process. Empty when one of them does."""
+    names = []
+    for _, obj in estimators_in(est):
+        try:
+            params = obj.get_params(deep=False)
+        except Exception:
+            params = {}
+        if "n_jobs" in params and params["n_jobs"] != 1:
+            return []
+        names.append(type(obj).__name__)
+    return list(dict.fromkeys(names))
+
+
+@contextmanager
+def on_cluster(spec: TrainSpec) -> Iterator[dict[str, Any] | None]:
+    """With ``spec.dask_address``: connected to that scheduler (within dask_timeout
+    seconds), joblib's parallel work goes to the cluster; yields where (address, workers).
+    Without: nothing changes, None. An unreachable cluster or one without workers (its
+    tasks would wait forever) is a failure of the environment, exit 3."""
+    address = spec.dask_address
+    if address is None:
+        yield None
+        return
+    try:
+        import distributed
+        import joblib
+    except ImportError as e:
+        msg = f"training on dask cluster {address} needs `pip install 'mlgate[dask]'`: {e}"
+        raise WorkerFailure("training", msg) from e
+    try:
+        connect: Any = distributed.Client  # untyped
+        client = connect(address, timeout=spec.dask_timeout, set_as_default=True)
+    except Exception as e:
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise WorkerFailure("training", f"dask cluster {address} unreachable: {why}") from e
+    try:
+        workers = len(client.nthreads())
+        if not workers:
+            raise WorkerFailure("training", f"dask cluster {address} has no workers")
+        # n_jobs=-1: an estimator's n_jobs=None means the whole cluster here (1 would
+        # keep it sequential; an n_jobs the estimator sets still wins).
+        with joblib.parallel_config(backend="dask", n_jobs=-1):
+            yield {"address": address, "workers": workers}
+    finally:
+        client.close()
+
+
 @contextmanager
 def cpu_share(est: Any, spec: TrainSpec) -> Iterator[None]:
     """How this side uses the cores while the other side trains too. An estimator that
@@ -612,7 +666,8 @@ def cpu_share(est: Any, spec: TrainSpec) -> Iterator[None]:
     if spec.threads is None:
         yield
         return
-    if spec.turns and uses_every_core(est):
+    remote = spec.dask_address is not None and not serial_estimators(est)
+    if spec.turns and uses_every_core(est) and not remote:  # on a cluster: its cores
         from filelock import FileLock
 
         with FileLock(spec.turns):

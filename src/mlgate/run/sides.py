@@ -185,4 +185,5 @@ def side_result(side: Side, record: RunRecord) -> SideResult:
         digest=side.digest,
         repeats=dict(record.repeats),
         unseeded=record.unseeded,
+        cluster=record.cluster,
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mlgate.core.config import Config
+from mlgate.core.config import DASK_TIMEOUT, Config
 from mlgate.core.metrics import RUNTIME_METRICS
+from mlgate.run import cluster
 from mlgate.run.sides import Side
 from mlgate.run.worker import TrainSpec
 from mlgate.run.workspace import Workspace
@@ -16,6 +17,7 @@ def train_spec(side: Side, work: Workspace, extra: Side | None = None) -> TrainS
     on ``extra``'s test rows (the same-data comparison)."""
     cfg = side.cfg
     code_root = work.ready(side)
+    dask = cluster.backend(cfg)
     assert cfg.model.estimator and cfg.model.task and cfg.data.train and cfg.data.test
     assert cfg.data.target
     return TrainSpec(
@@ -37,6 +39,8 @@ def train_spec(side: Side, work: Workspace, extra: Side | None = None) -> TrainS
         extra_eval_name=None if extra is None else extra.cfg.data.test,
         id_column=cfg.data.id,
         repeats=cfg.model.repeats,
+        dask_address=None if dask is None else dask.address,
+        dask_timeout=DASK_TIMEOUT if dask is None else dask.timeout,
     )
 
 

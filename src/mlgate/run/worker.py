@@ -71,6 +71,10 @@ class TrainSpec:
     # ... and of other data files the worker reads only for that (a reused base's, whose
     # summary is unknown): name ("base-train") -> [path, repo path for its format].
     drift_extra: dict[str, list[str]] = field(default_factory=dict)
+    # model.backend.dask (or MLGATE_DASK_ADDRESS, run.cluster): fit under
+    # joblib.parallel_backend("dask") on this scheduler, reached within dask_timeout seconds.
+    dask_address: str | None = None
+    dask_timeout: float = 10.0
 
 
 # Thread pools that size themselves to every core: OpenMP (HistGradientBoosting, KMeans),
