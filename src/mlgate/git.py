@@ -747,4 +747,4 @@ def hook_path(cwd: str | os.PathLike[str], name: str) -> Path:
     lines = _rev_parse(cwd, "--git-path", f"hooks/{name}")
     if not lines:
         raise _not_a_repo(cwd)
-    return Path(cwd, lines[0]).absolute()
+    return Path(os.path.abspath(Path(cwd, lines[0])))
