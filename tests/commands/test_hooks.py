@@ -15,7 +15,14 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT, commit_all, git
-from projects import QUICK_TRAIN_PY, cli, config_error, push_to_origin, quick_command_config, write_config
+from projects import (
+    QUICK_TRAIN_PY,
+    cli,
+    config_error,
+    push_to_origin,
+    quick_command_config,
+    write_config,
+)
 
 BIN = Path(sys.executable).parent  # the mlgate and pre-commit this test run installed
 ZERO = "0" * 40
@@ -153,7 +160,8 @@ def test_nothing_new_and_no_config_are_skipped_and_bad_lines_refused(  # type: i
     code, _, err = pre_push(
         capsys,
         monkeypatch,
-        f"refs/heads/main {main} refs/heads/same {ZERO}\nrefs/heads/docs {docs} refs/heads/docs {ZERO}\n",
+        f"refs/heads/main {main} refs/heads/same {ZERO}\n"
+        f"refs/heads/docs {docs} refs/heads/docs {ZERO}\n",
     )
     assert code == 0, err
     assert f"mlgate: skipped same: {main[:7]} is already in origin/main, nothing new" in err
@@ -249,7 +257,10 @@ def test_the_git_hook_adds_a_monorepos_model_and_refuses_a_foreign_hook(  # type
 
     assert code == 2 and hook.read_text() == "#!/bin/sh\necho mine\n"
     assert f"mlgate: error: {hook} is another pre-push hook; mlgate leaves it as it is" in err
-    assert "refs=$(cat)" in err and "mlgate check --pre-push --remote \"$1\" -c models/b/mlgate.yaml" in err
+    assert (
+        "refs=$(cat)" in err
+        and 'mlgate check --pre-push --remote "$1" -c models/b/mlgate.yaml' in err
+    )
     hook.unlink()
 
     assert cli(capsys, "-C", "models/b", "init", "--git-hook")[0] == 0
@@ -277,9 +288,7 @@ def test_the_git_hook_adds_a_monorepos_model_and_refuses_a_foreign_hook(  # type
 
 
 def pre_commit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "pre-commit"), *args], cwd=cwd, capture_output=True, text=True
-    )
+    return subprocess.run([str(BIN / "pre-commit"), *args], cwd=cwd, capture_output=True, text=True)
 
 
 def test_the_manifest_is_valid_and_its_hooks_are_the_ones_init_adds() -> None:

@@ -120,7 +120,7 @@ def install_pre_commit(cwd: Path) -> Installed:
         old = raw.decode("utf-8")
         document = yaml.safe_load(old)
     except (UnicodeDecodeError, yaml.YAMLError) as e:
-        raise UsageError(f"{path} is not valid YAML, so it was left as it is: {e}") from None
+        raise UsageError(f"{path}{_where(e)}; it was left as it is") from None
     if document is not None and not isinstance(document, dict):
         raise UsageError(f"{path} is not a mapping with `repos:`; it was left as it is")
     if _has_hooks(document, config):
@@ -134,6 +134,14 @@ def install_pre_commit(cwd: Path) -> Installed:
         )
     atomic_write(path, new.encode("utf-8"))
     return Installed(path, "extended", config, steps)
+
+
+def _where(e: Exception) -> str:
+    """``:LINE: not valid YAML (problem)``, a YAML error on one line."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or type(e).__name__
+    line = f":{mark.line + 1}" if mark is not None else ""
+    return f"{line}: not valid YAML ({problem})"
 
 
 def _with_entry(old: str, entry: str) -> str:
@@ -227,7 +235,7 @@ def _foreign(path: Path, text: str, config: str) -> str:
     """Why init leaves another tool's hook alone, and how to run mlgate's check with it."""
     if "pre-commit" in text and "hook-impl" in text:
         return f"pre-commit manages {path}: add mlgate's hooks with `mlgate init --hooks`"
-    line = f"mlgate check --pre-push --remote \"$1\" -c {shlex.quote(config)}"
+    line = f'mlgate check --pre-push --remote "$1" -c {shlex.quote(config)}'
     return (
         f"{path} is another pre-push hook; mlgate leaves it as it is. To chain them, have it "
         f"keep its stdin (refs=$(cat)) and pipe it on: printf '%s\\n' \"$refs\" | {line} "

@@ -614,7 +614,9 @@ def init(
     result = InitResult(written=[])
     ignores: list[str] = []
     if setup is None:
-        config_text = render_init("mlgate.yaml.j2", **starter_values(root, data, target, task, name))
+        config_text = render_init(
+            "mlgate.yaml.j2", **starter_values(root, data, target, task, name)
+        )
     else:
         if run:
             _can_run(repo, root, setup)

@@ -34,8 +34,8 @@ def template_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "templates"
 
 
-def render_init(name: str, **values: object) -> str:
-    """A file ``mlgate init`` writes (``templates/init/NAME``): plain text, no escaping."""
+def render_init(template: str, /, **values: object) -> str:
+    """A file ``mlgate init`` writes (``templates/init/TEMPLATE``): plain text, no escaping."""
     import jinja2
 
     env = jinja2.Environment(
@@ -46,7 +46,7 @@ def render_init(name: str, **values: object) -> str:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    return env.get_template(name).render(**values)
+    return env.get_template(template).render(**values)
 
 
 def bytecode_cache(variant: str, layout: Layout | None = None) -> jinja2.BytecodeCache | None:
