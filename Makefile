@@ -56,6 +56,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_history.py
 	$(PY) benchmarks/bench_hash.py
 	$(PY) benchmarks/bench_validate.py
+	$(PY) benchmarks/bench_prepush.py
 	$(PY) benchmarks/bench_speed.py
 	$(PY) benchmarks/bench_serve.py
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import commit_all
+from conftest import REPO_ROOT, commit_all
 from mlgate.commands.hooks import hooks_entry
 from projects import cli, quick_command_project
 
@@ -165,3 +165,10 @@ def test_hooks_need_a_config(repo: Path, capsys) -> None:  # type: ignore[no-unt
 
     assert code == 2 and "run `mlgate init` first" in err
     assert not (repo / ".pre-commit-config.yaml").exists()
+
+
+def test_the_readme_shows_the_entry_init_adds() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Before you push") :]
+    shown = section[section.index("```yaml\nrepos:\n") + len("```yaml\nrepos:\n") :]
+    assert shown[: shown.index("```")] == hooks_entry("mlgate.yaml")
