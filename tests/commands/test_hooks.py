@@ -195,6 +195,13 @@ def test_pre_commits_variables_name_the_push(  # type: ignore[no-untyped-def]
     assert "Run details" not in out  # the short report
     assert "on worse (" in err and "git push --no-verify" in err
 
+    # A push of history the remote has none of: pre-commit names the local ref, no sha.
+    monkeypatch.delenv("PRE_COMMIT_TO_REF")
+    code, out, _ = pre_push(capsys, monkeypatch, "", "--format", "json")
+    assert code == 1 and json.loads(out)["head"]["sha"] == worse
+    code, _, err = cli(capsys, "check", "--pre-push", "--head", "HEAD")
+    assert code == 2 and "--pre-push checks the pushed commits" in err and "drop --head" in err
+
     monkeypatch.setenv("PRE_COMMIT_REMOTE_BRANCH", "refs/tags/v1")
     code, _, err = pre_push(capsys, monkeypatch, "")
     assert code == 0 and "skipped refs/tags/v1: not a branch" in err
