@@ -57,6 +57,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_site.py
 	$(PY) benchmarks/bench_hash.py
 	$(PY) benchmarks/bench_validate.py
+	$(PY) benchmarks/bench_prepush.py
 	$(PY) benchmarks/bench_speed.py
 	$(PY) benchmarks/bench_serve.py
 	$(PY) benchmarks/bench_dask.py

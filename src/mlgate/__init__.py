@@ -6,7 +6,9 @@ Layers (highest first; a module imports only from its own package and from lower
   cli.py                       face: argparse -> typed call -> exit code; the only printer
   api.py  progress.py          library facade (typed, no printing); progress on a terminal
   commands/                    a module per subcommand: check ci publish promote history
-                                 init data validate serve monitor site (site and ui)
+                                 init data validate serve monitor site (site and ui);
+                                 prepush (check --pre-push), hooks (init --hooks /
+                                 --git-hook)
   run/                         sides, workspace, worker process, command mode, run cache,
                                  git notes, noise intervals, changes, data drift, the
                                  scoring protocol and server, the Dask cluster to train on

@@ -47,6 +47,19 @@ def _check_args(c: argparse.ArgumentParser) -> None:
     c.add_argument(
         "--no-cache", action="store_true", help="retrain both sides, even with unchanged inputs"
     )
+    c.add_argument(
+        "--pre-push",
+        action="store_true",
+        help="as a pre-push hook: check each pushed branch tip (git's pre-push lines on "
+        "stdin, or pre-commit's PRE_COMMIT_* variables) against its merge-base with the "
+        "remote's default branch; a failing gate blocks the push",
+    )
+    c.add_argument(
+        "--remote",
+        metavar="NAME",
+        help="with --pre-push: the remote pushed to, the hook's first argument "
+        "(default: pre-commit's PRE_COMMIT_REMOTE_NAME, else origin)",
+    )
 
 
 def _ci_args(ci: argparse.ArgumentParser) -> None:
@@ -128,6 +141,19 @@ def _init_args(i: argparse.ArgumentParser) -> None:
         default=3600.0,
         metavar="SECONDS",
         help="how long the command may run when init tries it (default: 3600)",
+    )
+    hooks = i.add_mutually_exclusive_group()
+    hooks.add_argument(
+        "--hooks",
+        action="store_true",
+        help="only add the hooks mlgate-validate (on commit) and mlgate-check (on push) for "
+        "the mlgate.yaml here to .pre-commit-config.yaml, creating or extending it",
+    )
+    hooks.add_argument(
+        "--git-hook",
+        action="store_true",
+        help="only install a plain git pre-push hook running `mlgate check --pre-push` for "
+        "the mlgate.yaml here (without pre-commit)",
     )
 
 
@@ -402,6 +428,8 @@ def _fail(line: str, *, debug: bool) -> None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     cwd = Path(args.cwd)
+    if args.command == "check" and (args.pre_push or args.remote):
+        return _pre_push(cwd, args)
     if args.command == "check":
         return _check(
             cwd, args.base, args.head, args.config, args.format, args.output, args.no_cache
@@ -471,6 +499,62 @@ def _check(
         for warning in log_check(result):
             print(f"mlgate: warning: {warning}", file=sys.stderr)
     return int(ExitCode.OK if result.passed else ExitCode.GATE_FAILED)
+
+
+def _pre_push(cwd: Path, args: argparse.Namespace) -> int:
+    from mlgate import progress  # threading: not on the --version path
+    from mlgate.commands import prepush  # the core: keeps --help fast
+    from mlgate.render.report import render  # jinja2
+
+    if not args.pre_push:
+        raise UsageError("--remote goes with --pre-push")
+    if args.head or args.output:
+        raise UsageError(
+            "--pre-push checks the pushed commits and prints each report; drop "
+            + ("--head" if args.head else "--output")
+        )
+    pushed = prepush.from_pre_commit(os.environ)
+    if pushed is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError(
+                "--pre-push reads git's pre-push lines on stdin; git's pre-push hook gives "
+                "them (`mlgate init --git-hook` installs one; or `mlgate init --hooks`)"
+            )
+        pushed = prepush.parse_lines(sys.stdin.read())
+    with progress.shown() as shown:
+        found = prepush.pre_push(
+            cwd,
+            pushed,
+            remote=prepush.remote_name(args.remote, os.environ),
+            config_path=_repo_config_path(cwd, args.config),
+            base=args.base,
+            use_cache=not args.no_cache,
+            progress=shown,
+        )
+    for line in found.notes:
+        print(f"mlgate: note: {line}", file=sys.stderr)
+    for line in found.skipped:
+        print(f"mlgate: skipped {line}", file=sys.stderr)
+    if not found.checked:
+        print("mlgate: nothing to check in this push", file=sys.stderr)
+    for tip in found.checked:
+        text = render(tip.result, cast("Format", args.format), color=_color(), details=False)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    sys.stdout.flush()
+    failed = [tip for tip in found.checked if not tip.result.passed]
+    for tip in failed:
+        rules = "; ".join(c.message for c in tip.result.verdict.failed) or "see the report"
+        print(
+            f"mlgate: push blocked: {tip.result.model} fails the gate on {tip.branch} "
+            f"({tip.sha[:7]}): {rules}",
+            file=sys.stderr,
+        )
+    if failed:
+        print(
+            "mlgate: fix it and push again, or push anyway, deliberately: git push --no-verify",
+            file=sys.stderr,
+        )
+    return int(ExitCode.GATE_FAILED if failed else ExitCode.OK)
 
 
 def _promote(cwd: Path, args: argparse.Namespace) -> int:
@@ -595,6 +679,8 @@ def _validate(cwd: Path, config: str) -> int:
 
 
 def _init(cwd: Path, args: argparse.Namespace) -> int:
+    if args.hooks or args.git_hook:
+        return _init_hooks(cwd, git_hook=args.git_hook)
     from mlgate.commands.init import init  # pandas, jinja2: only for init
 
     result = init(
@@ -616,6 +702,20 @@ def _init(cwd: Path, args: argparse.Namespace) -> int:
         for line in result.review:
             print(f"  - {line}")
     print("next: run `mlgate validate` and `mlgate check`")
+    return int(ExitCode.OK)
+
+
+def _init_hooks(cwd: Path, *, git_hook: bool) -> int:
+    from mlgate.commands import hooks  # yaml, jinja2: only for init
+
+    done = hooks.install_git_hook(cwd) if git_hook else hooks.install_pre_commit(cwd)
+    what = "the pre-push hook" if git_hook else "mlgate-validate and mlgate-check"
+    if done.action == "unchanged":
+        print(f"{done.path} already runs {what} for {done.config}; nothing changed")
+    else:
+        print(f"{done.action} {done.path}: {what} for {done.config}")
+    for line in done.next_steps:
+        print(f"next: {line}")
     return int(ExitCode.OK)
 
 

@@ -765,3 +765,56 @@ def refs_listing(root: Path) -> str:
     """Every ref and what it points at, from one ``for-each-ref``: changes whenever any
     branch, tag or note moves (what decides whether ``mlgate site`` must rebuild)."""
     return _out(root, "for-each-ref", "--format=%(objectname) %(refname)")
+
+
+# --- hooks: what a push is compared with, and where hooks live -----------------------------
+
+
+def is_null_sha(sha: str) -> bool:
+    """git's "no object" (forty zeros, or sixty-four in a SHA-256 repository): a branch
+    that does not exist on one side of a push."""
+    return bool(sha) and set(sha) == {"0"}
+
+
+@dataclass(frozen=True)
+class UpstreamDefault:
+    """The branch a push is compared with: ``name`` as git spells it (``origin/main``),
+    its commit, and ``guessed``: the one line saying so when the remote's HEAD was not
+    known and main/master stood in."""
+
+    name: str
+    sha: str
+    guessed: str | None = None
+
+
+def upstream_default(repo: Repo, remote: str) -> UpstreamDefault | None:
+    """The default branch of ``remote`` (else origin): ``refs/remotes/<remote>/HEAD``,
+    then that remote's main or master, then a local main or master; None when none is."""
+    # A push to a URL names no remote: origin's default then stands in.
+    remotes = [r for r in dict.fromkeys([remote, "origin"]) if not ref_name_problem(r)]
+    for name in remotes:
+        proc = _git(repo.cwd, "symbolic-ref", "--quiet", f"refs/remotes/{name}/HEAD")
+        target = proc.stdout.decode().strip()
+        if proc.returncode == 0 and (sha := _commit_of(repo, target)):
+            return UpstreamDefault(target.removeprefix("refs/remotes/"), sha)
+    candidates = [f"refs/remotes/{r}/{b}" for b in ("main", "master") for r in remotes]
+    candidates += ["refs/heads/main", "refs/heads/master"]
+    for ref in candidates:
+        if sha := _commit_of(repo, ref):
+            shown = ref.removeprefix("refs/remotes/").removeprefix("refs/heads/")
+            where = remotes[0]
+            line = (
+                f"{where} names no default branch here (refs/remotes/{where}/HEAD; "
+                f"`git remote set-head {where} --auto` records it): comparing with {shown}"
+            )
+            return UpstreamDefault(shown, sha, guessed=line)
+    return None
+
+
+def hook_path(cwd: str | os.PathLike[str], name: str) -> Path:
+    """Where git looks for the hook ``name``: ``.git/hooks/NAME``, or under core.hooksPath,
+    or the main repository's in a linked worktree."""
+    lines = _rev_parse(cwd, "--git-path", f"hooks/{name}")
+    if not lines:
+        raise _not_a_repo(cwd)
+    return Path(os.path.abspath(Path(cwd, lines[0])))

@@ -21,7 +21,7 @@ from mlgate.core import config as config_mod
 from mlgate.core.config import STDOUT, Config, is_known_metric, metric_task
 from mlgate.core.metrics import direction
 from mlgate.errors import ConfigError, DataError, TrainingError, UsageError
-from mlgate.render.templates import template_dir
+from mlgate.render.templates import render_init
 from mlgate.run import command
 from mlgate.storage.files import atomic_write
 
@@ -583,20 +583,6 @@ def _guessed(root: Path, setup: Setup) -> dict[str, Any]:
     }
 
 
-def _render(name: str, values: dict[str, Any]) -> str:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_dir() / "init"),
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,
-    )
-    return env.get_template(name).render(**values)
-
-
 def _with_ignores(root: Path, entries: list[str]) -> bytes | None:
     """.gitignore with ``entries`` appended, or None when there is nothing to add."""
     if not entries:
@@ -635,19 +621,21 @@ def init(
     result = InitResult(written=[])
     ignores: list[str] = []
     if setup is None:
-        config_text = _render("mlgate.yaml.j2", starter_values(root, data, target, task, name))
+        config_text = render_init(
+            "mlgate.yaml.j2", **starter_values(root, data, target, task, name)
+        )
     else:
         if run:
             _can_run(repo, root, setup)
         values = _observe(repo, root, setup, model_name, timeout) if run else _guessed(root, setup)
         values["name"] = model_name
-        config_text = _render("mlgate-command.yaml.j2", values)
+        config_text = render_init("mlgate-command.yaml.j2", **values)
         result.found, result.review, ignores = values["lines"], values["review"], values["ignore"]
     config_mod.load(config_text)  # never write a starter that mlgate itself would reject
     branch = git.default_branch_name(repo)
     result.found.append(f"the workflow promotes on pushes to {branch} (the default branch)")
-    workflow = _render("workflow.yml.j2", {"action": ACTION, "branch": branch})
-    pages = _render("pages.yml.j2", {"branch": branch, "install": INSTALL})
+    workflow = render_init("workflow.yml.j2", action=ACTION, branch=branch)
+    pages = render_init("pages.yml.j2", branch=branch, install=INSTALL)
     targets = [
         (config_path, config_text.encode()),
         (workflow_path, workflow.encode()),

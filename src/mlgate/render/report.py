@@ -81,6 +81,7 @@ def render(
     template: Path | None = None,
     limit: int = COMMENT_LIMIT,
     run_url: str | None = None,
+    details: bool = True,
 ) -> str:
     """Render ``result`` as ``fmt``.
 
@@ -90,11 +91,18 @@ def render(
     the params and data tables are cut to ROW_LIMITS rows, then whole lines are cut from the
     end with a note; the marker, headline and failed rules come first and stay. ``run_url``
     (the CI run) is linked from the run details and from that note. ``color`` adds ANSI
-    colours to text. Raises ConfigError when a user template is missing or broken.
+    colours to text; ``details=False`` leaves the text's run details out (a pre-push
+    hook's short report). Raises ConfigError when a user template is missing or broken.
     """
     user = _read_template(template) if template else result.report_template
     return render_document(
-        result.to_dict(), fmt, color=color, template=user, limit=limit, run_url=run_url
+        result.to_dict(),
+        fmt,
+        color=color,
+        template=user,
+        limit=limit,
+        run_url=run_url,
+        details=details,
     )
 
 
@@ -106,6 +114,7 @@ def render_document(
     template: UserTemplate | None = None,
     limit: int = COMMENT_LIMIT,
     run_url: str | None = None,
+    details: bool = True,
 ) -> str:
     """Render a report document (``CheckResult.to_dict()``, e.g. a saved result that was
     validated against ``report.schema.json``) as ``fmt``; see ``render``."""
@@ -117,14 +126,15 @@ def render_document(
     # The same document renders to the same text: a check whose results and inputs did not
     # change (a warm check) prints what it printed last time, without loading jinja2.
     memo = Layout.current().memo
-    key = _rendered_key(report, fmt, color, template, limit, run_url)
+    key = _rendered_key(report, fmt, color, template, limit, run_url, details)
     if (known := memo.get(key)) is not None:
         return known.decode("utf-8")
     if fmt == "markdown":
         text = _render_markdown(report, template=template, limit=limit, run_url=run_url)
     else:
         env = _environment(color=color)
-        text = tidy(env.get_template(_TEXT_TEMPLATE).render(_context(report, run_url=run_url)))
+        context = _context(report, run_url=run_url, show_details=details)
+        text = tidy(env.get_template(_TEXT_TEMPLATE).render(context))
     memo.put(key, text.encode("utf-8"))
     return text
 
@@ -136,6 +146,7 @@ def _rendered_key(
     template: UserTemplate | None,
     limit: int,
     run_url: str | None,
+    details: bool = True,
 ) -> str:
     """Everything the text depends on: the document, the options, the template sources."""
     from mlgate import __version__
@@ -147,6 +158,7 @@ def _rendered_key(
         "template": None if template is None else [template.name, template.source],
         "limit": limit,
         "run_url": run_url,
+        "details": details,
         "mlgate": __version__,
         "templates": _builtin_templates_digest(),
     }

@@ -34,6 +34,21 @@ def template_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "templates"
 
 
+def render_init(template: str, /, **values: object) -> str:
+    """A file ``mlgate init`` writes (``templates/init/TEMPLATE``): plain text, no escaping."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_dir() / "init"),
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+    )
+    return env.get_template(template).render(**values)
+
+
 def bytecode_cache(variant: str, layout: Layout | None = None) -> jinja2.BytecodeCache | None:
     """Jinja's file cache of compiled templates, or None when it cannot be used safely.
 
