@@ -6,11 +6,12 @@ Layers (highest first; a module imports only from its own package and from lower
   cli.py                       face: argparse -> typed call -> exit code; the only printer
   api.py  progress.py          library facade (typed, no printing); progress on a terminal
   commands/                    a module per subcommand: check ci publish promote history
-                                 init data validate serve monitor
+                                 init data validate serve monitor, matrix (many models)
   run/                         sides, workspace, worker process, command mode, run cache,
                                  git notes, noise intervals, changes, data drift, the
+                                 models a change touches (plan), the
                                  scoring protocol and server
-  render/  interop/  forge/    report, headline, card, history, monitor, templates |
+  render/  interop/  forge/    report, headline, card, history, monitor, combined, templates |
                                  MLflow | GitHub, GitLab, CI environment, poster, Actions
                                  files, alerts
   storage/                     cache layout, files, hashing, objects, backends, fetch,

@@ -86,8 +86,11 @@ def run_ci(
     fail_on_gate: bool = True,
     result_path: str = "mlgate-result.json",
     progress: Callable[[str], None] | None = None,
+    comment: bool = True,
 ) -> CiOutcome:
-    """One CI run: detect the platform and event, then check, report and set statuses."""
+    """One CI run: detect the platform and event, then check, report and set statuses.
+    ``comment=False``: no sticky comment (a matrix job: ``mlgate ci --gather`` posts one
+    for every model); the status, summary and result file as ever."""
     change = detect(environ).change(environ)
     if isinstance(change, str):
         return CiOutcome(int(ExitCode.OK), [f"mlgate: {change}"])
@@ -96,7 +99,7 @@ def run_ci(
     if isinstance(change, Watch):
         return _watch(Path(cwd), environ, change, config_path)
     return _check_change(
-        Path(cwd), environ, change, config_path, fail_on_gate, result_path, progress
+        Path(cwd), environ, change, config_path, fail_on_gate, result_path, progress, comment
     )
 
 
@@ -108,6 +111,7 @@ def _check_change(
     fail_on_gate: bool,
     result_path: str,
     progress: Callable[[str], None] | None = None,
+    comment: bool = True,
 ) -> CiOutcome:
     github = change.forge == "github"
     outcome = CiOutcome(int(ExitCode.OK))
@@ -142,7 +146,10 @@ def _check_change(
             summary = f"### ⚠️ mlgate could not check {md_escape(model)}\n\n{md_escape(e)}\n"
             append_summary(environ["GITHUB_STEP_SUMMARY"], summary)
         raise
-    body = _comment(poster, result, model, change)
+    if comment:
+        body = _comment(poster, result, model, change)
+    else:
+        body = render(result, "markdown", run_url=change.run_url)
     poster.status(
         "success" if result.passed else "failure", context, status_description(result.to_dict())
     )
