@@ -214,21 +214,27 @@ def _watch(cwd: Path, environ: Mapping[str, str], watch: Watch, config_path: str
 
 def _comment(poster: Poster, result: CheckResult, model: str, change: Change) -> str:
     """The sticky comment, fitted to the forge's limit; returns the body posted."""
+    return post_sticky(
+        poster,
+        marker(model),
+        lambda limit: render(result, "markdown", limit=limit, run_url=change.run_url),
+    )
+
+
+def post_sticky(poster: Poster, mark: str, body_within: Callable[[int], str]) -> str:
+    """Create or edit the comment marked ``mark``, its body from ``body_within(limit)``;
+    returns the body posted (or that would have been, without a token)."""
     limit = poster.forge.comment_limit if poster.forge is not None else 65536
-    body = render(result, "markdown", limit=limit, run_url=change.run_url)
+    body = body_within(limit)
     try:
-        poster.attempt(
-            "comment on the pull request", lambda f: upsert_comment(f, marker(model), body)
-        )
+        poster.attempt("comment on the pull request", lambda f: upsert_comment(f, mark, body))
     except ForgeError as e:
         smaller = server_limit(e)
         if smaller is None or smaller >= len(body):
             raise
         # The server allows less than we assumed (an Enterprise setting): fit and retry once.
-        body = render(result, "markdown", limit=smaller, run_url=change.run_url)
-        poster.attempt(
-            "comment on the pull request", lambda f: upsert_comment(f, marker(model), body)
-        )
+        body = body_within(smaller)
+        poster.attempt("comment on the pull request", lambda f: upsert_comment(f, mark, body))
     return body
 
 

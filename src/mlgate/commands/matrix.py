@@ -27,7 +27,7 @@ from typing import Any
 
 from mlgate import git
 from mlgate.commands.check import run_check
-from mlgate.commands.ci import CiOutcome, ensure_commit
+from mlgate.commands.ci import CiOutcome, ensure_commit, post_sticky
 from mlgate.commands.publish import load_result, regated
 from mlgate.core import config as config_mod
 from mlgate.core.config import Config
@@ -35,7 +35,7 @@ from mlgate.core.gate import evaluate
 from mlgate.core.metrics import diff_metrics
 from mlgate.core.results import CheckResult
 from mlgate.errors import ExitCode, MlgateError, UsageError
-from mlgate.forge import State, upsert_comment
+from mlgate.forge import State
 from mlgate.forge.actions import append_summary, escape_data, write_outputs
 from mlgate.forge.env import Change, Promotion, Watch, detect, make_forge
 from mlgate.forge.poster import Poster
@@ -149,13 +149,10 @@ def gather(cwd: str | os.PathLike[str], environ: Mapping[str, str], directory: s
         for extra in sorted(p.name for p in results.iterdir() if p.name not in expected):
             warn(f"ignored {directory}/{extra}: no touched model's result goes there")
     rows = [_row(repo, change, m, results, head, warn) for m in models]
-    limit = 65536
-    forge = make_forge(change, environ)
-    if forge is not None:
-        limit = forge.comment_limit
-    body = render_combined(rows, limit=limit, run_url=change.run_url)
-    poster = Poster(forge, change, warn)
-    poster.attempt("comment on the pull request", lambda f: upsert_comment(f, MARKER, body))
+    poster = Poster(make_forge(change, environ), change, warn)
+    body = post_sticky(
+        poster, MARKER, lambda limit: render_combined(rows, limit=limit, run_url=change.run_url)
+    )
     for row in rows:
         state: State = "success" if row.state in ("pass", "unchanged") else "failure"
         if row.state == "error":
