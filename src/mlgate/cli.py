@@ -141,6 +141,12 @@ def _init_args(i: argparse.ArgumentParser) -> None:
     i.add_argument("--name", help="model name (default: the directory name)")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
     i.add_argument(
+        "--monorepo",
+        action="store_true",
+        help="write only the workflow for many models (one job per touched model and one "
+        "combined comment); each model keeps its own mlgate.yaml",
+    )
+    i.add_argument(
         "--no-run",
         action="store_true",
         help="do not run a training command found (the config is then a guess to review)",
@@ -638,8 +644,16 @@ def _validate(cwd: Path, config: str) -> int:
 
 
 def _init(cwd: Path, args: argparse.Namespace) -> int:
-    from mlgate.commands.init import init  # pandas, jinja2: only for init
+    from mlgate.commands.init import init, init_monorepo  # pandas, jinja2: only for init
 
+    if args.monorepo:
+        done = init_monorepo(cwd, force=args.force)
+        for line in done.found:
+            print(line)
+        for path in done.written:
+            print(f"wrote {path}")
+        print("next: commit it; `mlgate check --all` checks every model locally")
+        return int(ExitCode.OK)
     result = init(
         cwd,
         data=args.data,

@@ -102,8 +102,7 @@ def plan_matrix(
     if (refusal := over_matrix_limit(len(chosen))) is not None:
         raise UsageError(refusal)
     saved = (where / plan_path).absolute()
-    document = {"schema": "mlgate/plan@1", "models": [_planned_dict(m) for m in models]}
-    atomic_write(saved, json.dumps(document, indent=2).encode())
+    atomic_write(saved, _plan_text(models).encode())
     width = max((len(m.name) for m in models), default=0)
     lines += [f"{m.name:<{width}}  {m.directory}  {m.reason}" for m in models]
     lines.append(f"mlgate: {len(chosen)} of {len(models)} model(s) to check; plan in {saved}")
@@ -116,8 +115,13 @@ def plan_matrix(
     return MatrixOutcome(int(ExitCode.OK), models, lines, saved)
 
 
-def _planned_dict(model: PlannedModel) -> dict[str, Any]:
-    return {**model.matrix_entry(), "touched": model.touched, "reason": model.reason}
+def _plan_text(models: list[PlannedModel]) -> str:
+    """The plan as JSON with one model a line, keys in a fixed order, so that a shell can
+    ask it too: ``grep -F '"config": "models/churn/mlgate.yaml", "touched": true'``."""
+    lines = [
+        json.dumps({**m.matrix_entry(), "touched": m.touched, "reason": m.reason}) for m in models
+    ]
+    return '{"schema": "mlgate/plan@1", "models": [\n' + ",\n".join(lines) + "\n]}\n"
 
 
 # --- the gather job -------------------------------------------------------------------------
