@@ -377,3 +377,62 @@ def test_check_all_prints_every_model_and_exits_with_the_worst(repo: Path, capsy
     code, _, err = cli(capsys, "check", "--all", "--format", "json")
     assert code == 2
     assert "--all prints a summary table of every model" in err
+
+
+def test_the_gitlab_examples_model_job_asks_the_plan_which_models_are_touched(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    import shutil
+    import subprocess
+
+    from conftest import REPO_ROOT
+
+    base = monorepo(repo)
+    head = change_churn(repo)
+    env = {
+        "GITLAB_CI": "true",
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_PROJECT_ID": "7",
+        "CI_PROJECT_PATH": "group/models",
+        "CI_MERGE_REQUEST_IID": "3",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": base,
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": head,
+        "CI_COMMIT_SHA": head,
+    }
+    use_env(monkeypatch, env)
+    code, _, err = cli(capsys, "ci", "--matrix")
+    assert code == 0, err
+    example = yaml.safe_load((REPO_ROOT / "examples" / "gitlab-ci-monorepo.yml").read_text())
+    ask = example["model"]["script"][0]
+    bash = shutil.which("bash")
+    assert bash
+    ended = {}
+    for directory in ("models/churn", "models/fraud"):
+        script = f"{ask}\necho checked\n"
+        proc = subprocess.run(
+            [bash, "-ec", script],
+            cwd=repo,
+            env={"PATH": os.environ["PATH"], "MODEL_DIR": directory},
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+        ended[directory] = proc.stdout
+    assert ended == {"models/churn": "checked\n", "models/fraud": ""}
+
+
+def test_on_a_push_to_main_the_plan_lists_what_the_pushed_commit_touched(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monorepo(repo)
+    change_churn(repo)
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "-m", "Merge pull request #2 from feature", "feature")
+    env = use_push_env(repo, tmp_path, monkeypatch)
+
+    code, _, err = cli(capsys, "ci", "--matrix")
+
+    assert code == 0, err
+    matrix = json.loads(read_outputs(Path(env["GITHUB_OUTPUT"]))["matrix"])
+    assert [m["model"] for m in matrix["include"]] == ["churn"]
+    assert runs_in_cache(_cache()) == []
