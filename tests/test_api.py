@@ -9,7 +9,13 @@ import pytest
 
 from conftest import commit_all
 from mlgate import api
-from projects import base_project, classification_config, classification_frames, set_params
+from projects import (
+    base_project,
+    classification_config,
+    classification_frames,
+    push_to_origin,
+    set_params,
+)
 
 
 def test_check_returns_a_result_and_prints_nothing(
@@ -34,3 +40,22 @@ def test_errors_carry_their_exit_codes(tmp_path: Path) -> None:
     with pytest.raises(api.UsageError) as caught:
         api.check(tmp_path)
     assert caught.value.exit_code == api.ExitCode.USAGE
+
+
+def test_monitor_returns_the_production_model_s_health_and_prints_nothing(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = {"drift": {"psi": {"max": 0.25}}}
+    base_project(repo, classification_config(monitor=rules), classification_frames(rows=600))
+    push_to_origin(repo, tmp_path)
+    api.promote(repo)
+    capsys.readouterr()
+    live = classification_frames(rows=600)[0]
+    live["f0"] += 4.0  # the training rows, with one feature moved far away
+    live.to_csv(repo / "live.csv", index=False)
+    health = api.monitor(str(repo), data=["live.csv"])
+    assert (health.model, health.version) == ("churn", 1)
+    assert not health.healthy
+    drifted = [c.message for c in health.failed if c.metric == "drift"]
+    assert len(drifted) == 1 and "feature 'f0' PSI" in drifted[0]
+    assert capsys.readouterr() == ("", "")

@@ -5,6 +5,7 @@ or the forges; ``render``/``render_history`` import jinja2 when called.
     from mlgate import api
     result = api.check(".", base="main")
     print(api.render(result, "markdown"))
+    health = api.monitor(".", data=["logs/"])  # the production model on a live batch
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from mlgate.core.results import CheckResult, Outcome, summary_lines
 from mlgate.errors import ConfigError, DataError, ExitCode, GitError, MlgateError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from mlgate.core.monitor import MonitorResult
     from mlgate.render.report import Format
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "check",
     "history",
     "load_path",
+    "monitor",
     "promote",
     "render",
     "rollback",
@@ -46,3 +51,18 @@ def render(result: CheckResult, fmt: Format = "markdown", **options: Any) -> str
     from mlgate.render.report import render as render_report  # jinja2: only when rendering
 
     return render_report(result, fmt, **options)
+
+
+def monitor(
+    cwd: str,
+    *,
+    data: Sequence[str],
+    name: str | None = None,
+    labels: str | None = None,
+    **options: Any,
+) -> MonitorResult:
+    """The production model's health on a batch of live data (see commands.monitor.monitor):
+    drift per feature and of its predictions, and live metrics when ``labels`` is given."""
+    from mlgate.commands.monitor import monitor as run_monitor  # numpy: only when monitoring
+
+    return run_monitor(cwd, data=data, name=name, labels=labels, **options)

@@ -190,7 +190,8 @@ def _data_args(d: argparse.ArgumentParser) -> None:
         "--pr",
         action="store_true",
         help="commit the new pointers on mlgate/data/<model>, push it and open or update "
-        "its pull request (GitHub; token in MLGATE_TOKEN or GITHUB_TOKEN)",
+        "its pull request (GitHub: MLGATE_TOKEN or GITHUB_TOKEN) or merge request (GitLab, "
+        "in GitLab CI or with CI_PROJECT_ID: MLGATE_TOKEN or GITLAB_TOKEN)",
     )
     bump.add_argument(
         "--workflow",
@@ -201,7 +202,8 @@ def _data_args(d: argparse.ArgumentParser) -> None:
     bump.add_argument(
         "--no-dispatch",
         action="store_true",
-        help="with --pr, do not dispatch the workflow (a token whose pushes start workflows)",
+        help="with --pr, do not start the check (GitHub: dispatch the workflow; GitLab: a "
+        "merge request pipeline): a token whose pushes start it",
     )
     dsub.add_parser("status", help="pointers vs working tree, cache and storage")
     for name, text in (("pull", "fetch data into the working tree"), ("push", "upload data")):
@@ -582,11 +584,11 @@ def _ci_many(cwd: Path, gather_dir: str | None) -> int:
 def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str, comment: bool = True) -> int:
     from mlgate import progress  # threading: not on the --version path
     from mlgate.commands.ci import run_ci  # the core and the forges: keeps --help fast
+    from mlgate.forge.env import scheduled  # with run_ci
 
-    github = os.environ.get("GITHUB_ACTIONS") == "true"
     bumped = int(ExitCode.OK)
-    if github and os.environ.get("GITHUB_EVENT_NAME") == "schedule":
-        # A schedule does both: new data as a pull request (GitHub), then the production
+    if scheduled(os.environ):
+        # A schedule does both: new data as a pull (merge) request, then the production
         # model watched (run_ci's monitor); a failed bump does not skip the monitor.
         try:
             bumped = _scheduled_bump(cwd, config)
@@ -856,14 +858,16 @@ def _bump_data(
             print("nothing to propose: the committed pointers already name this data")
             return int(ExitCode.OK)
         verb = "opened" if proposal.created else "updated"
-        print(f"pushed {proposal.branch}; {verb} pull request #{proposal.number}")
+        print(f"pushed {proposal.branch}; {verb} {proposal.noun} {proposal.ref}")
         if proposal.workflow:
             print(f"dispatched {proposal.workflow} on {proposal.branch}")
+        if proposal.pipeline is not None:
+            print(f"started pipeline #{proposal.pipeline} for {proposal.noun} {proposal.ref}")
     return int(ExitCode.OK)
 
 
 def _scheduled_bump(cwd: Path, config: str) -> int:
-    """``mlgate ci`` on a GitHub ``schedule`` event: ``mlgate data bump --pr`` for every
+    """``mlgate ci`` on a schedule (GitHub or GitLab): ``mlgate data bump --pr`` for every
     pointer with a source, on the default branch the schedule runs on."""
     from mlgate import git  # subprocess: not on the --help path
     from mlgate.storage.objects import Cache  # with the data commands

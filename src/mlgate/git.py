@@ -14,7 +14,7 @@ import io
 import os
 import subprocess
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -605,6 +605,12 @@ def has_remote(root: Path, name: str = "origin") -> bool:
     return _git(root, "remote", "get-url", name).returncode == 0
 
 
+def remote_url(root: Path, name: str = "origin") -> str | None:
+    """The remote's push URL (it may hold credentials: never show it), None without one."""
+    proc = _git(root, "remote", "get-url", "--push", name)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
 def ref_sha(root: Path, ref: str) -> str | None:
     proc = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
@@ -678,9 +684,32 @@ def push_atomic(root: Path, remote: str, refspecs: list[str]) -> tuple[bool, str
     return proc.returncode == 0, message
 
 
-def push_branch(root: Path, remote: str, commit: str, branch: str) -> None:
-    """Force ``refs/heads/<branch>`` on ``remote`` to ``commit`` (a branch mlgate owns)."""
-    proc = _git(root, "push", "--force", "--quiet", remote, f"{commit}:refs/heads/{branch}")
+def push_branch(
+    root: Path,
+    remote: str,
+    commit: str,
+    branch: str,
+    *,
+    options: Sequence[str] = (),
+    header: str | None = None,
+) -> None:
+    """Force ``refs/heads/<branch>`` on ``remote`` to ``commit`` (a branch mlgate owns).
+
+    ``options`` are push options (``-o``); ``header`` an HTTP header for this push only
+    (a token's ``Authorization``), passed through git's environment config so that it is
+    in no process's argv and in no config file."""
+    env = None
+    if header is not None:
+        env = {
+            **os.environ,
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": header,
+        }
+    flags = [a for o in options for a in ("-o", o)]
+    proc = _git(
+        root, "push", "--force", "--quiet", *flags, remote, f"{commit}:refs/heads/{branch}", env=env
+    )
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()
         raise GitError(f"git push {remote} {branch} failed in {root}: {err}")

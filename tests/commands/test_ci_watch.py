@@ -89,12 +89,24 @@ def test_a_scheduled_gitlab_pipeline_keeps_the_issue_through_the_issues_api(
         }
         use_env(monkeypatch, env)
         live_batch(promoted, shift=3.0)
-        assert cli(capsys, "ci")[0] == 1
-        live_batch(promoted, shift=0.0)
-        code, _, err = cli(capsys, "ci")
-        assert code == 0, err
+        code, out, _ = cli(capsys, "ci")
         (issue,) = gl.issues.values()
-        assert issue["state"] == "closed" and issue["description"].startswith(MARKER)
+        assert code == 1 and f"alert issue #{issue['iid']} created" in out
+        assert issue["description"].startswith(MARKER + "\n") and "f0" in issue["description"]
+        first = issue["description"]
+
+        live_batch(promoted, shift=4.0)
+        code, out, _ = cli(capsys, "ci")
+        assert code == 1 and f"#{issue['iid']} updated" in out
+        assert len(gl.issues) == 1 and issue["state"] == "opened"
+        assert issue["description"] != first  # edited with this run's numbers
+
+        live_batch(promoted, shift=0.0)
+        code, out, err = cli(capsys, "ci")
+        assert code == 0, err
+        assert f"#{issue['iid']} closed" in out and issue["state"] == "closed"
+        (closing,) = (n["body"] for n in gl.issue_notes[issue["iid"]])
+        assert closing.startswith("✅ churn is healthy again")
         assert gl.violations == []
 
 

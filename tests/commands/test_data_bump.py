@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ci_events import github_env, use_env
-from conftest import commit_all, git
+from conftest import FIXTURES, commit_all, git
 from fakes import github as fake_github
 from fakes.github import serve_github
 from fakes.httpserver import Route, serve
@@ -230,6 +232,14 @@ def bump_project(repo: Path, tmp_path: Path, upstream: Path) -> Path:
     return push_to_origin(repo, tmp_path)
 
 
+def dispatch_event(branch: str) -> dict[str, Any]:
+    """GitHub's workflow_dispatch payload (its example: on master of a repository whose
+    default branch is master), dispatched on ``branch``."""
+    event = json.loads((FIXTURES / "events" / "github-workflow_dispatch.json").read_text())
+    event["ref"] = f"refs/heads/{branch}"
+    return dict(event)
+
+
 def frames_csv(seed: int) -> bytes:
     return classification_frames(seed=seed)[0].to_csv(index=False).encode()
 
@@ -276,8 +286,7 @@ def test_bump_pr_end_to_end_one_pr_dispatch_and_ci_reports_on_it(
         git(repo, "fetch", "-q", "origin", branch)
         git(repo, "checkout", "-q", "--force", "FETCH_HEAD")
         head = git(repo, "rev-parse", "HEAD")
-        event = {"ref": f"refs/heads/{branch}", "inputs": {}, "workflow": ".github/workflows/x"}
-        env = github_env(tmp_path, event, token=fake_github.VALID_TOKEN)
+        env = github_env(tmp_path, dispatch_event(branch), token=fake_github.VALID_TOKEN)
         env.update(GITHUB_EVENT_NAME="workflow_dispatch", GITHUB_API_URL=gh.url)
         use_env(monkeypatch, env)
         code, out, err = cli(capsys, "ci")
@@ -315,8 +324,9 @@ def test_ci_on_a_dispatch_without_a_pull_request_does_nothing(
     repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with serve_github() as gh:
-        event = {"ref": "refs/heads/mlgate/data/churn"}
-        env = github_env(tmp_path, event, token=fake_github.VALID_TOKEN)
+        env = github_env(
+            tmp_path, dispatch_event("mlgate/data/churn"), token=fake_github.VALID_TOKEN
+        )
         env.update(GITHUB_EVENT_NAME="workflow_dispatch", GITHUB_API_URL=gh.url)
         use_env(monkeypatch, env)
         code, out, _ = cli(capsys, "ci")
@@ -344,6 +354,27 @@ def test_ci_on_a_schedule_bumps_and_opens_the_pull_request(
         assert gh.dispatches == [("data.yml", "mlgate/data/churn")]
     shown = git(bare, "show", "mlgate/data/churn:data/train.csv.ptr")
     assert parse(shown, where="x").sha256 == sha(frames_csv(3))
+
+
+def test_a_dispatch_on_the_default_branch_runs_the_schedule_by_hand(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The "Run workflow" button on main in the Actions tab does what the schedule does: the bump
+    (into its pull request, dispatched), then the monitor."""
+    upstream = tmp_path / "upstream.csv"
+    bare = bump_project(repo, tmp_path, upstream)
+    upstream.write_bytes(frames_csv(6))
+    with serve_github() as gh:
+        gh.branch_sha = lambda ref: git(bare, "rev-parse", f"refs/heads/{ref}")
+        event = dispatch_event("main")
+        event["repository"]["default_branch"] = "main"
+        env = github_env(tmp_path, event, token=fake_github.VALID_TOKEN)
+        env.update(GITHUB_EVENT_NAME="workflow_dispatch", GITHUB_API_URL=gh.url)
+        use_env(monkeypatch, env)
+        code, out, err = cli(capsys, "ci")
+    assert code == 0, err
+    assert len(gh.opened) == 1 and gh.dispatches == [("mlgate.yml", "mlgate/data/churn")]
+    assert "nothing to monitor on a schedule: set monitor.data in mlgate.yaml" in out
 
 
 def test_a_bump_whose_pull_request_failed_is_proposed_again(

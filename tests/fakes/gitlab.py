@@ -1,4 +1,5 @@
-"""A fake GitLab API v4 (merge request notes, commit statuses) on a loopback port.
+"""A fake GitLab API v4 (merge request notes, commit statuses, issues, merge requests and
+their pipelines) on a loopback port.
 
     with serve_gitlab() as gl:
         forge = GitLab(gl.api_url, gl.project_id, gl.mr_iid, gl.token)
@@ -12,6 +13,11 @@ refused (403) because notes and statuses are not on the job token's allow-list; 
 are ``{"message": "401 Unauthorized"}`` and the like.
 Commit statuses follow GitLab's state machine: setting ``pending`` on a pending status is a
 400 "Cannot transition status via :enqueue from :pending".
+Merge requests (https://docs.gitlab.com/api/merge_requests/): opening a second one from a
+source branch that has an open one is a 409 "Another open merge request already exists for
+this source branch"; opening one starts a merge request pipeline, as GitLab does ("merge
+request pipelines run when you create a new merge request"), and so does
+``POST /merge_requests/:iid/pipelines``; ``pipelines`` records both.
 
 Request and reply bodies are checked against the documented shapes (``NOTE``, ``STATUS``);
 a mismatch lands in ``violations``, which ``serve_gitlab`` asserts empty at the end.
@@ -157,6 +163,75 @@ STATUS_REQUEST = {
     },
     "additionalProperties": False,
 }
+# The merge request entity (Get single MR, https://docs.gitlab.com/api/merge_requests/).
+MERGE_REQUEST = {
+    "type": "object",
+    "required": [
+        "id",
+        "iid",
+        "project_id",
+        "title",
+        "description",
+        "state",
+        "created_at",
+        "updated_at",
+        "target_branch",
+        "source_branch",
+        "source_project_id",
+        "target_project_id",
+        "author",
+        "draft",
+        "sha",
+        "web_url",
+        "force_remove_source_branch",
+        "detailed_merge_status",
+    ],
+    "properties": {
+        "iid": {"type": "integer"},
+        "title": _STRING,
+        "description": _NULLABLE_STRING,
+        "state": {"enum": ["opened", "closed", "locked", "merged"]},
+        "source_branch": _STRING,
+        "target_branch": _STRING,
+        "sha": _STRING,
+    },
+}
+MERGE_REQUEST_CREATE = {
+    "type": "object",
+    "required": ["source_branch", "target_branch", "title"],
+    "properties": {
+        "source_branch": _STRING,
+        "target_branch": _STRING,
+        "title": _STRING,
+        "description": _STRING,
+        "remove_source_branch": {"type": "boolean"},
+        "squash": {"type": "boolean"},
+        "labels": _STRING,
+    },
+    "additionalProperties": False,
+}
+MERGE_REQUEST_EDIT = {
+    "type": "object",
+    "properties": {
+        "title": _STRING,
+        "description": _STRING,
+        "target_branch": _STRING,
+        "state_event": {"enum": ["close", "reopen"]},
+        "remove_source_branch": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+}
+# The pipeline entity (Create merge request pipeline, https://docs.gitlab.com/api/merge_requests/).
+PIPELINE = {
+    "type": "object",
+    "required": ["id", "iid", "project_id", "sha", "ref", "status", "source", "web_url"],
+    "properties": {
+        "id": {"type": "integer"},
+        "sha": _STRING,
+        "ref": _STRING,
+        "source": {"const": "merge_request_event"},
+    },
+}
 ERROR = {
     "type": "object",
     "anyOf": [{"required": ["message"]}, {"required": ["error"]}],
@@ -199,6 +274,10 @@ class FakeGitLab(FakeServer):
         self.statuses: list[dict[str, Any]] = []
         self.issues: dict[int, dict[str, Any]] = {}  # by iid
         self.issue_notes: dict[int, list[dict[str, Any]]] = {}
+        self.merge_requests: dict[int, dict[str, Any]] = {}  # opened through the API, by iid
+        self.pipelines: list[dict[str, Any]] = []  # merge request pipelines, oldest first
+        # The source branch's tip, as the repository says (a test points it at its remote).
+        self.branch_sha: Callable[[str], str] = lambda ref: "0" * 40
         self._next_id = 300
         self._clock = 0
 
@@ -231,6 +310,10 @@ class FakeGitLab(FakeServer):
             ("POST", prefix + r"/issues", self._open_issue),
             ("PUT", prefix + r"/issues/(\d+)", self._edit_issue),
             ("POST", prefix + r"/issues/(\d+)/notes", self._issue_note),
+            ("GET", prefix + r"/merge_requests", self._merge_requests),
+            ("POST", prefix + r"/merge_requests", self._open_merge_request),
+            ("PUT", prefix + r"/merge_requests/(\d+)", self._edit_merge_request),
+            ("POST", prefix + r"/merge_requests/(\d+)/pipelines", self._mr_pipeline),
         ]
         for method, pattern, handler in routes:
             match = re.fullmatch(pattern, request.path)
@@ -263,17 +346,8 @@ class FakeGitLab(FakeServer):
         if not data.get("title"):
             return Reply(400, {"error": "title is missing"})
         iid = max([*self.issues, 0]) + 1
-        self._next_id += 1
-        self._clock += 1
         issue = {
-            "id": self._next_id,
-            "iid": iid,
-            "project_id": self.project_id,
-            "title": data["title"],
-            "description": data.get("description"),
-            "state": "opened",
-            "created_at": _stamp(self._clock),
-            "updated_at": _stamp(self._clock),
+            **self._opened(iid, data),
             "closed_at": None,
             "closed_by": None,
             "labels": [],
@@ -291,6 +365,21 @@ class FakeGitLab(FakeServer):
         self.issues[iid] = issue
         self.issue_notes[iid] = []
         return Reply(201, issue)
+
+    def _opened(self, iid: int, data: dict[str, Any]) -> dict[str, Any]:
+        """What an issue and a merge request share when opened."""
+        self._next_id += 1
+        self._clock += 1
+        return {
+            "id": self._next_id,
+            "iid": iid,
+            "project_id": self.project_id,
+            "title": data["title"],
+            "description": data.get("description"),
+            "state": "opened",
+            "created_at": _stamp(self._clock),
+            "updated_at": _stamp(self._clock),
+        }
 
     def _edit_issue(self, request: Recorded, iid: str) -> Reply:
         issue = self.issues.get(int(iid))
@@ -320,6 +409,102 @@ class FakeGitLab(FakeServer):
         note["noteable_type"] = "Issue"
         self.issues[int(iid)]["user_notes_count"] = len(notes)
         return Reply(201, note)
+
+    # --- merge requests (data bumps) ------------------------------------------------------
+
+    def _merge_requests(self, request: Recorded) -> Reply:
+        state = request.query.get("state", ["all"])[-1]
+        source = request.query.get("source_branch", [None])[-1]
+        items = [
+            m
+            for m in self.merge_requests.values()
+            if (state == "all" or m["state"] == state) and source in (None, m["source_branch"])
+        ]
+        return self._page(request, sorted(items, key=lambda m: -m["iid"]))  # newest first
+
+    def _open_merge_request(self, request: Recorded) -> Reply:
+        data = request.json or {}
+        if not all(data.get(k) for k in ("source_branch", "target_branch", "title")):
+            return Reply(400, {"error": "source_branch, target_branch, title are missing"})
+        taken = [
+            m["iid"]
+            for m in self.merge_requests.values()
+            if m["source_branch"] == data["source_branch"] and m["state"] == "opened"
+        ]
+        if taken:
+            message = (
+                f"Another open merge request already exists for this source branch: !{taken[0]}"
+            )
+            return Reply(409, {"message": [message]})
+        iid = max([*self.notes, *self.merge_requests, 0]) + 1
+        mr = {
+            **self._opened(iid, data),
+            "merged_by": None,
+            "merged_at": None,
+            "closed_by": None,
+            "closed_at": None,
+            "target_branch": data["target_branch"],
+            "source_branch": data["source_branch"],
+            "user_notes_count": 0,
+            "author": BOT,
+            "assignees": [],
+            "reviewers": [],
+            "source_project_id": self.project_id,
+            "target_project_id": self.project_id,
+            "labels": [],
+            "draft": False,
+            "work_in_progress": False,
+            "milestone": None,
+            "merge_when_pipeline_succeeds": False,
+            "detailed_merge_status": "ci_still_running",
+            "sha": self.branch_sha(data["source_branch"]),
+            "merge_commit_sha": None,
+            "squash_commit_sha": None,
+            "force_remove_source_branch": bool(data.get("remove_source_branch")),
+            "web_url": f"https://gitlab.example.com/group/project/-/merge_requests/{iid}",
+        }
+        self.merge_requests[iid] = mr
+        self.notes[iid] = []
+        self._start_pipeline(mr)  # GitLab starts the merge request pipeline itself
+        return Reply(201, mr)
+
+    def _edit_merge_request(self, request: Recorded, iid: str) -> Reply:
+        mr = self.merge_requests.get(int(iid))
+        if mr is None:
+            return Reply(404, {"message": "404 Not found"})
+        data = request.json or {}
+        self._clock += 1
+        for key in ("title", "description", "target_branch"):
+            if key in data:
+                mr[key] = data[key]
+        if data.get("state_event") == "close":
+            mr.update(state="closed", closed_at=_stamp(self._clock), closed_by=BOT)
+        mr.update(updated_at=_stamp(self._clock), sha=self.branch_sha(mr["source_branch"]))
+        return Reply(200, mr)
+
+    def _mr_pipeline(self, request: Recorded, iid: str) -> Reply:
+        mr = self.merge_requests.get(int(iid))
+        if mr is None:
+            return Reply(404, {"message": "404 Not found"})
+        mr["sha"] = self.branch_sha(mr["source_branch"])
+        return Reply(201, self._start_pipeline(mr))
+
+    def _start_pipeline(self, mr: dict[str, Any]) -> dict[str, Any]:
+        self._next_id += 1
+        pipeline = {
+            "id": self._next_id,
+            "iid": len(self.pipelines) + 1,
+            "project_id": self.project_id,
+            "sha": mr["sha"],
+            "ref": f"refs/merge-requests/{mr['iid']}/head",
+            "status": "created",
+            "source": "merge_request_event",
+            "created_at": _stamp(self._clock),
+            "updated_at": _stamp(self._clock),
+            "web_url": f"https://gitlab.example.com/group/project/-/pipelines/{self._next_id}",
+        }
+        self.pipelines.append(pipeline)
+        return pipeline
 
     def _notes_of(self, iid: str) -> list[dict[str, Any]] | None:
         return self.notes.get(int(iid))
@@ -488,10 +673,17 @@ class FakeGitLab(FakeServer):
 def _check(request: Recorded, reply: Reply) -> list[str]:
     where = f"{request.method} {request.path} -> {reply.status}"
     problems: list[str] = []
-    if request.method in ("POST", "PUT"):
+    mr_pipeline = re.search(r"/merge_requests/\d+/pipelines$", request.path)
+    if mr_pipeline and request.json is not None:
+        problems.append("request has a body, the endpoint takes none")
+    elif request.method in ("POST", "PUT") and not mr_pipeline:
         schema = STATUS_REQUEST if "/statuses/" in request.path else NOTE_REQUEST
         if re.search(r"/issues(/\d+)?$", request.path):
             schema = ISSUE_REQUEST
+        elif re.search(r"/merge_requests$", request.path):
+            schema = MERGE_REQUEST_CREATE
+        elif re.search(r"/merge_requests/\d+$", request.path):
+            schema = MERGE_REQUEST_EDIT
         problems += [f"request {e}" for e in _errors(schema, request.json)]
     elif request.json is not None:
         problems.append("request has a body, the endpoint takes none")
@@ -506,6 +698,12 @@ def _reply_schema(request: Recorded, reply: Reply) -> dict[str, Any]:
         return {"type": "null"}
     if "/statuses/" in request.path:
         return STATUS
+    if re.search(r"/merge_requests/\d+/pipelines$", request.path):
+        return PIPELINE
+    if re.search(r"/merge_requests(/\d+)?$", request.path):
+        return (
+            {"type": "array", "items": MERGE_REQUEST} if request.method == "GET" else MERGE_REQUEST
+        )
     if re.search(r"/issues(/\d+)?$", request.path):
         return {"type": "array", "items": ISSUE} if request.method == "GET" else ISSUE
     if "/issues/" in request.path:

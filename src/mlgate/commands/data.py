@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -365,14 +366,31 @@ DEFAULT_WORKFLOW = "mlgate.yml"  # what `mlgate init` writes to .github/workflow
 
 @dataclass(frozen=True)
 class Proposal:
-    """The pull request a bump opened or updated."""
+    """The pull request (GitHub) or merge request (GitLab) a bump opened or updated."""
 
     branch: str
     commit: str
     number: int
     url: str | None
     created: bool
-    workflow: str | None  # the workflow dispatched on the branch, if any
+    workflow: str | None = None  # GitHub: the workflow dispatched on the branch
+    pipeline: int | None = None  # GitLab: the merge request pipeline mlgate started
+    forge: forge_env.ForgeName = "github"
+
+    @property
+    def noun(self) -> str:
+        return NOUNS[self.forge]
+
+    @property
+    def ref(self) -> str:
+        return f"{'!' if self.forge == 'gitlab' else '#'}{self.number}"
+
+
+NOUNS: dict[forge_env.ForgeName, str] = {"github": "pull request", "gitlab": "merge request"}
+TOKEN_NEEDS: dict[forge_env.ForgeName, str] = {
+    "github": "a GitHub token with contents, pull-requests and actions write permission",
+    "gitlab": "a GitLab project access token with api scope and the Developer role",
+}
 
 
 def bump_branch(model: str) -> str:
@@ -381,6 +399,15 @@ def bump_branch(model: str) -> str:
     if problem:
         raise ConfigError(f"the bump branch {branch!r} {problem}", key="model.name")
     return branch
+
+
+def bump_forge(environ: Mapping[str, str]) -> forge_env.ForgeName:
+    """Where a bump proposes: the CI it runs in; on a machine, GitLab when its project is
+    named (CI_PROJECT_ID), else GitHub."""
+    for kind in forge_env.FORGES.values():
+        if kind.active(environ):
+            return kind.name
+    return "gitlab" if environ.get("CI_PROJECT_ID") else "github"
 
 
 def propose(
@@ -393,9 +420,11 @@ def propose(
     workflow: str | None = None,
 ) -> Proposal | None:
     """Commit the changed pointers on ``mlgate/data/<model>`` (on top of HEAD, force-pushed
-    to origin), open its pull request or update the open one (there is never a second), and
-    dispatch the mlgate workflow on the branch: a push made with the Actions
-    ``GITHUB_TOKEN`` starts no workflow. None when nothing changed."""
+    to origin), open its pull/merge request or update the open one (there is never a
+    second), and start its check: on GitHub a push made with the Actions ``GITHUB_TOKEN``
+    starts no workflow, so the mlgate workflow is dispatched on the branch; on GitLab the
+    merge request gets a pipeline. ``dispatch=False`` leaves starting it to the forge.
+    None when nothing changed."""
     repo = git.open_repo(root)
     head = git.head_sha(repo)
     if head is None:
@@ -403,22 +432,35 @@ def propose(
     changed = _against(git.CommitFiles(repo, head, sha=head), bumped)
     if not changed:
         return None
-    kind = forge_env.FORGES["github"]
+    forge = bump_forge(environ)
+    kind = forge_env.FORGES[forge]
     if not forge_env.token(kind, environ):
-        raise UsageError(
-            f"data bump --pr needs a GitHub token with contents, pull-requests and actions "
-            f"write permission: set {kind.no_token_hint}"
-        )
+        raise UsageError(f"data bump --pr needs {TOKEN_NEEDS[forge]}: set {kind.no_token_hint}")
     branch = bump_branch(model)
-    base = git.default_branch_name(repo)
     files = {pointer_path(b.path): b.new.dump().encode() for b in changed}
     title = f"mlgate: new data for {model} ({', '.join(b.path for b in changed)})"
     commit = git.commit_files(root, head, files, title + "\n", replace_dir=None)
+    body = bump_body(model, changed, noun=NOUNS[forge])
+    if forge == "gitlab":
+        return _propose_gitlab(root, commit, branch, title, body, environ, dispatch)
     git.push_branch(root, "origin", commit, branch)
+    base = git.default_branch_name(repo)
+    return _propose_github(commit, branch, base, title, body, environ, dispatch, workflow)
+
+
+def _propose_github(
+    commit: str,
+    branch: str,
+    base: str,
+    title: str,
+    body: str,
+    environ: Mapping[str, str],
+    dispatch: bool,
+    workflow: str | None,
+) -> Proposal:
     from mlgate.forge.github import GitHub  # requests: only when a PR is opened
 
     forge = GitHub.from_env(environ, 0)
-    body = bump_body(model, changed)
     found = forge.open_pull_for(branch)
     if found is None:
         try:
@@ -444,8 +486,56 @@ def propose(
                 "names another)",
                 status=e.status,
             ) from e
+    number = int(pull["number"])
+    return Proposal(branch, commit, number, pull.get("html_url"), found is None, chosen)
+
+
+def _propose_gitlab(
+    root: Path,
+    commit: str,
+    branch: str,
+    title: str,
+    body: str,
+    environ: Mapping[str, str],
+    dispatch: bool,
+) -> Proposal:
+    """Push with ``ci.skip`` (the push starts no pipeline of its own), then open the merge
+    request, which starts its merge request pipeline (GitLab does so when one is opened),
+    or edit the open one and start that pipeline through the API: one pipeline a bump,
+    and one that knows its merge request."""
+    from mlgate.forge.gitlab import GitLab  # requests: only when a merge request is opened
+
+    token = forge_env.token(forge_env.FORGES["gitlab"], environ)
+    header = None
+    if token and urlsplit(git.remote_url(root, "origin") or "").scheme in ("http", "https"):
+        # In a pipeline, origin holds the job token, which may not push: the project token
+        # does, for this push only.
+        basic = base64.b64encode(f"oauth2:{token}".encode()).decode()
+        header = f"Authorization: Basic {basic}"
+    git.push_branch(
+        root, "origin", commit, branch, options=("ci.skip",) if dispatch else (), header=header
+    )
+    target = environ.get("CI_DEFAULT_BRANCH") or git.default_branch_name(git.open_repo(root))
+    forge = GitLab.for_project(environ)
+    found = forge.open_merge_request_for(branch)
+    if found is None:
+        try:
+            mr = forge.create_merge_request(
+                source=branch, target=target, title=title, description=body
+            )
+        except ForgeError as e:
+            # 409 "Another open merge request already exists for this source branch".
+            found = forge.open_merge_request_for(branch) if e.status == 409 else None
+            if found is None:
+                raise
+    pipeline = None
+    if found is not None:
+        mr = forge.update_merge_request(int(found["iid"]), title=title, description=body)
+        if dispatch:
+            pipeline = int(forge.create_merge_request_pipeline(int(mr["iid"]))["id"])
+    number = int(mr["iid"])
     return Proposal(
-        branch, commit, int(pull["number"]), pull.get("html_url"), found is None, chosen
+        branch, commit, number, mr.get("web_url"), found is None, pipeline=pipeline, forge="gitlab"
     )
 
 
@@ -470,8 +560,8 @@ def _running_workflow(environ: Mapping[str, str]) -> str | None:
     return name if name.endswith((".yml", ".yaml")) else None
 
 
-def bump_body(model: str, changed: Sequence[Bumped]) -> str:
-    """The pull request's body: the data diff the bump makes, from the pointers alone."""
+def bump_body(model: str, changed: Sequence[Bumped], *, noun: str = "pull request") -> str:
+    """The pull (merge) request's body: the data diff the bump makes, from the pointers."""
     diff = data_diff(
         {b.path: _summary(b.path, b.old) for b in changed},
         {b.path: _summary(b.path, b.new) for b in changed},
@@ -493,7 +583,7 @@ def bump_body(model: str, changed: Sequence[Bumped]) -> str:
         )
     lines += [
         "",
-        f"The mlgate/{md_escape(model)} check on this pull request retrains on the new data "
+        f"The mlgate/{md_escape(model)} check on this {noun} retrains on the new data "
         "and reports the metrics and the drift against the current data. Every bump "
         "force-updates this branch and edits this description.",
     ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from mlgate.errors import UsageError
-from mlgate.forge import Forge, ForgeError
+from mlgate.forge import Forge
 
 if TYPE_CHECKING:
     from mlgate.forge.alerts import Tracker
@@ -132,7 +132,7 @@ def github_change(environ: Mapping[str, str]) -> Change | Promotion | Watch | st
     """The PR to check, the merge to promote, the schedule's monitoring, or a sentence saying
     why there is nothing to do."""
     name = environ.get("GITHUB_EVENT_NAME", "")
-    if name == "schedule":
+    if scheduled(environ):
         return Watch(forge="github", run_url=_github_run_url(environ))
     event = github_event(environ)
     if name == "push":
@@ -154,10 +154,27 @@ def github_change(environ: Mapping[str, str]) -> Change | Promotion | Watch | st
     return _pull_change(environ, pr, "the event names it")
 
 
+def scheduled(environ: Mapping[str, str]) -> bool:
+    """A run of the schedule's work (data bump, then the monitor): a GitHub ``schedule``
+    event, a ``workflow_dispatch`` on the default branch (the schedule run by hand), or a
+    GitLab scheduled pipeline."""
+    if environ.get("GITLAB_CI") == "true":
+        return environ.get("CI_PIPELINE_SOURCE") == "schedule"
+    if environ.get("GITHUB_ACTIONS") != "true":
+        return False
+    name = environ.get("GITHUB_EVENT_NAME", "")
+    if name != "workflow_dispatch":
+        return name == "schedule"
+    event = github_event(environ)
+    default = (event.get("repository") or {}).get("default_branch")
+    ref = str(event.get("ref") or environ.get("GITHUB_REF") or "")
+    return bool(default) and ref == f"refs/heads/{default}"
+
+
 def _dispatched_change(environ: Mapping[str, str], event: Mapping[str, Any]) -> Change | str:
-    """A ``workflow_dispatch`` on a branch (``mlgate data bump`` starts one, since its push
-    with the Actions token starts none): the open pull request from that branch, checked
-    as on ``pull_request``; nothing to do when the branch has none."""
+    """A ``workflow_dispatch`` on a branch other than the default (``mlgate data bump``
+    starts one, since its push with the Actions token starts none): the open pull request
+    from that branch, checked as on ``pull_request``; nothing to do when it has none."""
     ref = str(event.get("ref") or environ.get("GITHUB_REF") or "")
     if not ref.startswith("refs/heads/"):
         return f"nothing to check for a workflow_dispatch on {ref or 'an unknown ref'}"
@@ -206,7 +223,7 @@ class _GitHubKind:
 
 
 def gitlab_change(environ: Mapping[str, str]) -> Change | Watch | str:
-    if environ.get("CI_PIPELINE_SOURCE") == "schedule":
+    if scheduled(environ):
         return Watch(forge="gitlab", run_url=environ.get("CI_JOB_URL"))
     iid = environ.get("CI_MERGE_REQUEST_IID")
     if not iid:
@@ -266,11 +283,6 @@ def issue_tracker(forge: ForgeName, environ: Mapping[str, str]) -> Tracker | Non
         from mlgate.forge.github import GitHub  # requests: only when a client is built
 
         return GitHub.from_env(environ, 0)
-    from mlgate import http  # requests, likewise
     from mlgate.forge.gitlab import GitLab  # requests, likewise
 
-    api_url, project = environ.get("CI_API_V4_URL", ""), environ.get("CI_PROJECT_ID", "")
-    if not (api_url and project):
-        raise ForgeError("CI_API_V4_URL and CI_PROJECT_ID must be set to open a GitLab issue")
-    api_url = http.api_url(api_url, "CI_API_V4_URL", "https://gitlab.com/api/v4")
-    return GitLab(api_url, project, 0, token(FORGES["gitlab"], environ))
+    return GitLab.for_project(environ)

@@ -1,8 +1,8 @@
-"""GitLab: merge request notes and commit statuses for one merge request, over API v4, and
-the project's issues for monitoring alerts.
+"""GitLab: merge request notes and commit statuses for one merge request, over API v4; the
+project's issues for monitoring alerts; the merge request of a data bump and its pipeline.
 
 Endpoints (https://docs.gitlab.com/api/notes/, https://docs.gitlab.com/api/commits/,
-https://docs.gitlab.com/api/issues/):
+https://docs.gitlab.com/api/issues/, https://docs.gitlab.com/api/merge_requests/):
 notes are listed oldest first (``sort=asc&order_by=created_at``); system notes ("added 1
 commit") are GitLab's own and never ours, so they are skipped.
 """
@@ -20,6 +20,7 @@ from mlgate.core.units import cut
 from mlgate.forge import Comment, ForbiddenError, ForgeError, Issue, State, env
 from mlgate.forge._http import build_session, json_of, request
 
+DEFAULT_API_URL = "https://gitlab.com/api/v4"
 DESCRIPTION_LIMIT = 140  # the Forge contract (GitHub's limit), kept on GitLab too
 PER_PAGE = 100  # GitLab's maximum
 # GitLab's commit status states: pending, running, success, failed, canceled, skipped.
@@ -72,12 +73,25 @@ class GitLab:
                 "CI_API_V4_URL, CI_PROJECT_ID and CI_MERGE_REQUEST_IID must be set; "
                 "run mlgate in a merge request pipeline"
             )
-        api_url = http.api_url(api_url, "CI_API_V4_URL", "https://gitlab.com/api/v4")
+        api_url = http.api_url(api_url, "CI_API_V4_URL", DEFAULT_API_URL)
         token = env.token(env.FORGES["gitlab"], environ)
         if token:
             return cls(api_url, project, int(iid), token)
         job = environ.get("CI_JOB_TOKEN", "").strip() or None
         return cls(api_url, project, int(iid), job, job_token=True)
+
+    @classmethod
+    def for_project(cls, environ: Mapping[str, str]) -> GitLab:
+        """The project itself (issues, a data bump's merge request), from CI_API_V4_URL and
+        CI_PROJECT_ID (a number or ``group/app``) and MLGATE_TOKEN or GITLAB_TOKEN: the job
+        token can open neither."""
+        project = environ.get("CI_PROJECT_ID", "").strip()
+        if not project:
+            raise ForgeError("CI_PROJECT_ID is not set; cannot tell which GitLab project to use")
+        api_url = http.api_url(
+            environ.get("CI_API_V4_URL") or DEFAULT_API_URL, "CI_API_V4_URL", DEFAULT_API_URL
+        )
+        return cls(api_url, project, 0, env.token(env.FORGES["gitlab"], environ))
 
     def __str__(self) -> str:
         return f"project {self.project_id} !{self.mr_iid}"
@@ -208,6 +222,59 @@ class GitLab:
         url = f"{self._project_url}/issues/{number}/notes"
         self._request("POST", url, what, "comment on issues", {"body": body})
 
+    # --- the merge request of a data bump (project-level: ``mr_iid`` is unused) -----------
+
+    def open_merge_request_for(self, branch: str) -> dict[str, Any] | None:
+        """The open merge request from ``branch`` of this project (not a fork's branch of
+        the same name), the oldest should there be several."""
+        what = f"listing merge requests of project {self.project_id} from {branch}"
+        params: dict[str, str | int] = {
+            "state": "opened",
+            "source_branch": branch,
+            "per_page": PER_PAGE,
+        }
+        url = f"{self._project_url}/merge_requests"
+        data = json_of(self._request("GET", url, what, "read merge requests", params=params), what)
+        if not isinstance(data, list):
+            raise ForgeError(f"expected a JSON list while {what}, got {type(data).__name__}")
+        mine = [
+            m
+            for m in data
+            if isinstance(m, dict)
+            and m.get("source_branch") == branch
+            and m.get("source_project_id") == m.get("target_project_id")
+        ]
+        return min(mine, key=lambda m: int(m["iid"])) if mine else None
+
+    def create_merge_request(
+        self, *, source: str, target: str, title: str, description: str
+    ) -> dict[str, Any]:
+        """Open it; GitLab then starts its merge request pipeline itself. 409 when one from
+        ``source`` is already open (a racing bump)."""
+        what = f"opening a merge request from {source} in project {self.project_id}"
+        payload = {
+            "source_branch": source,
+            "target_branch": target,
+            "title": title,
+            "description": description,
+            "remove_source_branch": True,  # the bump branch is mlgate's: gone once merged
+        }
+        url = f"{self._project_url}/merge_requests"
+        return _object(self._request("POST", url, what, "open merge requests", payload), what)
+
+    def update_merge_request(self, iid: int, *, title: str, description: str) -> dict[str, Any]:
+        what = f"editing merge request !{iid} of project {self.project_id}"
+        url = f"{self._project_url}/merge_requests/{iid}"
+        payload = {"title": title, "description": description}
+        return _object(self._request("PUT", url, what, "edit merge requests", payload), what)
+
+    def create_merge_request_pipeline(self, iid: int) -> dict[str, Any]:
+        """A merge request pipeline for the source branch's tip: what a push made with
+        ``ci.skip`` did not start."""
+        what = f"starting a pipeline for merge request !{iid} of project {self.project_id}"
+        url = f"{self._project_url}/merge_requests/{iid}/pipelines"
+        return _object(self._request("POST", url, what, "start pipelines"), what)
+
     # --- statuses ----------------------------------------------------------------------
 
     def set_status(
@@ -256,6 +323,13 @@ def _next_page(
     if page:
         return url, {**params, "page": page}
     return None, params
+
+
+def _object(response: requests.Response, what: str) -> dict[str, Any]:
+    data = json_of(response, what)
+    if not isinstance(data, dict) or not isinstance(data.get("iid", data.get("id")), int):
+        raise ForgeError(f"expected a JSON object with an id while {what}")
+    return data
 
 
 def _note(data: Any) -> Comment:
