@@ -556,10 +556,10 @@ def _check_all(cwd: Path, args: argparse.Namespace) -> int:
     rows = [("model", "verdict", "details")]
     for c in checked:
         if c.result is None:
-            rows.append(("?", "error", f"{c.model.config}: {c.error}"))
+            rows.append(("?", "error", f"{c.config}: {c.error}"))
         else:
             verdict = "pass" if c.result.passed else "fail"
-            details = f"{c.model.config}: {status_description(c.result.to_dict())}"
+            details = f"{c.config}: {status_description(c.result.to_dict())}"
             rows.append((c.result.model, verdict, details))
     width = max(len(plain(name)) for name, _, _ in rows)
     for name, verdict, details in rows:

@@ -294,6 +294,19 @@ def test_gather_reports_a_model_whose_job_left_no_result(
             "no result from its job (it failed before saving)",
         )
 
+        # A link in the results (to a file outside them) is not read.
+        outside = tmp_path / "elsewhere.json"
+        outside.write_text("{}")
+        (repo / "results" / "mlgate-result-churn").mkdir(parents=True)
+        (repo / "results" / "mlgate-result-churn" / "mlgate-result.json").symlink_to(outside)
+        code, out, _ = cli(capsys, "ci", "--gather", "results")
+        assert code == 1
+        assert last_statuses(gh, head)["mlgate/churn"] == (
+            "error",
+            "its result was refused: a symbolic link",
+        )
+        assert "is a symbolic link" in out
+
 
 def test_more_than_256_touched_models_is_a_usage_error_before_any_training(
     repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any

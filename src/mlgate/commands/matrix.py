@@ -186,6 +186,9 @@ def _row(
     if not model.touched:
         return _unchanged(git.root(repo), change.base_sha, model, cfg)
     path = results / f"{ARTIFACT_PREFIX}{model.name}" / RESULT_FILE
+    if path.is_symlink() or path.parent.is_symlink():  # an artifact holds files, not links
+        warn(f"refused the result for {model.name}: {path} is a symbolic link")
+        return ModelRow(model.name, "error", "its result was refused: a symbolic link")
     if not path.is_file():
         return ModelRow(model.name, "error", "no result from its job (it failed before saving)")
     try:
@@ -248,7 +251,7 @@ def _trusted_record(root: Path, sha: str, model: str, cfg: Config) -> dict[str, 
 
 @dataclass(frozen=True)
 class Checked:
-    model: PlannedModel
+    config: str  # the model's mlgate.yaml, a repository path
     result: CheckResult | None
     error: MlgateError | None = None
 
@@ -272,29 +275,23 @@ def check_all(
     models come from the run cache), each model's error kept beside the others' results."""
     repo = git.open_repo(cwd)
     files = git.files_at(repo, head)
-    found = [PlannedModel("", p, "", True, "") for p in _configs(files)]
+    paths = config_paths(files)
+    if not paths:
+        raise UsageError("no mlgate.yaml is tracked in this repository; run `mlgate init`")
     checked = []
-    for model in found:
-        say = (lambda text, name=model.config: progress(f"{name}: {text}")) if progress else None
+    for path in paths:
+        say = (lambda text, name=path: progress(f"{name}: {text}")) if progress else None
         try:
             result = run_check(
                 git.root(repo),
                 base=base,
                 head=head,
-                config_path=model.config,
+                config_path=path,
                 use_cache=use_cache,
                 progress=say,
             )
         except MlgateError as e:
-            checked.append(Checked(model, None, e))
+            checked.append(Checked(path, None, e))
             continue
-        named = PlannedModel(result.model, model.config, "", True, "")
-        checked.append(Checked(named, result))
+        checked.append(Checked(path, result))
     return checked
-
-
-def _configs(files: git.CommitFiles | git.WorkingFiles) -> list[str]:
-    paths = config_paths(files)
-    if not paths:
-        raise UsageError("no mlgate.yaml is tracked in this repository; run `mlgate init`")
-    return paths
