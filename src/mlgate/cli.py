@@ -60,6 +60,12 @@ def _check_args(c: argparse.ArgumentParser) -> None:
         help="with --pre-push: the remote pushed to, the hook's first argument "
         "(default: pre-commit's PRE_COMMIT_REMOTE_NAME, else origin)",
     )
+    c.add_argument(
+        "--all",
+        action="store_true",
+        help="check every model (each tracked mlgate.yaml) and print a summary table; "
+        "exit with the worst model's code",
+    )
 
 
 def _ci_args(ci: argparse.ArgumentParser) -> None:
@@ -72,6 +78,24 @@ def _ci_args(ci: argparse.ArgumentParser) -> None:
         default="mlgate-result.json",
         metavar="PATH",
         help="where to save the result for `mlgate publish` (default: mlgate-result.json)",
+    )
+    ci.add_argument(
+        "--no-comment",
+        action="store_true",
+        help="post no comment (a matrix job: `mlgate ci --gather` posts one for all models)",
+    )
+    many = ci.add_mutually_exclusive_group()
+    many.add_argument(
+        "--matrix",
+        action="store_true",
+        help="many models: write the models the change touches as a GitHub Actions job "
+        "matrix (output `matrix`, `count`) and the plan to mlgate-plan.json; trains nothing",
+    )
+    many.add_argument(
+        "--gather",
+        metavar="DIR",
+        help="many models: post one combined comment and each model's status from the "
+        "matrix jobs' results in DIR (DIR/mlgate-result-<model>/mlgate-result.json)",
     )
 
 
@@ -130,6 +154,12 @@ def _init_args(i: argparse.ArgumentParser) -> None:
     )
     i.add_argument("--name", help="model name (default: the directory name)")
     i.add_argument("--force", action="store_true", help="overwrite existing files")
+    i.add_argument(
+        "--monorepo",
+        action="store_true",
+        help="write only the workflow for many models (one job per touched model and one "
+        "combined comment); each model keeps its own mlgate.yaml",
+    )
     i.add_argument(
         "--no-run",
         action="store_true",
@@ -430,6 +460,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     cwd = Path(args.cwd)
     if args.command == "check" and (args.pre_push or args.remote):
         return _pre_push(cwd, args)
+    if args.command == "check" and args.all:
+        return _check_all(cwd, args)
     if args.command == "check":
         return _check(
             cwd, args.base, args.head, args.config, args.format, args.output, args.no_cache
@@ -442,8 +474,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _rollback(cwd, args)
     if args.command == "history":
         return _history(cwd, args.config, args.format)
+    if args.command == "ci" and (args.matrix or args.gather):
+        return _ci_many(cwd, args.gather)
     if args.command == "ci":
-        return _ci(cwd, args.config, fail_on_gate=not args.no_fail, result=args.result)
+        return _ci(
+            cwd,
+            args.config,
+            fail_on_gate=not args.no_fail,
+            result=args.result,
+            comment=not args.no_comment,
+        )
     if args.command == "publish":
         return _publish(cwd, args.result, args.config)
     if args.command == "init":
@@ -615,7 +655,50 @@ def _history(cwd: Path, config: str, fmt: str) -> int:
     return int(ExitCode.OK)
 
 
-def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
+def _check_all(cwd: Path, args: argparse.Namespace) -> int:
+    from mlgate import progress  # threading: not on the --version path
+    from mlgate.commands.matrix import check_all  # the core: keeps --help fast
+    from mlgate.render.markup import plain  # with the renderers
+    from mlgate.render.report import status_description  # likewise
+
+    if args.config != "mlgate.yaml" or args.output or args.format != "text":
+        raise UsageError(
+            "--all prints a summary table of every model; for one model's report, "
+            "check it alone with -c FILE (and --format, --output)"
+        )
+    with progress.shown() as shown:
+        checked = check_all(
+            cwd, base=args.base, head=args.head, use_cache=not args.no_cache, progress=shown
+        )
+    rows = [("model", "verdict", "details")]
+    for c in checked:
+        if c.result is None:
+            rows.append(("?", "error", f"{c.config}: {c.error}"))
+        else:
+            verdict = "pass" if c.result.passed else "fail"
+            details = f"{c.config}: {status_description(c.result.to_dict())}"
+            rows.append((c.result.model, verdict, details))
+    width = max(len(plain(name)) for name, _, _ in rows)
+    for name, verdict, details in rows:
+        print(f"{plain(name):<{width}}  {verdict:<7}  {plain(details)}")
+    return max(c.exit_code for c in checked)
+
+
+def _ci_many(cwd: Path, gather_dir: str | None) -> int:
+    from mlgate.commands.matrix import gather, plan_matrix  # the core and the forges
+
+    if gather_dir is not None:
+        outcome = gather(cwd, os.environ, gather_dir)
+        lines, code = outcome.lines, outcome.exit_code
+    else:
+        planned = plan_matrix(cwd, os.environ)
+        lines, code = planned.lines, planned.exit_code
+    for line in lines:
+        print(line, flush=True)
+    return code
+
+
+def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str, comment: bool = True) -> int:
     from mlgate import progress  # threading: not on the --version path
     from mlgate.commands.ci import run_ci  # the core and the forges: keeps --help fast
     from mlgate.forge.env import scheduled  # with run_ci
@@ -637,6 +720,7 @@ def _ci(cwd: Path, config: str, *, fail_on_gate: bool, result: str) -> int:
             fail_on_gate=fail_on_gate,
             result_path=result,
             progress=shown,
+            comment=comment,
         )
     for line in outcome.lines:
         print(line, flush=True)
@@ -681,8 +765,16 @@ def _validate(cwd: Path, config: str) -> int:
 def _init(cwd: Path, args: argparse.Namespace) -> int:
     if args.hooks or args.git_hook:
         return _init_hooks(cwd, git_hook=args.git_hook)
-    from mlgate.commands.init import init  # pandas, jinja2: only for init
+    from mlgate.commands.init import init, init_monorepo  # pandas, jinja2: only for init
 
+    if args.monorepo:
+        done = init_monorepo(cwd, force=args.force)
+        for line in done.found:
+            print(line)
+        for path in done.written:
+            print(f"wrote {path}")
+        print("next: commit it; `mlgate check --all` checks every model locally")
+        return int(ExitCode.OK)
     result = init(
         cwd,
         data=args.data,

@@ -86,8 +86,11 @@ def run_ci(
     fail_on_gate: bool = True,
     result_path: str = "mlgate-result.json",
     progress: Callable[[str], None] | None = None,
+    comment: bool = True,
 ) -> CiOutcome:
-    """One CI run: detect the platform and event, then check, report and set statuses."""
+    """One CI run: detect the platform and event, then check, report and set statuses.
+    ``comment=False``: no sticky comment (a matrix job: ``mlgate ci --gather`` posts one
+    for every model); the status, summary and result file as ever."""
     change = detect(environ).change(environ)
     if isinstance(change, str):
         return CiOutcome(int(ExitCode.OK), [f"mlgate: {change}"])
@@ -96,7 +99,7 @@ def run_ci(
     if isinstance(change, Watch):
         return _watch(Path(cwd), environ, change, config_path)
     return _check_change(
-        Path(cwd), environ, change, config_path, fail_on_gate, result_path, progress
+        Path(cwd), environ, change, config_path, fail_on_gate, result_path, progress, comment
     )
 
 
@@ -108,6 +111,7 @@ def _check_change(
     fail_on_gate: bool,
     result_path: str,
     progress: Callable[[str], None] | None = None,
+    comment: bool = True,
 ) -> CiOutcome:
     github = change.forge == "github"
     outcome = CiOutcome(int(ExitCode.OK))
@@ -142,7 +146,10 @@ def _check_change(
             summary = f"### ⚠️ mlgate could not check {md_escape(model)}\n\n{md_escape(e)}\n"
             append_summary(environ["GITHUB_STEP_SUMMARY"], summary)
         raise
-    body = _comment(poster, result, model, change)
+    if comment:
+        body = _comment(poster, result, model, change)
+    else:
+        body = render(result, "markdown", run_url=change.run_url)
     poster.status(
         "success" if result.passed else "failure", context, status_description(result.to_dict())
     )
@@ -207,21 +214,27 @@ def _watch(cwd: Path, environ: Mapping[str, str], watch: Watch, config_path: str
 
 def _comment(poster: Poster, result: CheckResult, model: str, change: Change) -> str:
     """The sticky comment, fitted to the forge's limit; returns the body posted."""
+    return post_sticky(
+        poster,
+        marker(model),
+        lambda limit: render(result, "markdown", limit=limit, run_url=change.run_url),
+    )
+
+
+def post_sticky(poster: Poster, mark: str, body_within: Callable[[int], str]) -> str:
+    """Create or edit the comment marked ``mark``, its body from ``body_within(limit)``;
+    returns the body posted (or that would have been, without a token)."""
     limit = poster.forge.comment_limit if poster.forge is not None else 65536
-    body = render(result, "markdown", limit=limit, run_url=change.run_url)
+    body = body_within(limit)
     try:
-        poster.attempt(
-            "comment on the pull request", lambda f: upsert_comment(f, marker(model), body)
-        )
+        poster.attempt("comment on the pull request", lambda f: upsert_comment(f, mark, body))
     except ForgeError as e:
         smaller = server_limit(e)
         if smaller is None or smaller >= len(body):
             raise
         # The server allows less than we assumed (an Enterprise setting): fit and retry once.
-        body = render(result, "markdown", limit=smaller, run_url=change.run_url)
-        poster.attempt(
-            "comment on the pull request", lambda f: upsert_comment(f, marker(model), body)
-        )
+        body = body_within(smaller)
+        poster.attempt("comment on the pull request", lambda f: upsert_comment(f, mark, body))
     return body
 
 

@@ -649,3 +649,23 @@ def init(
         atomic_write(path, content)
     result.written = [path for path, _ in targets]
     return result
+
+
+def init_monorepo(cwd: Path, *, force: bool = False) -> InitResult:
+    """``mlgate init --monorepo``: the many-models workflow (plan, one job per touched
+    model, gather) at the repository root; each model keeps its own ``mlgate.yaml`` (run
+    ``mlgate init`` in its directory, or write one)."""
+    from mlgate.run.plan import config_paths  # the plan reads git: only for this form
+
+    repo = git.open_repo(cwd)
+    root = git.root(repo)
+    path = root / WORKFLOW
+    if path.exists() and not force:
+        raise UsageError(f"{path} already exists; pass --force to overwrite it")
+    models = config_paths(git.WorkingFiles(repo))
+    branch = git.default_branch_name(repo)
+    found = [f"found {len(models)} tracked mlgate.yaml: {', '.join(models) or 'none yet'}"]
+    found.append(f"the workflow promotes on pushes to {branch} (the default branch)")
+    workflow = render_init("workflow-matrix.yml.j2", action=ACTION, branch=branch)
+    atomic_write(path, workflow.encode())
+    return InitResult(written=[path], found=found)
