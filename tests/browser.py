@@ -137,7 +137,54 @@ def chromium_path() -> str | None:
     return named if os.access(named, os.X_OK) else shutil.which("chromium")
 
 
-class Browser:
+class _Runner:
+    """A node runner script driving headless chromium: one JSON request per stdin line, one
+    JSON answer per stdout line; the first line says it is ready (or why it is not)."""
+
+    def __init__(self, runner: Path, origin: str) -> None:
+        self._profile = tempfile.mkdtemp(prefix="mlgate-chromium-")
+        chromium = chromium_path()
+        assert chromium is not None
+        self._name = runner.name
+        self._proc = subprocess.Popen(
+            ["node", str(runner), str(NODE_MODULES), chromium, origin, self._profile],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._read()  # {"ready": true}, or the runner's error
+
+    def _read(self) -> dict[str, Any]:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            assert self._proc.stderr is not None
+            raise RuntimeError(f"{self._name} stopped: {self._proc.stderr.read()}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def _exchange(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(request) + "\n")
+        self._proc.stdin.flush()
+        return self._read()
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        for stream in (self._proc.stdout, self._proc.stderr):
+            if stream is not None:
+                stream.close()
+        shutil.rmtree(self._profile, ignore_errors=True)
+
+
+class Browser(_Runner):
     """Headless chromium with mermaid loaded, on a page from a loopback server."""
 
     def __init__(self) -> None:
@@ -148,35 +195,12 @@ class Browser:
         }
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self._profile = tempfile.mkdtemp(prefix="mlgate-chromium-")
-        url = f"http://127.0.0.1:{self._server.server_address[1]}/"
-        chromium = chromium_path()
-        assert chromium is not None
-        self._proc = subprocess.Popen(
-            ["node", str(RUNNER), str(NODE_MODULES), chromium, url, self._profile],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._read()  # {"ready": true}, or the runner's error
+        super().__init__(RUNNER, f"http://127.0.0.1:{self._server.server_address[1]}/")
         package = json.loads((NODE_MODULES / "mermaid" / "package.json").read_text())
         self.mermaid_version: str = package["version"]
 
-    def _read(self) -> dict[str, Any]:
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            assert self._proc.stderr is not None
-            raise RuntimeError(f"browser_runner stopped: {self._proc.stderr.read()}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
     def _ask(self, request: dict[str, Any]) -> list[Rendered]:
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps(request) + "\n")
-        self._proc.stdin.flush()
-        answer = self._read()
+        answer = self._exchange(request)
         assert "error" not in answer, answer["error"]
         # Nothing leaves the machine: the page asked for nothing but the loopback server.
         assert answer["blocked"] == [], answer["blocked"]
@@ -194,19 +218,9 @@ class Browser:
         return self._ask({"op": "screenshot", "html": html, "path": str(path), "width": width})
 
     def close(self) -> None:
-        if self._proc.stdin is not None:
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        for stream in (self._proc.stdout, self._proc.stderr):
-            if stream is not None:
-                stream.close()
+        super().close()
         self._server.shutdown()
         self._server.server_close()
-        shutil.rmtree(self._profile, ignore_errors=True)
 
 
 # --- the pages of `mlgate site` (tests/site_runner.js) ----------------------------------------
@@ -225,31 +239,12 @@ def site_unavailable() -> str | None:
     return None
 
 
-class SiteBrowser:
+class SiteBrowser(_Runner):
     """Headless chromium visiting pages of a site served on ``origin`` (127.0.0.1): every
     request elsewhere is refused and reported, as are console messages and failed loads."""
 
     def __init__(self, origin: str) -> None:
-        self._profile = tempfile.mkdtemp(prefix="mlgate-chromium-site-")
-        chromium = chromium_path()
-        assert chromium is not None
-        self._proc = subprocess.Popen(
-            ["node", str(SITE_RUNNER), str(NODE_MODULES), chromium, origin, self._profile],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self._read()
-
-    def _read(self) -> dict[str, Any]:
-        assert self._proc.stdout is not None
-        line = self._proc.stdout.readline()
-        if not line:
-            assert self._proc.stderr is not None
-            raise RuntimeError(f"site_runner stopped: {self._proc.stderr.read()}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
+        super().__init__(SITE_RUNNER, origin)
 
     def visit(
         self, url: str, *, tab: bool = False, screenshot: Path | None = None, scheme: str = "light"
@@ -260,25 +255,9 @@ class SiteBrowser:
             screenshot.parent.mkdir(parents=True, exist_ok=True)
         request = {"url": url, "tab": tab, "scheme": scheme}
         request["screenshot"] = None if screenshot is None else str(screenshot)
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(json.dumps(request) + "\n")
-        self._proc.stdin.flush()
-        answer = self._read()
+        answer = self._exchange(request)
         assert "error" not in answer, answer["error"]
         assert answer["status"] == 200, (url, answer["status"])
         for key in ("blocked", "failed", "console_errors", "page_errors"):
             assert answer[key] == [], (url, key, answer[key])
         return answer
-
-    def close(self) -> None:
-        if self._proc.stdin is not None:
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
-        for stream in (self._proc.stdout, self._proc.stderr):
-            if stream is not None:
-                stream.close()
-        shutil.rmtree(self._profile, ignore_errors=True)

@@ -16,21 +16,10 @@
 // Exit 0 when stdin closes, 2 when the browser cannot start (the reason on stderr).
 "use strict";
 
-const path = require("node:path");
 const readline = require("node:readline");
 
-// The flags of a quiet, disposable browser: no GPU, no QUIC, no first-run UI, nothing
-// fetched in the background (component updates, sync, safe-browsing lists).
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const { launch } = require("./chromium_launch.js");
+
 
 // In the page: parse, then render each block; an SVG's text is what a reader sees.
 async function renderBlocks(blocks) {
@@ -91,15 +80,7 @@ async function main(argv) {
   if (!modules || !executable || !url || !profile) {
     throw new Error("usage: node browser_runner.js NODE_MODULES CHROMIUM PAGE_URL PROFILE_DIR");
   }
-  const { chromium } = require(path.join(path.resolve(modules), "playwright-core"));
-  // A persistent context on a fresh directory: the profile is --user-data-dir, and new.
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: executable,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 900, height: 700 },
-    deviceScaleFactor: 1,
-  });
+  const context = await launch(modules, executable, profile, { width: 900, height: 700 });
   const origin = new URL(url).origin;
   let blocked = [];
   await context.route("**/*", (route) => {

@@ -11,19 +11,10 @@
 // Exit 0 when stdin closes, 2 when the browser cannot start (the reason on stderr).
 "use strict";
 
-const path = require("node:path");
 const readline = require("node:readline");
 
-const FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+const { launch } = require("./chromium_launch.js");
+
 
 // In the page: what a reader, a screen reader and a script would find.
 function inspect() {
@@ -62,14 +53,7 @@ async function main(argv) {
   if (!modules || !executable || !origin || !profile) {
     throw new Error("usage: node site_runner.js NODE_MODULES CHROMIUM ORIGIN PROFILE_DIR");
   }
-  const { chromium } = require(path.join(path.resolve(modules), "playwright-core"));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: executable,
-    headless: true,
-    args: FLAGS,
-    viewport: { width: 1000, height: 800 },
-    deviceScaleFactor: 1,
-  });
+  const context = await launch(modules, executable, profile, { width: 1000, height: 800 });
   let blocked = [];
   let requests = [];
   let failed = [];
