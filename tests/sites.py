@@ -21,8 +21,10 @@ BOT = "mlgate <mlgate@example.com>"
 ORDER = ("accuracy", "f1_macro")
 
 
-def git_input(cwd: Path, stdin: str, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, input=stdin.encode(), capture_output=True)
+def git_input(cwd: Path, stdin: str | bytes, *args: str) -> str:
+    """git with ``stdin`` as input; fails the test when git fails."""
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    proc = subprocess.run(["git", *args], cwd=cwd, input=data, capture_output=True)
     assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr.decode()}"
     return proc.stdout.decode().strip()
 
@@ -35,7 +37,10 @@ def lineage(
     pull_request: int | None = None,
     rollback_of: int | None = None,
     model: str = "churn",
+    time: str | None = None,
 ) -> production.Lineage:
+    """A production version's lineage; promoted on day ``version`` of May 2024 unless
+    ``time`` says otherwise."""
     return production.Lineage(
         model=model,
         version=version,
@@ -44,7 +49,7 @@ def lineage(
         metrics={"accuracy": 0.9, "f1_macro": 0.88} if metrics is None else metrics,
         model_sha256="0" * 64,
         model_size=1024,
-        time=f"2024-05-{version % 28 + 1:02d}T10:00:00+00:00",
+        time=time or f"2024-05-{(version - 1) % 28 + 1:02d}T10:00:00+00:00",
         pull_request=pull_request,
         rollback_of=rollback_of,
     )

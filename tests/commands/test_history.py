@@ -23,43 +23,10 @@ from mlgate.core import production
 from mlgate.core.production import Version
 from mlgate.errors import GitError
 from mlgate.render.history import render as render_history
+from sites import BOT, ORDER, git_input, lineage
 
-ORDER = ("accuracy", "f1_macro")
 SHA_A = "1a2b3c4d5e6f" + "0" * 28
 SHA_B = "5e6f7a8b9c0d" + "1" * 28
-BOT = "mlgate <mlgate@example.com>"
-
-
-def git_input(cwd: Path, stdin: str | bytes, *args: str) -> str:
-    """git with ``stdin`` as input; fails the test when git fails."""
-    data = stdin.encode() if isinstance(stdin, str) else stdin
-    proc = subprocess.run(["git", *args], cwd=cwd, input=data, capture_output=True)
-    assert proc.returncode == 0, f"git {' '.join(args)} failed: {proc.stderr.decode()}"
-    return proc.stdout.decode().strip()
-
-
-def lineage(
-    version: int,
-    *,
-    metrics: dict[str, float] | None = None,
-    source: str = SHA_A,
-    time: str = "2024-05-01T10:00:00+00:00",
-    pull_request: int | None = None,
-    rollback_of: int | None = None,
-    model: str = "churn",
-) -> production.Lineage:
-    return production.Lineage(
-        model=model,
-        version=version,
-        kind="rollback" if rollback_of is not None else "promotion",
-        source_commit=source,
-        metrics={"accuracy": 0.9, "f1_macro": 0.88} if metrics is None else metrics,
-        model_sha256="0" * 64,
-        model_size=1024,
-        time=time,
-        pull_request=pull_request,
-        rollback_of=rollback_of,
-    )
 
 
 def production_commit(repo: Path, record: production.Lineage) -> str:
