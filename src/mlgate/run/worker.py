@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.core.record import RunRecord
 from mlgate.errors import ConfigError, DataError, TrainingError
+from mlgate.run.forkserver import Forked, fork_worker
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -113,7 +114,8 @@ def thread_limits(threads: int, env: Mapping[str, str]) -> dict[str, str]:
 
 class Worker:
     """The child process for one side. It starts at once and imports sklearn, pandas and
-    skops while the parent works out what to train; ``start`` then sends the spec.
+    skops while the parent works out what to train (or is forked, those imported, by the
+    process's fork server: run.forkserver); ``start`` then sends the spec.
     Output goes to a log file, so a chatty estimator can never block on a full pipe."""
 
     def __init__(self, label: str, workdir: Path, *, module: str = "mlgate.run.fit") -> None:
@@ -125,6 +127,10 @@ class Worker:
         # The child must import this mlgate (even from a source checkout), then user code.
         here = str(Path(__file__).resolve().parents[2])
         env["PYTHONPATH"] = os.pathsep.join(p for p in (here, env.get("PYTHONPATH")) if p)
+        forked = fork_worker(module, [str(self.out_path)], cwd=workdir, env=env, log=self.log_path)
+        if forked is not None:
+            self.proc: subprocess.Popen[bytes] | Forked = forked
+            return
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", module, str(self.out_path)],
