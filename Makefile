@@ -63,6 +63,7 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_dask.py
 	$(PY) benchmarks/bench_s3.py
 	$(PY) benchmarks/bench_matrix.py
+	$(PY) benchmarks/bench_workers.py
 
 # The speed suite alone, small and without DVC (no download): a quick look, not the figures.
 bench-quick: $(VENV)/.installed
