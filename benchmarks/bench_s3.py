@@ -9,8 +9,8 @@ times each row ``--runs`` times (median; default 1), every run into a fresh buck
   hashed while they upload as a multipart upload completed only if the sha256 matches);
 - pull: obstore's own ``get`` streamed into a file, the reference; mlgate's fetch into a
   fresh cache (streamed into a temp file, hashed on the way, verified before rename);
-  ``mlgate data pull`` from a fresh cache (that, plus the verified copy into the working
-  tree);
+  ``mlgate data pull`` from a fresh cache (that, plus a kernel copy of the verified object
+  into the working tree, flushed to disk);
 - with ``--s3fs`` (fsspec + s3fs installed): ``S3FileSystem.put_file`` / ``get_file``, the
   alternative library, for the comparison.
 

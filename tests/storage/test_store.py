@@ -445,3 +445,26 @@ def test_the_userspace_fallback_copy_is_exact_too(tmp_path: Path) -> None:
         _copy_pipelined(fin, fout, h)
     assert h.hexdigest() == hashlib.sha256(data).hexdigest()
     assert (tmp_path / "dst.bin").read_bytes() == data
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["copy_file_range", "userspace"])
+def test_copy_file_copies_every_byte_with_or_without_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel: bool
+) -> None:
+    import errno
+    import os
+
+    from mlgate.storage.files import copy_file
+
+    if not kernel:  # a filesystem or OS without copy_file_range (macOS, some FUSE mounts)
+
+        def refuse(*args: object) -> int:
+            raise OSError(errno.ENOSYS, "copy_file_range")
+
+        monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    src = tmp_path / "big.bin"
+    data = os.urandom((3 << 20) + 17)
+    src.write_bytes(data)
+    dest = tmp_path / "copy.bin"
+    assert copy_file(src, dest) == len(data)
+    assert dest.read_bytes() == data
