@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from mlgate.core.configschema import schema_document, schema_errors, show
 from mlgate.core.drift import DriftRule, DriftSettings
 from mlgate.core.gate import DRIFT_STATS, RULE_KINDS, Confidence, Rule
+from mlgate.core.manifest import is_manifest
 from mlgate.core.metrics import RUNTIME_METRICS, Direction, direction
 from mlgate.core.scorers import Memo, Task, is_known_metric, known_metrics, metric_task
 from mlgate.core.units import shorten
@@ -211,6 +212,12 @@ def load(
     ``base`` is the config's directory in the repo: its paths are relative to it."""
     source = decode(text, file) if isinstance(text, bytes) else text
     data, lines = parse(source, file, memo)
+    if is_manifest(data):
+        raise ConfigError(
+            "this file lists the repository's models (models:), it is not one; check one "
+            "with `mlgate -C <its directory> check`, or every one with `mlgate check --all`",
+            file=file,
+        )
     if not _known_valid(source, memo):
         raise_first(schema_errors(data, file, lines))
         _remember_valid(source, memo)

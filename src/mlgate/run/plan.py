@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from mlgate import git
 from mlgate.core import config as config_mod
+from mlgate.core import manifest, yamlfile
 from mlgate.core.config import DEFAULT_CONFIG, Config
 from mlgate.errors import MlgateError, UsageError
 from mlgate.run.sides import describe_side
@@ -42,9 +43,13 @@ class PlannedModel:
 
 
 def config_paths(files: git.CommitFiles | git.WorkingFiles) -> list[str]:
-    """Every ``mlgate.yaml`` on this side (tracked files), root first, then by path."""
+    """Every model's ``mlgate.yaml`` on this side (tracked files), root first, then by
+    path: those the root ``mlgate.yaml`` lists when it is a list of models (core.manifest),
+    else every one."""
     listed = git.blob_shas(files)
     found = [p for p in listed if posixpath.basename(p) == DEFAULT_CONFIG]
+    if DEFAULT_CONFIG in listed:
+        found = _listed(files, found)
     for path in found:
         directory = posixpath.dirname(path)
         if directory and not _SAFE_DIR.fullmatch(directory):
@@ -53,6 +58,17 @@ def config_paths(files: git.CommitFiles | git.WorkingFiles) -> list[str]:
                 "part (not starting with '.' or '-'), since CI jobs are handed it; rename it"
             )
     return sorted(found, key=lambda p: (posixpath.dirname(p) != "", p))
+
+
+def _listed(files: git.CommitFiles | git.WorkingFiles, found: list[str]) -> list[str]:
+    raw = files.read(DEFAULT_CONFIG)
+    assert raw is not None
+    where = git.where_at(files, DEFAULT_CONFIG)
+    entries = manifest.patterns(yamlfile.decode(raw, where), where)
+    if entries is None:
+        return found  # the root config is a model's: every config counts
+    chosen = manifest.select(entries, (posixpath.dirname(p) for p in found if "/" in p), where)
+    return [p for p in found if posixpath.dirname(p) in chosen]
 
 
 def plan(
