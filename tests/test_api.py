@@ -59,3 +59,24 @@ def test_monitor_returns_the_production_model_s_health_and_prints_nothing(
     drifted = [c.message for c in health.failed if c.metric == "drift"]
     assert len(drifted) == 1 and "feature 'f0' PSI" in drifted[0]
     assert capsys.readouterr() == ("", "")
+
+
+def test_check_all_returns_one_result_per_model_and_prints_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from commands.test_ci_matrix import monorepo, write_model
+
+    monorepo(repo)
+    broken = classification_config()
+    broken["model"]["name"] = "prices"
+    broken["data"]["train"] = "data/missing.csv"
+    write_model(repo, "prices", broken)
+    commit_all(repo, "prices reads a file that is not there")
+    checked = api.check_all(repo, base="HEAD", head="HEAD")
+    assert [c.config for c in checked] == [
+        f"models/{name}/mlgate.yaml" for name in ("churn", "fraud", "prices")
+    ]
+    assert [c.exit_code for c in checked] == [0, 0, 2]  # its config names a missing file
+    assert checked[0].result is not None and checked[0].result.model == "churn"
+    assert isinstance(checked[2].error, api.ConfigError)
+    assert capsys.readouterr() == ("", "")

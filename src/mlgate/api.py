@@ -4,6 +4,8 @@ or the forges; ``render``/``render_history`` import jinja2 when called.
 
     from mlgate import api
     result = api.check(".", base="main")
+    for model in api.check_all(".", base="main"):  # every model of a monorepo
+        print(model.config, model.exit_code)
     print(api.render(result, "markdown"))
     health = api.monitor(".", data=["logs/"])  # the production model on a live batch
 """
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlgate.commands.check import run_check as check
 from mlgate.commands.history import list_versions as history
+from mlgate.commands.matrix import Checked, check_all
 from mlgate.commands.promote import promote, rollback
 from mlgate.core.config import Config, load_path
 from mlgate.core.results import CheckResult, Outcome, summary_lines
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CheckResult",
+    "Checked",
     "Config",
     "ConfigError",
     "DataError",
@@ -39,6 +43,7 @@ __all__ = [
     "Outcome",
     "UsageError",
     "check",
+    "check_all",
     "history",
     "load_path",
     "monitor",

@@ -271,8 +271,9 @@ def check_all(
     use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[Checked]:
-    """``mlgate check --all``: every tracked ``mlgate.yaml`` checked in turn (unchanged
-    models come from the run cache), each model's error kept beside the others' results."""
+    """``mlgate check --all``: every model's ``mlgate.yaml`` (those the root one lists, or
+    every tracked one: run.plan.config_paths) checked in turn (unchanged models come from
+    the run cache), each model's error kept beside the others' results."""
     repo = git.open_repo(cwd)
     files = git.files_at(repo, head)
     paths = config_paths(files)
