@@ -311,6 +311,56 @@ def test_credentials_from_the_shared_credentials_file(
     assert SECRET_KEY not in out + err
 
 
+CREDENTIAL_PROCESS = """\
+import json, pathlib, sys
+pathlib.Path(sys.argv[1]).write_text("asked")
+if sys.argv[2] == "fail":
+    print("denied for {secret}", file=sys.stderr)
+    sys.exit(1)
+print(json.dumps({{"Version": 1, "AccessKeyId": "{key}", "SecretAccessKey": "{secret}"}}))
+"""
+
+
+@pytest.mark.parametrize("outcome", ["works", "fail"])
+def test_credentials_from_a_profiles_credential_process(
+    repo: Path,
+    bucket: str,
+    s3: S3Server,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    outcome: str,
+) -> None:
+    """A profile whose keys come from a command (SSO helpers, aws-vault, 1Password): boto3
+    runs it, obstore uses what it printed; a failing one is one line, no secret."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_PROFILE", "sso")
+    script = tmp_path / "creds.py"
+    script.write_text(CREDENTIAL_PROCESS.format(key=ACCESS_KEY, secret=SECRET_KEY))
+    asked = tmp_path / "asked"
+    aws = Path(os.environ["HOME"]) / ".aws"
+    aws.mkdir()
+    (aws / "config").write_text(
+        f"[profile sso]\nregion = us-east-1\n"
+        f"credential_process = {sys.executable} {script} {asked} {outcome}\n"
+    )
+    data_project(repo, f"s3://{bucket}", {"data/train.csv": CSV})
+    for args in (("data", "add", "data/train.csv"), ("--debug", "data", "add", "data/train.csv")):
+        code, out, err = cli(capsys, *args)
+        assert asked.exists()
+        assert SECRET_KEY not in out + err and ACCESS_KEY not in out + err
+        if outcome == "works":
+            assert code == 0, err
+            assert keys(s3, bucket) == [object_relpath(sha(CSV))]
+            continue
+        assert code == ExitCode.FAILURE, (args, out, err)
+        last = err.strip().splitlines()[-1]
+        assert "the AWS profile sso gave no credentials through credential_process" in last
+        if "--debug" not in args:
+            assert len(err.strip().splitlines()) == 1, err
+
+
 def test_a_broken_credentials_file_is_named_without_its_text(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -5,7 +5,7 @@ when such a URL is used. Objects sit at ``<prefix>/sha256/<2>/<62>`` like in eve
 Credentials and endpoint come from the standard environment (``AWS_ACCESS_KEY_ID``,
 ``AWS_ENDPOINT_URL``, ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_STORAGE_ACCOUNT_KEY`` …)
 and, for S3, from the shared AWS files (``~/.aws/credentials``, ``~/.aws/config``,
-``AWS_PROFILE``). No message repeats a library error's text, which may quote a response
+``AWS_PROFILE``), a profile's ``credential_process``, SSO or role through boto3. No message repeats a library error's text, which may quote a response
 body holding the access key id: every failure is reduced to a reason mlgate words itself,
 raised ``from None`` so even ``--debug`` shows no key material.
 
@@ -149,12 +149,16 @@ def open_store(scheme: str, bucket: str, prefix: str, environ: Mapping[str, str]
             endpoint = config.get("endpoint") or environ.get("AWS_ENDPOINT_URL") or ""
             if endpoint.startswith("http://"):
                 options["allow_http"] = True  # a local MinIO/Ceph: the user named plain http
+            provider = None
+            if "AWS_ACCESS_KEY_ID" not in environ and "access_key_id" not in config:
+                provider = delegated_credentials(environ, where)
             return stores.S3Store(
                 bucket,
                 prefix=prefix or None,
                 config=config or None,
                 client_options=options,
                 retry_config=retry,
+                credential_provider=provider,
             )
         if scheme == "gs":
             return stores.GCSStore(
@@ -169,15 +173,21 @@ def open_store(scheme: str, bucket: str, prefix: str, environ: Mapping[str, str]
         raise DataError(f"cannot open {where}: {_reason(e, where)}") from None
 
 
+def _profile(environ: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The AWS profile's name and its section of ``~/.aws/config``."""
+    home = Path(environ.get("HOME", str(Path.home())))
+    profile = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
+    conf = _ini(Path(environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config"))
+    return profile, conf.get("default" if profile == "default" else f"profile {profile}", {})
+
+
 def aws_config(environ: Mapping[str, str]) -> S3Config:
     """What obstore does not read itself: keys of the profile in the shared credentials
     file (when the environment has none) and the region and endpoint of ``~/.aws/config``.
     The environment always wins; obstore reads it."""
     home = Path(environ.get("HOME", str(Path.home())))
-    profile = environ.get("AWS_PROFILE") or environ.get("AWS_DEFAULT_PROFILE") or "default"
+    profile, section = _profile(environ)
     found: S3Config = {}
-    conf = _ini(Path(environ.get("AWS_CONFIG_FILE") or home / ".aws" / "config"))
-    section = conf.get("default" if profile == "default" else f"profile {profile}", {})
     if (
         "AWS_REGION" not in environ
         and "AWS_DEFAULT_REGION" not in environ
@@ -200,6 +210,42 @@ def aws_config(environ: Mapping[str, str]) -> S3Config:
             if creds.get(key):
                 found[name] = creds[key]  # type: ignore[literal-required]
     return found
+
+
+# Profile settings whose credentials something else supplies: a command, SSO, a role.
+_DELEGATED = (
+    "credential_process",
+    "sso_session",
+    "sso_start_url",
+    "role_arn",
+    "web_identity_token_file",
+)
+
+
+def delegated_credentials(environ: Mapping[str, str], where: str) -> Any:
+    """For a profile that gets its keys from a ``credential_process``, SSO or an assumed
+    role: obstore's provider over a boto3 session of that profile (boto3 runs the process
+    or refreshes the token; obstore asks again before they expire). None for any other
+    profile (obstore's own chain: environment, instance and container metadata)."""
+    profile, section = _profile(environ)
+    if not any(section.get(key) for key in _DELEGATED):
+        return None
+    how = next(key for key in _DELEGATED if section.get(key))
+    try:
+        import boto3
+        from obstore.auth.boto3 import Boto3CredentialProvider
+    except ImportError:
+        raise DataError(
+            f"the AWS profile {profile} gets its credentials through {how}, which needs "
+            "boto3; install it with `pip install boto3`"
+        ) from None
+    try:
+        return Boto3CredentialProvider(boto3.session.Session(profile_name=profile))
+    except Exception as e:  # botocore's text may quote the process's output: not shown
+        raise DataError(
+            f"cannot open {where}: the AWS profile {profile} gave no credentials through "
+            f"{how} ({type(e).__name__})"
+        ) from None
 
 
 def _ini(path: Path) -> dict[str, dict[str, str]]:
