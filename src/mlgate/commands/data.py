@@ -26,7 +26,7 @@ from mlgate.render.markup import md_escape
 from mlgate.storage.backends import Backend, backend_for
 from mlgate.storage.datafiles import pointed_files
 from mlgate.storage.fetch import fetch
-from mlgate.storage.files import atomic_write, copy_file, lock_for, os_errors, temp_beside
+from mlgate.storage.files import atomic_write, lock_for, os_errors, temp_beside
 from mlgate.storage.formats import cached_summary
 from mlgate.storage.objects import Cache, copy_verified, short
 from mlgate.storage.pointers import SUFFIX, Pointer, data_path, parse, pointer_path
@@ -220,12 +220,10 @@ def _pull_one(root: Path, rel: str, cache: Cache, storage: str | None) -> bool:
                 f"`mlgate data add {rel}` to keep them, or delete {rel} to pull "
                 f"{short(ptr.sha256)}"
             )
-    obj = fetch(ptr, name=pointer_path(rel), cache=cache, storage=storage, local=None)
     with os_errors(f"cannot pull {rel}"), temp_beside(dest) as tmp:
-        # fetch has just verified the object's bytes (hashed while they downloaded, or
-        # against the stat cache): a second hash would only read a large file again.
-        if copy_file(obj, tmp) != ptr.size:
-            raise DataError(f"cannot pull {rel}: {obj} changed while it was copied")
+        # fetch leaves the verified bytes at tmp too: written in the download's one pass
+        # from a bucket, else a kernel copy of the cache's object (no second hash).
+        fetch(ptr, name=pointer_path(rel), cache=cache, storage=storage, local=None, also=tmp)
         os.replace(tmp, dest)
     return True
 

@@ -5,9 +5,10 @@ when such a URL is used. Objects sit at ``<prefix>/sha256/<2>/<62>`` like in eve
 Credentials and endpoint come from the standard environment (``AWS_ACCESS_KEY_ID``,
 ``AWS_ENDPOINT_URL``, ``GOOGLE_APPLICATION_CREDENTIALS``, ``AZURE_STORAGE_ACCOUNT_KEY`` …)
 and, for S3, from the shared AWS files (``~/.aws/credentials``, ``~/.aws/config``,
-``AWS_PROFILE``), a profile's ``credential_process``, SSO or role through boto3. No message repeats a library error's text, which may quote a response
-body holding the access key id: every failure is reduced to a reason mlgate words itself,
-raised ``from None`` so even ``--debug`` shows no key material.
+``AWS_PROFILE``), a profile's ``credential_process``, SSO or role through boto3. No
+message repeats a library error's text, which may quote a response body holding the
+access key id: every failure is reduced to a reason mlgate words itself, raised ``from
+None`` so even ``--debug`` shows no key material.
 
 Uploads are hashed while they stream (the bytes are read once) and land only whole: a
 file larger than one part goes up as a multipart upload that is completed only after its
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mlgate.errors import ConfigError, DataError
+from mlgate.storage.files import copy_file
 from mlgate.storage.objects import (
     HashMismatch,
     ObjectMissing,
@@ -102,8 +104,8 @@ class CloudBackend:
             self._store = open_store(self.scheme, self.bucket, self.prefix, self._environ)
         return self._store
 
-    def get(self, sha256: str, dest: Path) -> str:
-        return get_hashing(self.store(), _key(sha256), dest, where=self.where)
+    def get(self, sha256: str, dest: Path, *, also: Path | None = None) -> str:
+        return get_hashing(self.store(), _key(sha256), dest, where=self.where, also=also)
 
     def put(self, src: Path, sha256: str) -> None:
         put_hashing(self.store(), _key(sha256), src, sha256, where=self.where)
@@ -277,11 +279,13 @@ def exists(store: Any, key: str, *, where: str) -> bool:
     return True
 
 
-def get_hashing(store: Any, key: str, dest: Path, *, where: str) -> str:
+def get_hashing(store: Any, key: str, dest: Path, *, where: str, also: Path | None = None) -> str:
     """Stream the object into ``dest`` and return the sha256 of the bytes written.
 
     The network is read on this thread (obstore releases the GIL while it waits) and a
     writer thread hashes and writes each chunk, so hashing overlaps the download.
+    ``also``: the user's copy (``data pull``'s working-tree file): the bytes stream there,
+    are flushed to disk, and ``dest`` (the cache's) is a kernel copy of them.
     ObjectMissing when absent, TransferError when the transfer fails."""
     import obstore
     from obstore.exceptions import BaseError, NotFoundError
@@ -290,13 +294,18 @@ def get_hashing(store: Any, key: str, dest: Path, *, where: str) -> str:
     h = hashlib.sha256()
     failure: list[BaseException] = []
 
+    first = also or dest
+
     def write() -> None:
         try:
-            with dest.open("wb") as f:
+            with first.open("wb") as f:
                 while (chunk := queue.get()) is not None:
                     h.update(chunk)
                     f.write(chunk)
-            # No fsync: this lands in the cache, whose objects are verified on every use.
+                if also is not None:
+                    f.flush()
+                    os.fsync(f.fileno())  # handed to the user: on disk before its rename
+            # No fsync of the cache's copy: its objects are verified on every use.
         except BaseException as e:  # reported to the reading thread
             failure.append(e)
             while queue.get() is not None:  # drain so the reader never blocks
@@ -321,6 +330,10 @@ def get_hashing(store: Any, key: str, dest: Path, *, where: str) -> str:
         writer.join()
     if failure:
         raise failure[0]
+    if also is not None:
+        # The cache's copy second, by the kernel: flushing the user's file while the
+        # cache's dirty pages were also waiting made that fsync write both (ext4).
+        copy_file(also, dest, sync=False)
     return h.hexdigest()
 
 

@@ -16,7 +16,8 @@ from typing import TypeVar
 from mlgate.errors import DataError
 from mlgate.http import redact_url
 from mlgate.storage.backends import backend_for, download, exists
-from mlgate.storage.files import os_errors, temp_beside
+from mlgate.storage.cloud import CloudBackend
+from mlgate.storage.files import copy_file, os_errors, temp_beside
 from mlgate.storage.hashing import copy_hashing
 from mlgate.storage.objects import (
     Cache,
@@ -56,15 +57,18 @@ def fetch(
     storage: str | None,
     local: Path | None,
     local_label: str | None = None,
+    also: Path | None = None,
 ) -> Path:
     """A verified copy of the pointer's bytes in the cache, fetched if need be.
 
     Tried in order: the cache; ``local`` (the working-tree data file, only if it matches);
     ``storage``; ``ptr.url``. DataError naming ``name`` and every place looked otherwise;
     ConfigError naming it when the bytes are found but the pointer's size is wrong.
+    ``also``: a file left holding the same verified bytes, flushed to disk: written during
+    the download from a bucket (one pass for both copies), else copied from the cache.
     """
     try:
-        return _fetch(ptr, name, cache, storage, local, local_label)
+        return _fetch(ptr, name, cache, storage, local, local_label, also)
     except WrongSize as e:
         raise e.located(file=name, line=None) from None
 
@@ -76,17 +80,20 @@ def _fetch(
     storage: str | None,
     local: Path | None,
     local_label: str | None,
+    also: Path | None,
 ) -> Path:
     with os_errors(f"cannot fetch {name} into the cache {cache.root}"), cache.lock(ptr.sha256):
         looked: list[str] = []
-        final = _cached(ptr, cache, looked)
-        if final is not None:
-            return final
-        places = _sources(ptr, cache.stats, storage, local, local_label, looked)
-        found = first_of(
-            ((label, partial(_install, ptr, cache, fill)) for label, fill in places), looked
-        )
+        found = _cached(ptr, cache, looked)
+        teed: list[bool] = []  # set when the download wrote ``also`` too
+        if found is None:
+            places = _sources(ptr, cache.stats, storage, local, local_label, looked, also, teed)
+            found = first_of(
+                ((label, partial(_install, ptr, cache, fill)) for label, fill in places), looked
+            )
         if found is not None:
+            if also is not None and not teed and copy_file(found, also) != ptr.size:
+                raise DataError(f"{found} changed while it was copied to {also}")
             return found
     raise not_found(f"{name} (sha256 {short(ptr.sha256)})", looked)
 
@@ -160,8 +167,11 @@ def _sources(
     local: Path | None,
     local_label: str | None,
     looked: list[str],
+    also: Path | None = None,
+    teed: list[bool] | None = None,
 ) -> Iterator[tuple[str, Fill]]:
-    """(label, fill) per place to try; a fill leaves verified bytes at the temp path."""
+    """(label, fill) per place to try; a fill leaves verified bytes at the temp path (and
+    at ``also``, noted in ``teed``, when a bucket's download can write both at once)."""
     if local is not None:
         label = f"working tree {local_label or local}"
         yield label, lambda tmp: _from_local(local, ptr, tmp, stats)
@@ -169,10 +179,16 @@ def _sources(
         looked.append("storage (none configured)")
     else:
         backend = backend_for(storage)
-        yield (
-            f"storage {redact_url(storage)}",
-            _verified(ptr, lambda tmp: backend.get(ptr.sha256, tmp)),
-        )
+        fill = _verified(ptr, lambda tmp: backend.get(ptr.sha256, tmp))
+        if also is not None and teed is not None and isinstance(backend, CloudBackend):
+            bucket, second = backend, also
+
+            def fill_both(tmp: Path) -> None:
+                _verified(ptr, lambda tmp: bucket.get(ptr.sha256, tmp, also=second))(tmp)
+                teed.append(True)  # only once verified: both copies hold these bytes
+
+            fill = fill_both
+        yield f"storage {redact_url(storage)}", fill
     if ptr.url is not None:
         url = ptr.url
         yield f"url {redact_url(url)}", _verified(ptr, lambda tmp: download(url, tmp))

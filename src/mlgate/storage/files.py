@@ -90,10 +90,11 @@ def atomic_write(final: Path, data: bytes, *, sync: bool = True) -> None:
         os.replace(tmp, final)
 
 
-def copy_file(src: Path, dest: Path) -> int:
-    """Copy ``src`` to ``dest`` and flush it to disk; returns the bytes copied. The kernel
-    copies (``copy_file_range``: a shared-block clone on btrfs and XFS, no userspace pass
-    anywhere), else ``shutil``. For bytes already verified: nothing here hashes them."""
+def copy_file(src: Path, dest: Path, *, sync: bool = True) -> int:
+    """Copy ``src`` to ``dest`` and (``sync``) flush it to disk; returns the bytes copied.
+    The kernel copies (``copy_file_range``: a shared-block clone on btrfs and XFS, no
+    userspace pass anywhere), else ``shutil``. For bytes already verified: nothing here
+    hashes them."""
     import shutil  # only the fallback needs it
 
     with src.open("rb") as fin, dest.open("wb") as fout:
@@ -114,7 +115,8 @@ def copy_file(src: Path, dest: Path) -> int:
             fout.seek(done)
             shutil.copyfileobj(fin, fout, 1 << 20)
             done = fout.tell()
-        os.fsync(fout.fileno())
+        if sync:
+            os.fsync(fout.fileno())
     return done
 
 
