@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import commit_all
 from mlgate.run import forkserver
 from mlgate.run.worker import Worker
+from projects import base_project, classification_frames, forest_config, run_json, set_params
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the fork server is Linux-only")
 
@@ -159,3 +161,19 @@ def test_turned_off_a_worker_is_its_own_process(
     worker = Worker("plain", workdir(tmp_path, "a"), module="mlgate.run.probe")
     assert not isinstance(worker.proc, forkserver.Forked)
     worker.cancel()
+
+
+def test_a_check_scores_the_same_with_and_without_the_server(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fallback (macOS, Windows, MLGATE_FORK_WORKERS=0) trains exactly as the forks do."""
+    base_project(repo, forest_config(), classification_frames(rows=400))
+    set_params(repo, n_estimators=20)
+    commit_all(repo, "fewer trees")
+    metrics = {}
+    for fork in ("1", "0"):
+        monkeypatch.setenv("MLGATE_FORK_WORKERS", fork)
+        code, doc = run_json(capsys, "--base", "HEAD~1", "--head", "HEAD", "--no-cache")
+        assert code in (0, 1), doc
+        metrics[fork] = {side: doc[side]["metrics"] for side in ("base", "head")}
+    assert metrics["1"] == metrics["0"]
