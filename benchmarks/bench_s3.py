@@ -11,6 +11,8 @@ times each row ``--runs`` times (median; default 1), every run into a fresh buck
   fresh cache (streamed into a temp file, hashed on the way, verified before rename);
   ``mlgate data pull`` from a fresh cache (that, plus a kernel copy of the verified object
   into the working tree, flushed to disk);
+- many files (``--files`` of ``--file-kib``, default 64 of 256 KiB): ``data push`` and
+  ``data pull`` one file at a time (``--jobs 1``, the reference) against 8 at once;
 - with ``--s3fs`` (fsspec + s3fs installed): ``S3FileSystem.put_file`` / ``get_file``, the
   alternative library, for the comparison.
 
@@ -75,6 +77,8 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--s3fs", action="store_true", help="also time fsspec + s3fs")
+    parser.add_argument("--files", type=int, default=64, help="files of the many-files rows")
+    parser.add_argument("--file-kib", type=int, default=256)
     args = parser.parse_args()
     size = args.size_mib << 20
     tmp = Path(tempfile.mkdtemp(prefix="mlgate-bench-s3-"))
@@ -82,9 +86,59 @@ def main() -> None:
         with moto_server() as s3:
             os.environ.update(s3.environ())
             rows = _bench(s3, tmp, size, args.runs, with_s3fs=args.s3fs)
+            many = _many(s3, tmp / "many", args.files, args.file_kib << 10, args.runs)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _print(rows, size)
+    print()
+    _print(many, args.files * (args.file_kib << 10), f"{args.files} files of {args.file_kib} KiB")
+
+
+def _many(s3: S3Server, tmp: Path, count: int, size: int, runs: int) -> list[Row]:
+    """``data push`` / ``pull`` of many small files: one at a time (``--jobs 1``, the
+    reference) against the default (8 at once), each into a fresh bucket or cache."""
+    from mlgate.commands import data
+    from mlgate.storage.objects import Cache
+    from mlgate.storage.pointers import Pointer, pointer_path
+
+    repo = tmp / "repo"
+    (repo / "data").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    writer = Cache(tmp / "writer-cache")
+    files = []
+    for i in range(count):
+        rel = f"data/part-{i:04d}.bin"
+        payload = os.urandom(size)
+        (repo / rel).write_bytes(payload)
+        digest, _ = writer.add_file(repo / rel)
+        (repo / pointer_path(rel)).write_text(Pointer(digest, size).dump())
+        files.append(rel)
+    client = s3.client()
+
+    def bucket() -> str:
+        name = f"many-{uuid.uuid4().hex[:10]}"
+        client.create_bucket(Bucket=name)
+        return name
+
+    def filled() -> tuple[str, Cache]:
+        name = bucket()
+        data.push(repo, None, cache=writer, storage=f"s3://{name}")
+        for rel in files:
+            (repo / rel).unlink(missing_ok=True)
+        return name, Cache(tmp / f"cache-{uuid.uuid4().hex[:6]}")
+
+    def push(name: str, jobs: int | None) -> None:
+        data.push(repo, None, cache=writer, storage=f"s3://{name}", jobs=jobs)
+
+    def pull(state: tuple[str, Cache], jobs: int | None) -> None:
+        data.pull(repo, None, cache=state[1], storage=f"s3://{state[0]}", jobs=jobs)
+
+    rows = []
+    for group, setup, move in (("push", bucket, push), ("pull", filled, pull)):
+        for jobs, label in ((1, "one at a time (--jobs 1)"), (None, "8 at once (the default)")):
+            seconds = _time(runs, setup, lambda st, j=jobs, m=move: m(st, j))
+            rows.append(Row(group, f"mlgate data {group}, {label}", seconds))
+    return rows
 
 
 def _bench(s3: S3Server, tmp: Path, size: int, runs: int, *, with_s3fs: bool) -> list[Row]:
@@ -216,15 +270,16 @@ def _s3fs_rows(
     return rows
 
 
-def _print(rows: list[Row], size: int) -> None:
-    print(f"{size / 2**20:.0f} MiB through moto's S3 server on 127.0.0.1 (median seconds)")
-    print(f"{'':6} {'':36} {'seconds':>8} {'MB/s':>8} {'ratio':>6}")
+def _print(rows: list[Row], size: int, what: str = "") -> None:
+    what = what or f"{size / 2**20:.0f} MiB"
+    print(f"{what} through moto's S3 server on 127.0.0.1 (median seconds)")
+    print(f"{'':6} {'':44} {'seconds':>8} {'MB/s':>8} {'ratio':>6}")
     reference: dict[str, float] = {}
     for row in rows:
         reference.setdefault(row.group, row.seconds)
         ratio = reference[row.group] / row.seconds  # throughput relative to the library's
         mbs = size / row.seconds / 1e6
-        print(f"{row.group:6} {row.name:36} {row.seconds:8.2f} {mbs:8.1f} {ratio:6.2f}")
+        print(f"{row.group:6} {row.name:44} {row.seconds:8.2f} {mbs:8.1f} {ratio:6.2f}")
 
 
 if __name__ == "__main__":

@@ -187,6 +187,17 @@ def _init_args(i: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1 (a bad one is exit 2, one line)."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
 def _data_args(d: argparse.ArgumentParser) -> None:
     dsub = d.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     add = dsub.add_parser("add", help="record data files as pointers and store their bytes")
@@ -237,6 +248,13 @@ def _data_args(d: argparse.ArgumentParser) -> None:
         sp = dsub.add_parser(name, help=text)
         sp.add_argument(
             "paths", nargs="*", metavar="PATH", help="data files or pointers (default: all)"
+        )
+        sp.add_argument(
+            "-j",
+            "--jobs",
+            type=_positive_int,
+            metavar="N",
+            help="files transferred at once (default 8)",
         )
 
 
@@ -952,7 +970,7 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
     if args.data_command == "bump":
         return _bump(root, paths, args, cache, storage)
     action = data_mod.pull if args.data_command == "pull" else data_mod.push
-    done = action(root, paths, cache=cache, storage=storage)
+    done = action(root, paths, cache=cache, storage=storage, jobs=args.jobs)
     _removed(cache.removed)
     verb = "pulled" if args.data_command == "pull" else "pushed"
     if not done:

@@ -474,3 +474,39 @@ def test_a_dvc_remote_in_a_bucket_is_read(repo: Path, bucket: str, s3: S3Server)
     summary = describe(files, "data/train.csv")
     assert summary is not None and summary.sha256 == sha(CSV)
     assert Cache().path_for(sha(CSV)).read_bytes() == CSV
+
+
+def test_many_files_move_at_once_and_a_missing_one_leaves_the_rest_whole(
+    repo: Path,
+    bucket: str,
+    s3: S3Server,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    files = {f"data/part-{i:02d}.bin": os.urandom(50_000 + i) for i in range(12)}
+    files["data/same-as-00.bin"] = files["data/part-00.bin"]  # one object, two paths at once
+    data_project(repo, f"s3://{bucket}", files)
+    code, out, err = cli(capsys, "data", "add", *files)
+    assert code == 0, err
+    code, out, err = cli(capsys, "data", "push", "--jobs", "4")
+    assert code == 0 and "nothing to do" in out, err
+    assert len(keys(s3, bucket)) == 12
+
+    fresh_cache(monkeypatch, tmp_path)
+    for rel in files:
+        (repo / rel).unlink()
+    gone = "data/part-07.bin"
+    s3.client().delete_object(Bucket=bucket, Key=object_relpath(sha(files[gone])))
+    for jobs in ("8", "1"):  # at once, and one after the other: the same outcome
+        code, out, err = cli(capsys, "data", "pull", "-j", jobs)
+        assert code == ExitCode.FAILURE, (out, err)
+        (line,) = err.strip().splitlines()
+        assert f"{gone}.ptr" in line and "not found" in line, line
+        for rel, data in files.items():
+            assert (repo / rel).exists() == (rel != gone)
+            if rel != gone:
+                assert (repo / rel).read_bytes() == data
+        assert sorted(p.name for p in (repo / "data").iterdir() if p.name.startswith(".")) == []
+    code, out, err = cli(capsys, "data", "pull", *(r for r in files if r != gone))
+    assert code == 0 and "nothing to do: the working tree already has every object" in out

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -197,11 +197,36 @@ def _in_storage(backend: Backend | None, digest: str) -> Literal["yes", "no", "u
         return "unknown"  # status reports; it does not fail because storage is unreachable
 
 
+# Files moved at once by push and pull: a bucket's latency per object (a HEAD, then the
+# transfer) overlaps across files; a large file alone already streams in parallel parts.
+JOBS = 8
+
+
+def _each(rels: list[str], one: Callable[[str], bool], jobs: int | None) -> list[str]:
+    """The paths ``one`` did something for, in order; ``jobs`` files at a time. Every file
+    is whole or absent whatever happens to another; the first failure (in path order) is
+    raised once every started file has finished."""
+    jobs = min(jobs or JOBS, len(rels))
+    if jobs <= 1:
+        return [rel for rel in rels if one(rel)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mlgate-data") as pool:
+        futures = [pool.submit(one, rel) for rel in rels]
+    return [rel for rel, done in zip(rels, futures, strict=True) if done.result()]
+
+
 def pull(
-    root: Path, paths: Sequence[str] | None, *, cache: Cache, storage: str | None
+    root: Path,
+    paths: Sequence[str] | None,
+    *,
+    cache: Cache,
+    storage: str | None,
+    jobs: int | None = None,
 ) -> list[str]:
     """Put each pointer's bytes at its data path; returns the paths written."""
-    return [rel for rel in _selected(root, paths) if _pull_one(root, rel, cache, storage)]
+    rels = _selected(root, paths)
+    return _each(rels, lambda rel: _pull_one(root, rel, cache, storage), jobs)
 
 
 def _pull_one(root: Path, rel: str, cache: Cache, storage: str | None) -> bool:
@@ -229,7 +254,12 @@ def _pull_one(root: Path, rel: str, cache: Cache, storage: str | None) -> bool:
 
 
 def push(
-    root: Path, paths: Sequence[str] | None, *, cache: Cache, storage: str | None
+    root: Path,
+    paths: Sequence[str] | None,
+    *,
+    cache: Cache,
+    storage: str | None,
+    jobs: int | None = None,
 ) -> list[str]:
     """Upload each pointer's bytes that storage lacks; returns the paths uploaded."""
     if storage is None:
@@ -241,7 +271,8 @@ def push(
     if not backend.writable:
         scheme = storage.split(":", 1)[0]
         raise DataError(f"{scheme} storage is read-only: cannot push to {redact_url(storage)}")
-    return [rel for rel in _selected(root, paths) if _push_one(root, rel, cache, backend)]
+    rels = _selected(root, paths)
+    return _each(rels, lambda rel: _push_one(root, rel, cache, backend), jobs)
 
 
 def _push_one(root: Path, rel: str, cache: Cache, backend: Backend) -> bool:
