@@ -239,7 +239,7 @@ def delegated_credentials(environ: Mapping[str, str], where: str) -> Any:
     except ImportError:
         raise DataError(
             f"the AWS profile {profile} gets its credentials through {how}, which needs "
-            "boto3; install it with `pip install boto3`"
+            "boto3 (and Python 3.11+); install it with `pip install boto3`"
         ) from None
     try:
         return Boto3CredentialProvider(boto3.session.Session(profile_name=profile))
