@@ -36,7 +36,7 @@ def child_main(argv):
     with open(out, "w") as f:
         json.dump({
             "pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(),
-            "path0": sys.path[0], "argv": sys.argv, "spec": spec,
+            "path": sys.path, "argv": sys.argv, "spec": spec,
             "env": os.environ.get("MLGATE_TEST_VALUE"), "random": float(np.random.rand()),
             "heavy": "sklearn" in sys.modules,
         }, f)
@@ -74,7 +74,7 @@ def workdir(tmp_path: Path, name: str) -> Path:
 
 
 def test_forked_workers_are_separate_processes_with_their_own_randomness(
-    module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    module: str, lib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first = Worker("base", workdir(tmp_path, "a"), module=module)
     # Set after the server started: each fork gets the environment of its own request.
@@ -88,7 +88,10 @@ def test_forked_workers_are_separate_processes_with_their_own_randomness(
     assert a["pid"] != b["pid"] and os.getpid() not in (a["pid"], b["pid"])
     assert a["ppid"] == b["ppid"] != os.getpid()  # both forked by the one server
     assert a["heavy"] and b["heavy"]  # scikit-learn came from the server, imported once
-    assert a["cwd"] == a["path0"] == str(tmp_path / "a")  # like `python -m` run there
+    assert a["cwd"] == a["path"][0] == str(tmp_path / "a")  # like `python -m` run there
+    # ... then PYTHONPATH: mlgate's own source first (Worker puts it there), then the user's.
+    src = str(Path(forkserver.__file__).resolve().parents[2])
+    assert a["path"][1:3] == [src, str(lib)]
     assert a["argv"][1:] == [str(first.out_path)]
     assert a["env"] is None and b["env"] == "head's"
     assert a["random"] != b["random"]  # numpy reseeded: unseeded estimators differ

@@ -301,7 +301,8 @@ def _child(
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        sys.path[0] = request["cwd"]  # what ``python -m`` puts first
+        # What ``python -m`` puts first (the server dropped its own first entry at start).
+        sys.path.insert(0, request["cwd"])
         sys.argv = [request["module"], *request["argv"]]
         _reseed()
         module = importlib.import_module(request["module"])
