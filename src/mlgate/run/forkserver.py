@@ -172,9 +172,12 @@ class _Server:
     def close(self) -> None:
         self._control.close()  # the server sees EOF and exits
         try:
-            self.proc.wait(timeout=5)
+            self.proc.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
+            # Still importing (every worker was cancelled early): nothing to wait for. Its
+            # forks, if any still run, are their own processes and end by themselves.
             self.proc.kill()
+            self.proc.wait()
 
 
 def fork_worker(
