@@ -679,7 +679,7 @@ def cpu_share(est: Any, spec: TrainSpec) -> Iterator[None]:
         yield
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Import the heavy libraries while the parent is still resolving revisions and data.
     (skops, needed only to save the model, loads here too: loading it in a background
     thread instead was measured slower, since its imports hold the GIL that reading the
@@ -707,7 +707,7 @@ def enter_project(project_dir: str, code_root: str) -> None:
 
 def child_main(argv: Sequence[str]) -> int:
     (out_path,) = argv
-    _warm_up()
+    warm_up()
     text = sys.stdin.read()
     if not text:
         return 0  # the parent needed no model from this side

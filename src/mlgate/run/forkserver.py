@@ -135,11 +135,12 @@ class _SocketWriter:
 
 
 class _Server:
-    def __init__(self, environ: Mapping[str, str]) -> None:
+    def __init__(self, environ: Mapping[str, str], first: str) -> None:
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(environ)
         code = (
-            f"import sys; sys.path.pop(0); from {__name__} import serve; serve({theirs.fileno()})"
+            f"import sys; sys.path.pop(0); from {__name__} import serve; "
+            f"serve({theirs.fileno()}, {first!r})"
         )
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code],
@@ -170,14 +171,11 @@ class _Server:
         return Forked(ours)
 
     def close(self) -> None:
-        self._control.close()  # the server sees EOF and exits
-        try:
-            self.proc.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            # Still importing (every worker was cancelled early): nothing to wait for. Its
-            # forks, if any still run, are their own processes and end by themselves.
-            self.proc.kill()
-            self.proc.wait()
+        """Stop the server at once: it holds no state, and it may be importing for workers
+        that will never come. Forks still running are processes of their own."""
+        self._control.close()
+        self.proc.kill()
+        self.proc.wait()
 
 
 def fork_worker(
@@ -193,7 +191,7 @@ def fork_worker(
         server = _servers.get(path)
         if server is None or not server.alive():
             try:
-                server = _servers[path] = _Server(env)
+                server = _servers[path] = _Server(env, module)
             except OSError:
                 return None
             atexit.register(server.close)
@@ -206,23 +204,36 @@ def fork_worker(
 # --- the server ----------------------------------------------------------------------------
 
 
-def _preload() -> None:
-    """What every worker imports first; a library that is missing is the worker's to
-    report, when its spec needs it."""
-    # Here, not at the top: the parent imports this module too, and must stay light.
-    from mlgate.run import fit, probe  # noqa: F401
-
-    fit._warm_up()
+# The modules workers run; a module's ``warm_up()``, if it has one, imports what its
+# workers need first.
+WORKER_MODULES = ("mlgate.run.fit", "mlgate.run.probe")
 
 
-def serve(control_fd: int) -> None:
+def _preload(module: str) -> None:
+    """What ``module``'s workers import first; a library that is missing is the worker's
+    to report, when its spec needs it."""
+    try:
+        warm_up = getattr(importlib.import_module(module), "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+    except Exception:  # the fork imports it again and its log shows the traceback
+        pass
+
+
+def serve(control_fd: int, first: str) -> None:
+    """Fork workers on request until the parent goes. Only the first request's module is
+    preloaded before it is served (a lone ``validate`` probe must not wait for skops);
+    the other worker modules' imports follow once it has been forked."""
     control = socket.socket(fileno=control_fd)
-    _preload()
+    _preload(first)
+    rest = [m for m in WORKER_MODULES if m != first]
     children: dict[int, socket.socket] = {}
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
-    signal.signal(signal.SIGCHLD, lambda *_: None)  # a handler, so the wakeup fd is written
+    # Reaped in the handler, which runs between bytecodes: also while a preload imports,
+    # so a fork's exit is reported at once, not after the import.
+    signal.signal(signal.SIGCHLD, lambda *_: _reap(children))
     sel = selectors.DefaultSelector()
     sel.register(control, selectors.EVENT_READ, "control")
     sel.register(wake_r, selectors.EVENT_READ, "child")
@@ -245,12 +256,17 @@ def serve(control_fd: int) -> None:
             while b"\n" in pending:
                 line, pending = pending.split(b"\n", 1)
                 sock = socks.pop(0)
+                # No reaping until the fork is known and its pid sent: "pid" before "exit".
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
                 pid = os.fork()
                 if pid == 0:
                     _child(json.loads(line), sock, control, children, (wake_r, wake_w))
                 children[pid] = sock
                 _say(sock, f"pid {pid}\n")
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         _reap(children)
+        while rest and not sel.select(timeout=0):  # idle: ready the next kinds of worker
+            _preload(rest.pop(0))
 
 
 def _say(sock: socket.socket, text: str) -> None:
@@ -284,6 +300,7 @@ def _child(
     try:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         for fd in wake:
             os.close(fd)
         control.close()

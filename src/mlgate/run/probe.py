@@ -188,13 +188,19 @@ def _constraint_problems(est: Any, params: Mapping[str, Any]) -> Iterator[Worker
                 yield WorkerFailure("config", str(e), key)
 
 
-def child_main(argv: Sequence[str]) -> int:
-    (out_path,) = argv
-    try:  # while the parent looks at the files; and before the project's code can shadow them
+def warm_up() -> None:
+    """Import what every probe needs, while the parent looks at the files, and before the
+    project's code could shadow them (run.forkserver calls it too)."""
+    try:
         import pandas  # noqa: F401
         import sklearn  # noqa: F401
     except ImportError:
         pass  # the estimator's import says what is missing
+
+
+def child_main(argv: Sequence[str]) -> int:
+    (out_path,) = argv
+    warm_up()
     raw = json.loads(sys.stdin.read())
     raw["data"] = [DataHeader(**d) for d in raw["data"]]
     spec = ProbeSpec(**raw)
