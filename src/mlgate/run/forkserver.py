@@ -137,7 +137,6 @@ class _SocketWriter:
 class _Server:
     def __init__(self, environ: Mapping[str, str], first: str) -> None:
         self._control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = dict(environ)
         code = (
             f"import sys; sys.path.pop(0); from {__name__} import serve; "
             f"serve({theirs.fileno()}, {first!r})"
@@ -145,7 +144,7 @@ class _Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", code],
             cwd="/",
-            env=env,
+            env=environ,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -161,8 +160,13 @@ class _Server:
         self, module: str, argv: list[str], *, cwd: Path, env: Mapping[str, str], log: Path
     ) -> Forked:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        request = {"module": module, "argv": argv, "cwd": str(cwd), "env": dict(env)}
-        request["log"] = str(log)
+        request = {
+            "module": module,
+            "argv": argv,
+            "cwd": str(cwd),
+            "env": dict(env),
+            "log": str(log),
+        }
         with self._send_lock:
             socket.send_fds(
                 self._control, [json.dumps(request).encode() + b"\n"], [theirs.fileno()]
@@ -228,43 +232,32 @@ def serve(control_fd: int, first: str) -> None:
     _preload(first)
     rest = [m for m in WORKER_MODULES if m != first]
     children: dict[int, socket.socket] = {}
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-    signal.set_wakeup_fd(wake_w)
-    # Reaped in the handler, which runs between bytecodes: also while a preload imports,
-    # so a fork's exit is reported at once, not after the import.
+    # Reaped in the handler, which runs between bytecodes: while the server waits for a
+    # request (the wait resumes after it) and while a preload imports, so a fork's exit
+    # is reported at once.
     signal.signal(signal.SIGCHLD, lambda *_: _reap(children))
     sel = selectors.DefaultSelector()
-    sel.register(control, selectors.EVENT_READ, "control")
-    sel.register(wake_r, selectors.EVENT_READ, "child")
+    sel.register(control, selectors.EVENT_READ)
     pending = b""
     socks: list[socket.socket] = []  # the fds that came with the lines in ``pending``
     while True:
-        for key, _ in sel.select():
-            if key.data == "child":
-                os.read(wake_r, 4096)
-                _reap(children)
-                continue
-            try:
-                data, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 16)
-            except InterruptedError:
-                continue
-            if not data:  # the parent is gone
-                os._exit(0)
-            pending += data
-            socks += [socket.socket(fileno=fd) for fd in fds]
-            while b"\n" in pending:
-                line, pending = pending.split(b"\n", 1)
-                sock = socks.pop(0)
-                # No reaping until the fork is known and its pid sent: "pid" before "exit".
-                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-                pid = os.fork()
-                if pid == 0:
-                    _child(json.loads(line), sock, control, children, (wake_r, wake_w))
-                children[pid] = sock
-                _say(sock, f"pid {pid}\n")
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-        _reap(children)
+        sel.select()
+        data, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 16)
+        if not data:  # the parent is gone
+            os._exit(0)
+        pending += data
+        socks += [socket.socket(fileno=fd) for fd in fds]
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            sock = socks.pop(0)
+            # No reaping until the fork is known and its pid sent: "pid" before "exit".
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+            pid = os.fork()
+            if pid == 0:
+                _child(json.loads(line), sock, control, children)
+            children[pid] = sock
+            _say(sock, f"pid {pid}\n")
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         while rest and not sel.select(timeout=0):  # idle: ready the next kinds of worker
             _preload(rest.pop(0))
 
@@ -293,16 +286,12 @@ def _child(
     sock: socket.socket,
     control: socket.socket,
     children: Mapping[int, socket.socket],
-    wake: tuple[int, int],
 ) -> None:
     """In the fork: become ``python -m MODULE ARGV`` run from ``cwd`` with ``env``."""
     code = 1
     try:
-        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
-        for fd in wake:
-            os.close(fd)
         control.close()
         for other in children.values():
             other.close()

@@ -230,9 +230,9 @@ def delegated_credentials(environ: Mapping[str, str], where: str) -> Any:
     or refreshes the token; obstore asks again before they expire). None for any other
     profile (obstore's own chain: environment, instance and container metadata)."""
     profile, section = _profile(environ)
-    if not any(section.get(key) for key in _DELEGATED):
+    how = next((key for key in _DELEGATED if section.get(key)), None)
+    if how is None:
         return None
-    how = next(key for key in _DELEGATED if section.get(key))
     try:
         import boto3
         from obstore.auth.boto3 import Boto3CredentialProvider
@@ -331,8 +331,8 @@ def get_hashing(store: Any, key: str, dest: Path, *, where: str, also: Path | No
     if failure:
         raise failure[0]
     if also is not None:
-        # The cache's copy second, by the kernel: flushing the user's file while the
-        # cache's dirty pages were also waiting made that fsync write both (ext4).
+        # The cache's copy second, by the kernel from the page cache: no second hash, no
+        # second pass through Python.
         copy_file(also, dest, sync=False)
     return h.hexdigest()
 

@@ -108,7 +108,7 @@ def copy_file(src: Path, dest: Path, *, sync: bool = True) -> int:
                     break  # shorter than its size: the fallback copies what is there
                 done += n
         except OSError as e:
-            if done or e.errno not in _NO_KERNEL_COPY:
+            if done or e.errno not in NO_KERNEL_COPY:
                 raise
         if done < size:
             fin.seek(done)
@@ -120,7 +120,9 @@ def copy_file(src: Path, dest: Path, *, sync: bool = True) -> int:
     return done
 
 
-_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
+# copy_file_range's errors that mean "not here" (another filesystem, an old kernel, a
+# file system or file kind it cannot copy): a userspace copy then does the work.
+NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
 
 
 @contextmanager

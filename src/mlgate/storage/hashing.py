@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from mlgate.storage.files import NO_KERNEL_COPY
+
 # Hashing reads this much per call into one reused buffer: no new bytes object per chunk,
 # and hashlib releases the GIL while it hashes it. 1 MiB runs at the disk's or the
 # SHA-NI's speed (benchmarks/bench_hash.py); larger buffers measured no faster.
@@ -65,9 +67,6 @@ def copy_hashing(src: Path, dest: Path, *, sync: bool = True) -> str:
 PIPELINE_MIN = 16 * 1024**2  # below this, a thread costs more than it saves
 
 
-_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF}
-
-
 def _kernel_copy_hashing(fin: Any, fout: Any, size: int) -> str | None:
     """The sha256 of ``fin`` with its bytes copied to ``fout`` by the kernel, or None
     (nothing trustworthy written) when the kernel cannot or ``fin`` changed meanwhile."""
@@ -79,7 +78,7 @@ def _kernel_copy_hashing(fin: Any, fout: Any, size: int) -> str | None:
     try:  # the first chunk synchronously: it tells whether the kernel can copy at all
         done = copy_range(src, dst, min(HASH_CHUNK, size), 0, 0)
     except OSError as e:
-        if e.errno in _NO_KERNEL_COPY:
+        if e.errno in NO_KERNEL_COPY:
             return None
         raise
     failure: list[BaseException] = []
