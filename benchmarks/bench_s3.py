@@ -8,9 +8,9 @@ times each row ``--runs`` times (median; default 1), every run into a fresh buck
   reference; ``mlgate data push`` (in-process ``commands.data.push``: the bytes read once,
   hashed while they upload as a multipart upload completed only if the sha256 matches);
 - pull: obstore's own ``get`` streamed into a file, the reference; mlgate's fetch into a
-  fresh cache (streamed into a temp file, hashed on the way, verified before rename);
-  ``mlgate data pull`` from a fresh cache (that, plus a kernel copy of the verified object
-  into the working tree, flushed to disk);
+  fresh cache (streamed into a temp file, hashed on the way, verified before rename), what
+  a check does; ``mlgate data pull`` from a fresh cache (the same stream into the working
+  tree file, flushed to disk, and noted as a copy the cache takes when a check needs it);
 - many files (``--files`` of ``--file-kib``, default 64 of 256 KiB): ``data push`` and
   ``data pull`` one file at a time (``--jobs 1``, the reference) against 8 at once;
 - with ``--s3fs`` (fsspec + s3fs installed): ``S3FileSystem.put_file`` / ``get_file``, the
@@ -90,8 +90,10 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     _print(rows, size)
-    print()
-    _print(many, args.files * (args.file_kib << 10), f"{args.files} files of {args.file_kib} KiB")
+    if many:
+        print()
+        total = args.files * (args.file_kib << 10)
+        _print(many, total, f"{args.files} files of {args.file_kib} KiB")
 
 
 def _many(s3: S3Server, tmp: Path, count: int, size: int, runs: int) -> list[Row]:
@@ -101,6 +103,8 @@ def _many(s3: S3Server, tmp: Path, count: int, size: int, runs: int) -> list[Row
     from mlgate.storage.objects import Cache
     from mlgate.storage.pointers import Pointer, pointer_path
 
+    if count < 1:
+        return []
     repo = tmp / "repo"
     (repo / "data").mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)

@@ -960,7 +960,7 @@ def _data(cwd: Path, args: argparse.Namespace) -> int:
             print("no data pointers (add some with `mlgate data add PATH`)")
         width = max((len(e.path) for e in entries), default=0)
         for e in entries:
-            cached = "cached" if e.in_cache else "not cached"
+            cached = "cached" if e.in_cache else "copy only" if e.copied else "not cached"
             print(
                 f"{e.path:<{width}}  {e.sha256[:8]}  {fmt_size(e.size):>9}  file {e.data:<8}  "
                 f"{cached:<10}  storage: {e.in_storage}"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sys
 from pathlib import Path
 
@@ -373,6 +374,103 @@ def test_pull_never_overwrites_unrecorded_edits(repo: Path, cache: Cache) -> Non
         f"{CSV_SHA[:12]}…"
     )
     assert (repo / "data/train.csv").read_bytes() == b"my edits\n"
+
+
+def pulled_clone(repo: Path, tmp_path: Path, *versions: bytes) -> tuple[Path, Cache, Path]:
+    """Each version of data/train.csv added and pushed to file storage, the last committed;
+    a clone of it pulled into a fresh cache. Returns the clone, its cache, the store."""
+    store = tmp_path / "store"
+    for data in versions:
+        write(repo, "data/train.csv", data)
+        add(repo, ["data/train.csv"], url=None, storage=None, cache=Cache(tmp_path / "writer"))
+        push(repo, None, cache=Cache(tmp_path / "writer"), storage=store.as_uri())
+    commit_all(repo, "pointer")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    fresh = Cache(tmp_path / "fresh-cache")
+    assert pull(clone, None, cache=fresh, storage=store.as_uri()) == ["data/train.csv"]
+    return clone, fresh, store
+
+
+def test_pull_writes_once_and_a_commit_copies_the_pulled_file(repo: Path, tmp_path: Path) -> None:
+    clone, fresh, store = pulled_clone(repo, tmp_path, CSV)
+    assert (clone / "data/train.csv").read_bytes() == CSV
+    # One copy on disk, like the storage library's own download: none in the cache.
+    assert not fresh.has(CSV_SHA)
+    [entry] = status(clone, cache=fresh, storage=None)
+    assert (entry.data, entry.in_cache, entry.copied) == ("ok", False, True)
+
+    # Offline, storage gone: a check of the commit copies the pulled file into the cache.
+    shutil.rmtree(store)
+    side = CommitFiles(open_repo(clone), "HEAD")
+    got = materialize(side, "data/train.csv", cache=fresh, storage=store.as_uri())
+    assert got == fresh.path_for(CSV_SHA) and got.read_bytes() == CSV
+    [entry] = status(clone, cache=fresh, storage=None)
+    assert (entry.in_cache, entry.copied) == (True, False)
+
+
+def test_a_pulled_file_edited_since_is_never_used_as_the_object(repo: Path, tmp_path: Path) -> None:
+    clone, fresh, store = pulled_clone(repo, tmp_path, CSV)
+    dest = clone / "data/train.csv"
+    edited = CSV.replace(b"0.5", b"9.5")  # the same size, in place
+    with dest.open("r+b") as f:
+        f.write(edited)
+    side = CommitFiles(open_repo(clone), "HEAD")
+    assert (
+        materialize(side, "data/train.csv", cache=fresh, storage=store.as_uri()).read_bytes() == CSV
+    )
+    assert dest.read_bytes() == edited  # the user's edit is left alone
+    assert not fresh.copies.wrote(dest, CSV_SHA)  # its stat changed: the note is gone
+
+    # A note that still matches the file's stat (an edit within one timestamp tick) is a
+    # hint only: the copy is hashed on the way, refused, and forgotten.
+    other = Cache(tmp_path / "other-cache")
+    other.copies.note(dest, CSV_SHA)
+    with pytest.raises(DataError) as e:
+        materialize(side, "data/train.csv", cache=other, storage=None)
+    assert f"copy {dest} (corrupt: sha256 " in str(e.value) and "storage (none configured)" in str(
+        e.value
+    )
+    assert not other.has(CSV_SHA) and not other.copies.wrote(dest, CSV_SHA)
+
+    # A link put where the pulled file was is not that file, whatever it points at.
+    third = Cache(tmp_path / "third-cache")
+    outside = write(tmp_path, "outside.csv", CSV)
+    dest.unlink()
+    dest.symlink_to(outside)
+    third.copies.note(dest, CSV_SHA)
+    assert list(third.copies.of(CSV_SHA)) == []
+
+
+def test_pull_over_a_version_pull_wrote_keeps_it_in_the_cache(repo: Path, tmp_path: Path) -> None:
+    clone, fresh, store = pulled_clone(repo, tmp_path, CSV_V2, CSV)
+    v2 = hashlib.sha256(CSV_V2).hexdigest()
+    # As after `git checkout` of the older pointer: the pulled v1 is the only local copy.
+    git(clone, "checkout", "-q", "HEAD~0")
+    write(clone, "data/train.csv.ptr", Pointer(v2, len(CSV_V2)).dump().encode())
+    shutil.rmtree(store)  # nothing to fall back on: the old bytes must be kept, not lost
+    with pytest.raises(DataError, match="not found"):
+        pull(clone, None, cache=fresh, storage=store.as_uri())
+    assert (clone / "data/train.csv").read_bytes() == CSV
+    assert fresh.path_for(CSV_SHA).read_bytes() == CSV  # saved before the attempt
+    # Back to v1: from the cache now, so the same pull then needs no storage either.
+    write(clone, "data/train.csv", CSV_V2)
+    add(clone, ["data/train.csv"], url=None, storage=None, cache=fresh)
+    write(clone, "data/train.csv.ptr", Pointer(CSV_SHA, len(CSV)).dump().encode())
+    assert pull(clone, None, cache=fresh, storage=None) == ["data/train.csv"]
+    assert (clone / "data/train.csv").read_bytes() == CSV
+
+
+def test_a_second_clone_pulls_from_the_first_clones_file(repo: Path, tmp_path: Path) -> None:
+    clone, fresh, store = pulled_clone(repo, tmp_path, CSV)
+    shutil.rmtree(store)
+    second = tmp_path / "second"
+    git(tmp_path, "clone", "-q", str(repo), str(second))
+    assert pull(second, None, cache=fresh, storage=store.as_uri()) == ["data/train.csv"]
+    assert (second / "data/train.csv").read_bytes() == CSV
+    assert sorted(fresh.copies.of(CSV_SHA)) == sorted(
+        [clone / "data/train.csv", second / "data/train.csv"]
+    )
 
 
 def test_pull_a_path_without_pointer(repo: Path, cache: Cache) -> None:

@@ -138,7 +138,10 @@ def test_push_pull_and_status_through_a_bucket(
     assert code == 0, err
     assert (repo / "data/train.csv").read_bytes() == CSV
     assert (repo / "data/big.bin").read_bytes() == BIG
-    assert Cache(cache_root).has(sha(BIG))
+    # Written once, into the working tree; the cache copies it when a check needs it.
+    assert not Cache(cache_root).has(sha(BIG))
+    code, out, _ = cli(capsys, "data", "status")
+    assert all("file ok        copy only " in line for line in out.splitlines()), out
 
 
 def test_a_corrupt_object_in_the_bucket_is_refused(

@@ -25,7 +25,7 @@ from mlgate.paths import repo_relpath
 from mlgate.render.markup import md_escape
 from mlgate.storage.backends import Backend, backend_for
 from mlgate.storage.datafiles import pointed_files
-from mlgate.storage.fetch import fetch
+from mlgate.storage.fetch import fetch, place
 from mlgate.storage.files import atomic_write, lock_for, os_errors, temp_beside
 from mlgate.storage.formats import cached_summary
 from mlgate.storage.objects import Cache, copy_verified, short
@@ -158,6 +158,9 @@ class StatusEntry:
     data: Literal["ok", "modified", "missing"]  # the working-tree file against the pointer
     in_cache: bool
     in_storage: Literal["yes", "no", "unknown"]  # unknown: no storage, or it did not answer
+    # Not in the cache, but a file a pull wrote (this one, or another clone's) holds the
+    # bytes, by its stat: a check copies them in from there, without the network.
+    copied: bool = False
 
 
 def status(root: Path, *, cache: Cache, storage: str | None) -> list[StatusEntry]:
@@ -166,6 +169,7 @@ def status(root: Path, *, cache: Cache, storage: str | None) -> list[StatusEntry
     entries = []
     for rel in pointed_files(root):
         ptr = _read_pointer(root, rel)
+        in_cache = cache.has(ptr.sha256)
         entries.append(
             StatusEntry(
                 path=rel,
@@ -173,8 +177,9 @@ def status(root: Path, *, cache: Cache, storage: str | None) -> list[StatusEntry
                 sha256=ptr.sha256,
                 size=ptr.size,
                 data=_worktree_state(root / rel, ptr, cache),
-                in_cache=cache.has(ptr.sha256),
+                in_cache=in_cache,
                 in_storage=_in_storage(backend, ptr.sha256),
+                copied=not in_cache and next(cache.copies.of(ptr.sha256), None) is not None,
             )
         )
     return entries
@@ -234,23 +239,31 @@ def _pull_one(root: Path, rel: str, cache: Cache, storage: str | None) -> bool:
     dest = inside(root, rel)  # a directory linked out of the repository is not written to
     if dest.exists() and not dest.is_file():
         raise DataError(f"cannot pull {rel}: {dest} exists and is not a file")
+    replaced = None
     if dest.is_file():
-        current = cache.sha256_of(dest)
-        if current == ptr.sha256:
+        replaced = cache.sha256_of(dest)
+        if replaced == ptr.sha256:
             return False
-        # Overwrite only bytes the cache still holds, so a pull never loses local edits.
-        if not cache.has(current):
-            raise DataError(
-                f"{rel} has changes not recorded in {pointer_path(rel)}; run "
-                f"`mlgate data add {rel}` to keep them, or delete {rel} to pull "
-                f"{short(ptr.sha256)}"
-            )
-    with os_errors(f"cannot pull {rel}"), temp_beside(dest) as tmp:
-        # fetch leaves the verified bytes at tmp too: written in the download's one pass
-        # from a bucket, else a kernel copy of the cache's object (no second hash).
-        fetch(ptr, name=pointer_path(rel), cache=cache, storage=storage, local=None, also=tmp)
-        os.replace(tmp, dest)
+        _keep(rel, dest, replaced, cache, unless=f"or delete {rel} to pull {short(ptr.sha256)}")
+    # One write, into the working tree; the cache copies it when a check needs it.
+    place(ptr, dest, name=pointer_path(rel), cache=cache, storage=storage)
+    if replaced is not None:
+        cache.copies.forget(dest, replaced)
     return True
+
+
+def _keep(rel: str, dest: Path, current: str, cache: Cache, *, unless: str) -> None:
+    """Before ``dest`` (holding ``current``) is overwritten: fine when the cache holds its
+    bytes; a version an earlier pull wrote there is copied into the cache first; anything
+    else is a local edit no pointer records, and the overwrite is refused (exit 3)."""
+    if cache.has(current):
+        return
+    if not cache.copies.wrote(dest, current):
+        raise DataError(
+            f"{rel} has changes not recorded in {pointer_path(rel)}; run "
+            f"`mlgate data add {rel}` to keep them, {unless}"
+        )
+    cache.put_file(dest, current)  # verified: the bytes are the version that pull wrote
 
 
 def push(
@@ -380,11 +393,8 @@ def _check_worktree(root: Path, rel: str, old: Pointer, cache: Cache) -> None:
     if not dest.is_file():
         return
     current = cache.sha256_of(dest)
-    if current != old.sha256 and not cache.has(current):
-        raise DataError(
-            f"{rel} has changes not recorded in {pointer_path(rel)}; run "
-            f"`mlgate data add {rel}` to keep them, or delete {rel}, before bumping it"
-        )
+    if current != old.sha256:
+        _keep(rel, dest, current, cache, unless=f"or delete {rel}, before bumping it")
 
 
 # --- mlgate data bump --pr ---------------------------------------------------------------

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mlgate.errors import ConfigError, DataError
-from mlgate.storage.files import copy_file
 from mlgate.storage.objects import (
     HashMismatch,
     ObjectMissing,
@@ -104,8 +103,8 @@ class CloudBackend:
             self._store = open_store(self.scheme, self.bucket, self.prefix, self._environ)
         return self._store
 
-    def get(self, sha256: str, dest: Path, *, also: Path | None = None) -> str:
-        return get_hashing(self.store(), _key(sha256), dest, where=self.where, also=also)
+    def get(self, sha256: str, dest: Path) -> str:
+        return get_hashing(self.store(), _key(sha256), dest, where=self.where)
 
     def put(self, src: Path, sha256: str) -> None:
         put_hashing(self.store(), _key(sha256), src, sha256, where=self.where)
@@ -279,7 +278,7 @@ def exists(store: Any, key: str, *, where: str) -> bool:
     return True
 
 
-def get_hashing(store: Any, key: str, dest: Path, *, where: str, also: Path | None = None) -> str:
+def get_hashing(store: Any, key: str, dest: Path, *, where: str) -> str:
     """Stream the object into ``dest`` and return the sha256 of the bytes written.
 
     The network is read on this thread (obstore releases the GIL while it waits) and a
@@ -294,18 +293,12 @@ def get_hashing(store: Any, key: str, dest: Path, *, where: str, also: Path | No
     h = hashlib.sha256()
     failure: list[BaseException] = []
 
-    first = also or dest
-
     def write() -> None:
         try:
-            with first.open("wb") as f:
+            with dest.open("wb") as f:
                 while (chunk := queue.get()) is not None:
                     h.update(chunk)
                     f.write(chunk)
-                if also is not None:
-                    f.flush()
-                    os.fsync(f.fileno())  # handed to the user: on disk before its rename
-            # No fsync of the cache's copy: its objects are verified on every use.
         except BaseException as e:  # reported to the reading thread
             failure.append(e)
             while queue.get() is not None:  # drain so the reader never blocks
@@ -330,10 +323,6 @@ def get_hashing(store: Any, key: str, dest: Path, *, where: str, also: Path | No
         writer.join()
     if failure:
         raise failure[0]
-    if also is not None:
-        # The cache's copy second, by the kernel from the page cache: no second hash, no
-        # second pass through Python.
-        copy_file(also, dest, sync=False)
     return h.hexdigest()
 
 

@@ -16,7 +16,6 @@ from typing import TypeVar
 from mlgate.errors import DataError
 from mlgate.http import redact_url
 from mlgate.storage.backends import backend_for, download, exists
-from mlgate.storage.cloud import CloudBackend
 from mlgate.storage.files import copy_file, os_errors, temp_beside
 from mlgate.storage.hashing import copy_hashing
 from mlgate.storage.objects import (
@@ -57,18 +56,16 @@ def fetch(
     storage: str | None,
     local: Path | None,
     local_label: str | None = None,
-    also: Path | None = None,
 ) -> Path:
     """A verified copy of the pointer's bytes in the cache, fetched if need be.
 
     Tried in order: the cache; ``local`` (the working-tree data file, only if it matches);
-    ``storage``; ``ptr.url``. DataError naming ``name`` and every place looked otherwise;
-    ConfigError naming it when the bytes are found but the pointer's size is wrong.
-    ``also``: a file left holding the same verified bytes, flushed to disk: written during
-    the download from a bucket (one pass for both copies), else copied from the cache.
+    the files pulls wrote (storage.copies); ``storage``; ``ptr.url``. DataError naming
+    ``name`` and every place looked otherwise; ConfigError naming it when the bytes are
+    found but the pointer's size is wrong.
     """
     try:
-        return _fetch(ptr, name, cache, storage, local, local_label, also)
+        return _fetch(ptr, name, cache, storage, local, local_label)
     except WrongSize as e:
         raise e.located(file=name, line=None) from None
 
@@ -80,22 +77,57 @@ def _fetch(
     storage: str | None,
     local: Path | None,
     local_label: str | None,
-    also: Path | None,
 ) -> Path:
     with os_errors(f"cannot fetch {name} into the cache {cache.root}"), cache.lock(ptr.sha256):
         looked: list[str] = []
         found = _cached(ptr, cache, looked)
-        teed: list[bool] = []  # set when the download wrote ``also`` too
         if found is None:
-            places = _sources(ptr, cache.stats, storage, local, local_label, looked, also, teed)
+            places = _sources(ptr, cache, storage, local, local_label, looked)
             found = first_of(
                 ((label, partial(_install, ptr, cache, fill)) for label, fill in places), looked
             )
         if found is not None:
-            if also is not None and not teed and copy_file(found, also) != ptr.size:
-                raise DataError(f"{found} changed while it was copied to {also}")
             return found
     raise not_found(f"{name} (sha256 {short(ptr.sha256)})", looked)
+
+
+def place(ptr: Pointer, dest: Path, *, name: str, cache: Cache, storage: str | None) -> None:
+    """The pointer's verified bytes at ``dest``, flushed to disk (``data pull``).
+
+    A kernel copy of the cache's object when it has one; else one pass straight from the
+    first place that has them (a file another pull wrote, ``storage``, ``ptr.url``),
+    written and hashed at once like the storage library's own download, and noted in
+    ``cache.copies`` instead of copied into the cache too. ``dest`` changes in one rename,
+    after the bytes are verified. Errors as ``fetch``.
+    """
+    try:
+        with os_errors(f"cannot write {dest}"), cache.lock(ptr.sha256):
+            # Under the object's lock, so a second pull of the same bytes (another path,
+            # another clone) waits and then copies this one's file instead of downloading.
+            looked: list[str] = []
+            found = _cached(ptr, cache, looked)
+            with temp_beside(dest) as tmp:
+                if found is not None:
+                    if copy_file(found, tmp) != ptr.size:
+                        raise DataError(f"{found} changed while it was copied to {dest}")
+                else:
+                    places = _sources(ptr, cache, storage, None, None, looked)
+                    attempts = ((label, partial(_synced, fill, tmp)) for label, fill in places)
+                    if first_of(attempts, looked) is None:
+                        raise not_found(f"{name} (sha256 {short(ptr.sha256)})", looked)
+                os.replace(tmp, dest)
+            if found is None:
+                cache.copies.note(dest, ptr.sha256)
+    except WrongSize as e:
+        raise e.located(file=name, line=None) from None
+
+
+def _synced(fill: Fill, tmp: Path) -> bool:
+    fill(tmp)
+    # Handed to the user, not rebuilt like a cache object: on disk before its rename.
+    with tmp.open("rb") as f:
+        os.fsync(f.fileno())
+    return True
 
 
 def _cached(ptr: Pointer, cache: Cache, looked: list[str]) -> Path | None:
@@ -144,6 +176,9 @@ def locate(
         looked.append(f"working tree {local_label} (modified)")
     elif local is not None:
         looked.append(f"working tree {local_label} (absent)")
+    for copy in cache.copies.of(ptr.sha256):
+        # Unchanged since a pull wrote these bytes (by its stat); fetch hashes it on the way.
+        return Located(f"copy {copy}", copy, tuple(looked))
     if storage is None:
         looked.append("storage (none configured)")
     elif backend_for(storage).has(ptr.sha256):
@@ -162,32 +197,23 @@ Fill = Callable[[Path], None]
 
 def _sources(
     ptr: Pointer,
-    stats: StatCache,
+    cache: Cache,
     storage: str | None,
     local: Path | None,
     local_label: str | None,
     looked: list[str],
-    also: Path | None = None,
-    teed: list[bool] | None = None,
 ) -> Iterator[tuple[str, Fill]]:
-    """(label, fill) per place to try; a fill leaves verified bytes at the temp path (and
-    at ``also``, noted in ``teed``, when a bucket's download can write both at once)."""
+    """(label, fill) per place to try; a fill leaves verified bytes at the temp path."""
     if local is not None:
         label = f"working tree {local_label or local}"
-        yield label, lambda tmp: _from_local(local, ptr, tmp, stats)
+        yield label, lambda tmp: _from_local(local, ptr, tmp, cache.stats)
+    for copy in cache.copies.of(ptr.sha256):
+        yield f"copy {copy}", partial(_from_copy, copy, ptr, cache)
     if storage is None:
         looked.append("storage (none configured)")
     else:
         backend = backend_for(storage)
         fill = _verified(ptr, lambda tmp: backend.get(ptr.sha256, tmp))
-        if also is not None and teed is not None and isinstance(backend, CloudBackend):
-            bucket, second = backend, also
-
-            def fill_both(tmp: Path) -> None:
-                _verified(ptr, lambda tmp: bucket.get(ptr.sha256, tmp, also=second))(tmp)
-                teed.append(True)  # only once verified: both copies hold these bytes
-
-            fill = fill_both
         yield f"storage {redact_url(storage)}", fill
     if ptr.url is not None:
         url = ptr.url
@@ -217,6 +243,19 @@ def _from_local(local: Path, ptr: Pointer, tmp: Path, stats: StatCache) -> None:
     stats.remember(local, before, stat_of(local), actual, started_ns=started)
     if actual != ptr.sha256:
         raise HashMismatch(f"{local} differs from its pointer", reason="modified")
+
+
+def _from_copy(copy: Path, ptr: Pointer, cache: Cache, tmp: Path) -> None:
+    """A file a pull wrote, hashed while copied: used only if it still holds the bytes."""
+    try:
+        actual = copy_hashing(copy, tmp, sync=False)
+    except FileNotFoundError as e:
+        raise ObjectMissing(f"{copy} does not exist", reason="absent") from e
+    try:
+        verify(tmp, ptr, hashed=actual)
+    except HashMismatch:
+        cache.copies.forget(copy, ptr.sha256)  # edited since its pull, within a tick
+        raise
 
 
 def _install(ptr: Pointer, cache: Cache, fill: Fill) -> Path:

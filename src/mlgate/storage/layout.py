@@ -5,6 +5,7 @@
     objects/sha256/<2>/<62>     data objects, content-addressed (storage.objects)
     locks/                      file locks: one per object, per DVC md5, per .gitignore
     stat/                       digests of working-tree files by their stat (storage.statcache)
+    copies/<sha256>/            working-tree files that data pull wrote (storage.copies)
     summaries/<sha256>.json     rows and dtypes of known bytes (storage.formats)
     dvc-md5/<md5>[-legacy]      DVC md5 -> sha256 of bytes seen (storage.dvc)
     runs/<model>/<side>-<sha>.json   the run record of each side of each check
@@ -57,6 +58,10 @@ class Layout:
     @property
     def stat(self) -> Path:
         return self.root / "stat"
+
+    @property
+    def copies(self) -> Path:
+        return self.root / "copies"
 
     @property
     def summaries(self) -> Path:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlgate.errors import ConfigError, DataError
+from mlgate.storage.copies import Copies
 from mlgate.storage.files import lock_for, os_errors, temp_beside
 from mlgate.storage.hashing import copy_hashing, sha256_file
 from mlgate.storage.layout import Layout
@@ -120,14 +121,16 @@ def intact(path: Path, sha256: str) -> bool:
 
 
 class Cache:
-    """The local content-addressed cache (``Layout.objects``), and the stat cache of
-    working-tree files (``Layout.stat``; pass ``stats`` to tune it)."""
+    """The local content-addressed cache (``Layout.objects``), the stat cache of
+    working-tree files (``Layout.stat``; pass ``stats`` to tune it), and the files pulls
+    wrote (``Layout.copies``), which it copies objects from when it lacks them."""
 
     def __init__(self, root: Path | None = None, *, stats: StatCache | None = None) -> None:
         self.layout = Layout(root) if root is not None else Layout.current()
         self.root = self.layout.root
         self.objects = self.layout.objects
         self.stats = stats if stats is not None else StatCache(self.layout.stat)
+        self.copies = Copies(self.layout.copies)
         # Temp files of killed runs that writes through this cache removed, for the output.
         self.removed: list[Path] = []
 

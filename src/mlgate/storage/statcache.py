@@ -98,7 +98,7 @@ class StatCache:
         entry = {"path": _key(path), "stat": list(before), "sha256": sha256}
         # A read-only or full cache costs a re-hash next time, nothing else.
         with contextlib.suppress(OSError):
-            _write_atomically(self._entry(path), json.dumps(entry).encode())
+            write_atomically(self._entry(path), json.dumps(entry).encode())
 
     def _get(self, path: Path, now: Stat) -> str | None:
         entry = self._read(path)
@@ -129,7 +129,7 @@ def _key(path: Path) -> str:
     return os.path.abspath(path)
 
 
-def _write_atomically(final: Path, data: bytes) -> None:
+def write_atomically(final: Path, data: bytes) -> None:
     """Write to a unique temp file beside ``final``, then rename: readers see a whole file.
 
     No fsync: after a crash an entry may be lost or empty, which reads as a miss.
