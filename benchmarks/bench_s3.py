@@ -72,6 +72,23 @@ def _time(runs: int, setup: Callable[[], Any], fn: Callable[[Any], None]) -> flo
     return statistics.median(times)
 
 
+Case = tuple[str, Callable[[], Any], Callable[[Any], None]]  # name, setup, timed
+
+
+def _rounds(runs: int, group: str, cases: list[Case]) -> list[Row]:
+    """Each case's median over ``runs`` rounds; a round times every case once, starting
+    with a different one each time, so the machine's load drifting (moto shares the cores)
+    falls on all of them alike instead of on whichever ran last."""
+    times: list[list[float]] = [[] for _ in cases]
+    for r in range(runs):
+        for i in [(r + k) % len(cases) for k in range(len(cases))]:
+            _, setup, fn = cases[i]
+            times[i].append(_time(1, setup, fn))
+    return [
+        Row(group, name, statistics.median(t)) for (name, _, _), t in zip(cases, times, strict=True)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
@@ -139,9 +156,11 @@ def _many(s3: S3Server, tmp: Path, count: int, size: int, runs: int) -> list[Row
 
     rows = []
     for group, setup, move in (("push", bucket, push), ("pull", filled, pull)):
-        for jobs, label in ((1, "one at a time (--jobs 1)"), (None, "8 at once (the default)")):
-            seconds = _time(runs, setup, lambda st, j=jobs, m=move: m(st, j))
-            rows.append(Row(group, f"mlgate data {group}, {label}", seconds))
+        cases: list[Case] = [
+            (f"mlgate data {group}, {label}", setup, lambda st, j=jobs, m=move: m(st, j))
+            for jobs, label in ((1, "one at a time (--jobs 1)"), (None, "8 at once (the default)"))
+        ]
+        rows += _rounds(runs, group, cases)
     return rows
 
 
@@ -203,6 +222,9 @@ def _bench(s3: S3Server, tmp: Path, size: int, runs: int, *, with_s3fs: bool) ->
             f.flush()
             os.fsync(f.fileno())
 
+    def lib_put(name: str) -> None:
+        obstore.put(S3Store(name, client_options=LIBRARY), key, src)
+
     def fetch(state: tuple[str, Cache]) -> None:
         from mlgate.storage.fetch import fetch as fetch_object
 
@@ -210,39 +232,29 @@ def _bench(s3: S3Server, tmp: Path, size: int, runs: int, *, with_s3fs: bool) ->
         ptr = Pointer(digest, size)
         fetch_object(ptr, name="bench", cache=cache, storage=f"s3://{name}", local=None)
 
-    rows = [
-        Row(
-            "push",
-            "obstore put (library's own)",
-            _time(
-                runs,
-                bucket,
-                lambda n: obstore.put(S3Store(n, client_options=LIBRARY), key, src),
-            ),
-        ),
-        Row(
-            "push",
-            "mlgate data push",
-            _time(
-                runs,
-                bucket,
-                lambda n: data.push(repo, None, cache=writer, storage=f"s3://{n}") and None,
-            ),
-        ),
-    ]
-    rows += [
-        Row("pull", "obstore get (library's own)", _time(runs, filled, lib_get)),
-        Row("pull", "mlgate fetch into a fresh cache", _time(runs, fresh_cache, fetch)),
-        Row(
-            "pull",
-            "mlgate data pull (fresh cache)",
-            _time(
-                runs,
-                pull_setup,
-                lambda st: data.pull(repo, None, cache=st[1], storage=f"s3://{st[0]}") and None,
-            ),
-        ),
-    ]
+    def push(n: str) -> None:
+        data.push(repo, None, cache=writer, storage=f"s3://{n}")
+
+    def pull(state: tuple[str, Cache]) -> None:
+        data.pull(repo, None, cache=state[1], storage=f"s3://{state[0]}")
+
+    rows = _rounds(
+        runs,
+        "push",
+        [
+            ("obstore put (library's own)", bucket, lib_put),
+            ("mlgate data push", bucket, push),
+        ],
+    )
+    rows += _rounds(
+        runs,
+        "pull",
+        [
+            ("obstore get (library's own)", filled, lib_get),
+            ("mlgate fetch into a fresh cache", fresh_cache, fetch),
+            ("mlgate data pull (fresh cache)", pull_setup, pull),
+        ],
+    )
     assert sha256_file(src) == digest
     if with_s3fs:
         rows += _s3fs_rows(s3, runs, bucket, filled, src, key, out)
