@@ -2,7 +2,9 @@
 
 Starts moto's S3 server on 127.0.0.1 (tests/fakes/s3.py, in its own process), writes a
 file of random bytes (default 1 GiB) to a temporary directory, deleted at the end, and
-times each row ``--runs`` times (median; default 1), every run into a fresh bucket:
+times each row ``--runs`` times (median; default 3), every run into a fresh bucket. The
+rows of a group take turns, one run each per round, each round starting with the next
+row, so the load moto puts on the shared cores falls on every row alike:
 
 - push: obstore's own ``put`` of the file (its default multipart settings), the
   reference; ``mlgate data push`` (in-process ``commands.data.push``: the bytes read once,
@@ -92,7 +94,7 @@ def _rounds(runs: int, group: str, cases: list[Case]) -> list[Row]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mib", type=int, default=1024)
-    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--s3fs", action="store_true", help="also time fsspec + s3fs")
     parser.add_argument("--files", type=int, default=64, help="files of the many-files rows")
     parser.add_argument("--file-kib", type=int, default=256)

@@ -166,6 +166,7 @@ def test_a_corrupt_object_in_the_bucket_is_refused(
     assert out == "" and len(err.strip().splitlines()) == 1
     assert f"storage s3://{bucket} (corrupt: sha256" in err
     assert not (repo / "data/train.csv").exists()
+    assert [p.name for p in (repo / "data").iterdir() if p.name.endswith(".tmp")] == []
     assert not Cache(cache_root).has(sha(CSV))
     objects = cache_root / "objects"
     assert [p for p in objects.rglob("*") if p.is_file()] == [] if objects.exists() else True
