@@ -446,7 +446,6 @@ def test_pull_over_a_version_pull_wrote_keeps_it_in_the_cache(repo: Path, tmp_pa
     clone, fresh, store = pulled_clone(repo, tmp_path, CSV_V2, CSV)
     v2 = hashlib.sha256(CSV_V2).hexdigest()
     # As after `git checkout` of the older pointer: the pulled v1 is the only local copy.
-    git(clone, "checkout", "-q", "HEAD~0")
     write(clone, "data/train.csv.ptr", Pointer(v2, len(CSV_V2)).dump().encode())
     shutil.rmtree(store)  # nothing to fall back on: the old bytes must be kept, not lost
     with pytest.raises(DataError, match="not found"):

@@ -19,14 +19,12 @@ Only mlgate writes here, and only for files pull placed inside a repository.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from mlgate.storage.pointers import is_sha256
-from mlgate.storage.statcache import Stat, stat_of, write_atomically
+from mlgate.storage.statcache import Stat, entry_name, path_key, stat_of, write_atomically
 
 
 class Copies:
@@ -35,11 +33,9 @@ class Copies:
     def __init__(self, root: Path) -> None:
         self.root = root
 
-    def note(self, path: Path, sha256: str, *, replaced: str | None = None) -> None:
-        """Remember that ``path`` now holds ``sha256`` (and no longer ``replaced``)."""
-        if replaced is not None:
-            self.forget(path, replaced)
-        entry = {"path": _key(path), "stat": list(stat_of(path))}
+    def note(self, path: Path, sha256: str) -> None:
+        """Remember that ``path`` now holds ``sha256``."""
+        entry = {"path": path_key(path), "stat": list(stat_of(path))}
         # A read-only or full cache costs a download later, nothing else.
         with contextlib.suppress(OSError):
             write_atomically(self._entry(sha256, path), json.dumps(entry).encode())
@@ -85,19 +81,11 @@ class Copies:
             path, stat = Path(data["path"]), Stat(*data["stat"])
         except (OSError, ValueError, KeyError, TypeError):
             return None  # absent, or not a note this module wrote: no copy known
-        if entry.name != _name(path) or not path.is_absolute():
+        if entry.name != entry_name(path) or not path.is_absolute():
             return None
         return path, stat
 
     def _entry(self, sha256: str, path: Path) -> Path:
         if not is_sha256(sha256):  # never a path component from elsewhere
             raise ValueError(f"{sha256!r} is not a sha256 digest")
-        return self.root / sha256 / _name(Path(_key(path)))
-
-
-def _key(path: Path) -> str:
-    return os.path.abspath(path)
-
-
-def _name(path: Path) -> str:
-    return hashlib.sha256(str(path).encode()).hexdigest() + ".json"
+        return self.root / sha256 / entry_name(path)

@@ -95,7 +95,7 @@ class StatCache:
         and after reading it, and its mtime and ctime older than the racy window (RACY_NS)."""
         if before != after or max(before.mtime_ns, before.ctime_ns) > started_ns - self.racy_ns:
             return
-        entry = {"path": _key(path), "stat": list(before), "sha256": sha256}
+        entry = {"path": path_key(path), "stat": list(before), "sha256": sha256}
         # A read-only or full cache costs a re-hash next time, nothing else.
         with contextlib.suppress(OSError):
             write_atomically(self._entry(path), json.dumps(entry).encode())
@@ -115,15 +115,20 @@ class StatCache:
             entry = json.loads(self._entry(path).read_bytes())
         except (OSError, ValueError):
             return None  # absent, unreadable or malformed: a miss
-        if not isinstance(entry, dict) or entry.get("path") != _key(path):
+        if not isinstance(entry, dict) or entry.get("path") != path_key(path):
             return None
         return entry
 
     def _entry(self, path: Path) -> Path:
-        return self.root / (hashlib.sha256(_key(path).encode()).hexdigest() + ".json")
+        return self.root / entry_name(path)
 
 
-def _key(path: Path) -> str:
+def entry_name(path: Path) -> str:
+    """The file name of ``path``'s entry in a per-path registry: its key's sha256."""
+    return hashlib.sha256(path_key(path).encode()).hexdigest() + ".json"
+
+
+def path_key(path: Path) -> str:
     # Absolute, not resolved: a symlink keeps its own entry, and the stat (which follows
     # it) carries the target's inode and device, so pointing it elsewhere is a miss.
     return os.path.abspath(path)
